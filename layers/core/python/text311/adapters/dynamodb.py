@@ -1,0 +1,167 @@
+"""DynamoDB tables as pynamodb models: the single definition of every table.
+
+The CDK data construct (``stacks/data.py``) and the local run both derive the
+tables' keys, indexes and TTL attribute from these classes, so there is no second
+hand-written list to drift. Table names come from ``Settings`` at cold start
+through :func:`bind_tables`.
+"""
+
+from __future__ import annotations
+
+from pynamodb.attributes import (
+    BooleanAttribute,
+    ListAttribute,
+    NumberAttribute,
+    TTLAttribute,
+    UnicodeAttribute,
+    UTCDateTimeAttribute,
+)
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, LocalSecondaryIndex
+from pynamodb.models import Model
+
+from text311.settings import Settings
+
+
+class SubscriberModel(Model):
+    """A municipality that subscribes to Text311 (a tenant), keyed by GeoNames id."""
+
+    class Meta:
+        table_name = "text311-subscribers"
+
+    geonameid = NumberAttribute(hash_key=True)
+    display_name = UnicodeAttribute()
+    country = UnicodeAttribute()
+    region_code = UnicodeAttribute()
+    contact_emails = ListAttribute(of=UnicodeAttribute)
+    agent_allow_list = ListAttribute(of=UnicodeAttribute)
+    languages = ListAttribute(of=UnicodeAttribute)
+    time_zone = UnicodeAttribute()
+    phone_311 = UnicodeAttribute(null=True)
+    web_page = UnicodeAttribute(null=True)
+    status = UnicodeAttribute(default="active")
+
+
+class ResidentModel(Model):
+    """One phone number's dialog state. The number is only stored KMS-encrypted."""
+
+    class Meta:
+        table_name = "text311-residents"
+
+    phone_hash = UnicodeAttribute(hash_key=True)
+    phone_encrypted = UnicodeAttribute()
+    language = UnicodeAttribute(default="en")
+    dialog_state = UnicodeAttribute(default="new")
+    municipality_id = NumberAttribute(null=True)
+    pending_choices = ListAttribute(of=NumberAttribute, null=True)
+    pending_body = UnicodeAttribute(null=True)
+    attempts = NumberAttribute(default=0)
+    opted_out = BooleanAttribute(default=False)
+    conversation_id = UnicodeAttribute(null=True)
+    last_message_at = UTCDateTimeAttribute(null=True)
+    expires_at = TTLAttribute(null=True)
+
+
+class ByResidentIndex(GlobalSecondaryIndex["ConversationModel"]):
+    class Meta:
+        index_name = "by-resident"
+        projection = AllProjection()
+
+    phone_hash = UnicodeAttribute(hash_key=True)
+    opened_at = UTCDateTimeAttribute(range_key=True)
+
+
+class ByActivityIndex(LocalSecondaryIndex["ConversationModel"]):
+    """A city's conversations, most recently active last: the console's inbox."""
+
+    class Meta:
+        index_name = "by-activity"
+        projection = AllProjection()
+
+    municipality_id = NumberAttribute(hash_key=True)
+    last_message_at = UTCDateTimeAttribute(range_key=True)
+
+
+class ConversationModel(Model):
+    """A thread between one resident and one city. The key starts with the city:
+    every read names the tenant in the key condition itself, so one city can
+    never read another's conversation by id."""
+
+    class Meta:
+        table_name = "text311-conversations"
+
+    municipality_id = NumberAttribute(hash_key=True)
+    conversation_id = UnicodeAttribute(range_key=True)
+    phone_hash = UnicodeAttribute()
+    phone_encrypted = UnicodeAttribute()
+    status = UnicodeAttribute(default="open")
+    opened_at = UTCDateTimeAttribute()
+    last_message_at = UTCDateTimeAttribute()
+    subject = UnicodeAttribute()
+    first_message_id = UnicodeAttribute(null=True)
+    first_ses_message_id = UnicodeAttribute(null=True)
+    last_message_id = UnicodeAttribute(null=True)
+    references = ListAttribute(of=UnicodeAttribute, null=True)
+    owner_email = UnicodeAttribute(null=True)
+    language = UnicodeAttribute(default="en")
+    urgent = BooleanAttribute(default=False)
+    resident_opted_out = BooleanAttribute(default=False)
+    expires_at = TTLAttribute(null=True)
+    by_resident = ByResidentIndex()
+    by_activity = ByActivityIndex()
+
+
+class MessageModel(Model):
+    """One message of a conversation: SMS in or out, email answer, note."""
+
+    class Meta:
+        table_name = "text311-messages"
+
+    conversation_id = UnicodeAttribute(hash_key=True)
+    message_key = UnicodeAttribute(range_key=True)  # "<ISO time>#<message id>": ordered by time
+    direction = UnicodeAttribute()  # "in" | "out" | "note"
+    channel = UnicodeAttribute()  # "sms" | "email" | "console"
+    body = UnicodeAttribute()
+    author = UnicodeAttribute(null=True)
+    external_id = UnicodeAttribute(null=True)  # inboundMessageId, SES message id, SMS MessageId
+    status = UnicodeAttribute(null=True)  # delivery status of outbound SMS
+    urgent = BooleanAttribute(default=False)
+    created_at = UTCDateTimeAttribute()
+    expires_at = TTLAttribute(null=True)
+
+
+class IdempotencyModel(Model):
+    """Powertools Idempotency's table: defined here so infra and local run agree.
+    Powertools reads and writes it itself (key ``id``, TTL ``expiration``)."""
+
+    class Meta:
+        table_name = "text311-idempotency"
+
+    id = UnicodeAttribute(hash_key=True)
+    expiration = TTLAttribute(null=True)
+
+
+# name in Settings → model; the order is the order in which tables are created.
+TABLES: dict[str, type[Model]] = {
+    "subscribers_table": SubscriberModel,
+    "residents_table": ResidentModel,
+    "conversations_table": ConversationModel,
+    "messages_table": MessageModel,
+    "idempotency_table": IdempotencyModel,
+}
+
+
+def bind_tables(settings: Settings) -> None:
+    """Point every model at the deployed table names, region and (locally) endpoint."""
+    for field, model in TABLES.items():
+        model.Meta.table_name = getattr(settings, field)
+        model.Meta.region = settings.aws_region
+        model.Meta.host = settings.endpoint_url
+        model._connection = None  # drop a connection built for earlier settings
+
+
+def ttl_attribute(model: type[Model]) -> str | None:
+    """Name of the model's TTL attribute, if any (the data construct enables it)."""
+    for name, attr in model.get_attributes().items():
+        if isinstance(attr, TTLAttribute):
+            return attr.attr_name or name
+    return None

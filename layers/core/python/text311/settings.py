@@ -1,0 +1,61 @@
+"""Settings read once from the environment and validated at cold start.
+
+A missing variable fails the first invocation loudly with the variable's name,
+rather than the hundredth quietly. The CDK stacks set exactly these variables
+(see ``stacks/functions.py``) and the local run sets them for moto.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import cache
+
+from pydantic import BaseModel, Field, ValidationError
+
+
+class Settings(BaseModel):
+    subscribers_table: str = Field(alias="SUBSCRIBERS_TABLE")
+    residents_table: str = Field(alias="RESIDENTS_TABLE")
+    conversations_table: str = Field(alias="CONVERSATIONS_TABLE")
+    messages_table: str = Field(alias="MESSAGES_TABLE")
+    idempotency_table: str = Field(alias="IDEMPOTENCY_TABLE")
+    # KMS key that encrypts residents' phone numbers inside items (beyond table encryption).
+    phone_key_id: str = Field(alias="PHONE_KEY_ID")
+    # Secrets Manager secrets: JSON objects {"<key id>": "<key>"}; see text311.tokens.
+    token_secret_id: str = Field(alias="TOKEN_SECRET_ID")
+    phone_hash_secret_id: str = Field(alias="PHONE_HASH_SECRET_ID")
+    sms_origination_identity: str = Field(alias="SMS_ORIGINATION_IDENTITY")
+    sms_configuration_set: str = Field(alias="SMS_CONFIGURATION_SET")
+    sender_address: str = Field(alias="SENDER_ADDRESS")
+    reply_domain: str = Field(alias="REPLY_DOMAIN")
+    ses_configuration_set: str = Field(alias="SES_CONFIGURATION_SET")
+    raw_mail_bucket: str = Field(default="", alias="RAW_MAIL_BUCKET")
+    console_url: str = Field(default="", alias="CONSOLE_URL")
+    support_contact: str = Field(default="text311.ca", alias="SUPPORT_CONTACT")
+    served_countries: str = Field(default="CA,US", alias="SERVED_COUNTRIES")
+    conversation_idle_days: int = Field(default=7, alias="CONVERSATION_IDLE_DAYS", ge=1)
+    retention_days: int = Field(default=365, alias="RETENTION_DAYS", ge=1)
+    aws_region: str = Field(default="ca-central-1", alias="AWS_REGION")
+    endpoint_url: str | None = Field(default=None, alias="AWS_ENDPOINT_URL")
+
+    @property
+    def countries(self) -> frozenset[str]:
+        return frozenset(c.strip().upper() for c in self.served_countries.split(",") if c.strip())
+
+
+class SettingsError(RuntimeError):
+    pass
+
+
+def load_settings(environ: dict[str, str] | None = None) -> Settings:
+    env = dict(os.environ if environ is None else environ)
+    try:
+        return Settings.model_validate(env)
+    except ValidationError as exc:
+        missing = [str(e["loc"][0]) for e in exc.errors()]
+        raise SettingsError(f"invalid or missing environment variables: {', '.join(missing)}") from exc
+
+
+@cache
+def settings() -> Settings:
+    return load_settings()

@@ -1,0 +1,141 @@
+"""Subscribers: the municipalities (tenants) that receive Text311 conversations."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pynamodb.exceptions import DoesNotExist, PutError
+
+from text311.adapters.dynamodb import SubscriberModel
+
+_EMAIL = re.compile(r"^[^@\s<>]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")
+_DOMAIN = re.compile(r"^@?[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")
+LANGUAGES = ("en", "fr")
+STATUSES = ("active", "suspended")
+
+
+class SubscriberError(ValueError):
+    """Bad subscriber data; the message names the field."""
+
+
+class DuplicateSubscriber(SubscriberError):
+    pass
+
+
+class UnknownSubscriber(LookupError):
+    pass
+
+
+@dataclass(frozen=True)
+class Subscriber:
+    geonameid: int
+    display_name: str
+    country: str
+    region_code: str
+    contact_emails: tuple[str, ...]
+    agent_allow_list: tuple[str, ...]  # addresses, or domains written "@city.ca"
+    time_zone: str
+    languages: tuple[str, ...] = ("en",)
+    phone_311: str | None = None
+    web_page: str | None = None
+    status: str = "active"
+    extra: dict[str, str] = field(default_factory=dict, compare=False)
+
+    def __post_init__(self) -> None:
+        if not self.contact_emails:
+            raise SubscriberError("contact_emails: at least one contact-centre address is required")
+        for address in self.contact_emails:
+            if not _EMAIL.match(address):
+                raise SubscriberError(f"contact_emails: not an email address: {address!r}")
+        for entry in self.agent_allow_list:
+            if not (_EMAIL.match(entry) or _DOMAIN.match(entry)):
+                raise SubscriberError(f"agent_allow_list: not an address or a domain: {entry!r}")
+        for language in self.languages:
+            if language not in LANGUAGES:
+                raise SubscriberError(f"languages: {language!r} is not one of {', '.join(LANGUAGES)}")
+        if self.status not in STATUSES:
+            raise SubscriberError(f"status: {self.status!r} is not one of {', '.join(STATUSES)}")
+        try:
+            ZoneInfo(self.time_zone)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise SubscriberError(f"time_zone: unknown time zone {self.time_zone!r}") from exc
+
+    @property
+    def active(self) -> bool:
+        return self.status == "active"
+
+    def allows_agent(self, address: str) -> bool:
+        """Whether ``address`` may answer this city's residents (exact address or domain)."""
+        address = address.strip().lower()
+        domain = address.rpartition("@")[2]
+        for entry in (e.strip().lower() for e in self.agent_allow_list):
+            bare = entry.lstrip("@")
+            if ("@" in bare and bare == address) or ("@" not in bare and bare == domain):
+                return True
+        return False
+
+
+def _to_model(sub: Subscriber) -> SubscriberModel:
+    return SubscriberModel(
+        geonameid=sub.geonameid,
+        display_name=sub.display_name,
+        country=sub.country,
+        region_code=sub.region_code,
+        contact_emails=list(sub.contact_emails),
+        agent_allow_list=list(sub.agent_allow_list),
+        languages=list(sub.languages),
+        time_zone=sub.time_zone,
+        phone_311=sub.phone_311,
+        web_page=sub.web_page,
+        status=sub.status,
+    )
+
+
+def _from_model(item: SubscriberModel) -> Subscriber:
+    return Subscriber(
+        geonameid=int(item.geonameid),
+        display_name=item.display_name,
+        country=item.country,
+        region_code=item.region_code,
+        contact_emails=tuple(item.contact_emails),
+        agent_allow_list=tuple(item.agent_allow_list),
+        languages=tuple(item.languages),
+        time_zone=item.time_zone,
+        phone_311=item.phone_311,
+        web_page=item.web_page,
+        status=item.status,
+    )
+
+
+class SubscriberRepository:
+    """Subscribers in DynamoDB (the table bound by ``bind_tables``)."""
+
+    def get(self, geonameid: int) -> Subscriber | None:
+        try:
+            return _from_model(SubscriberModel.get(geonameid))
+        except DoesNotExist:
+            return None
+
+    def add(self, sub: Subscriber) -> None:
+        """Create; refuses to overwrite an existing subscriber."""
+        try:
+            _to_model(sub).save(condition=SubscriberModel.geonameid.does_not_exist())
+        except PutError as exc:
+            if exc.cause_response_code == "ConditionalCheckFailedException":
+                raise DuplicateSubscriber(f"geonameid: {sub.geonameid} is already a subscriber") from exc
+            raise
+
+    def put(self, sub: Subscriber) -> None:
+        _to_model(sub).save()
+
+    def remove(self, geonameid: int) -> None:
+        if self.get(geonameid) is None:
+            raise UnknownSubscriber(f"geonameid: {geonameid} is not a subscriber")
+        SubscriberModel(geonameid=geonameid).delete()
+
+    def all(self) -> Iterator[Subscriber]:
+        for item in SubscriberModel.scan():
+            yield _from_model(item)
