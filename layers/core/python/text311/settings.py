@@ -32,6 +32,11 @@ class Settings(BaseModel):
     raw_mail_bucket: str = Field(default="", alias="RAW_MAIL_BUCKET")
     console_url: str = Field(default="", alias="CONSOLE_URL")
     support_contact: str = Field(default="text311.ca", alias="SUPPORT_CONTACT")
+    # Numbers residents text (comma-separated E.164); texts to any other number are refused.
+    sms_numbers: str = Field(default="", alias="SMS_NUMBERS")
+    # On AWS the number answers HELP/AIDE/INFO/START itself (keywords set by the stack): false.
+    # The local run has no such service and sets it to true.
+    answer_keywords: bool = Field(default=False, alias="ANSWER_KEYWORDS")
     served_countries: str = Field(default="CA,US", alias="SERVED_COUNTRIES")
     conversation_idle_days: int = Field(default=7, alias="CONVERSATION_IDLE_DAYS", ge=1)
     retention_days: int = Field(default=365, alias="RETENTION_DAYS", ge=1)

@@ -15,6 +15,7 @@ from pynamodb.attributes import (
     TTLAttribute,
     UnicodeAttribute,
     UTCDateTimeAttribute,
+    VersionAttribute,
 )
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, LocalSecondaryIndex
 from pynamodb.models import Model
@@ -53,12 +54,13 @@ class ResidentModel(Model):
     dialog_state = UnicodeAttribute(default="new")
     municipality_id = NumberAttribute(null=True)
     pending_choices = ListAttribute(of=NumberAttribute, null=True)
-    pending_body = UnicodeAttribute(null=True)
+    pending = ListAttribute(of=UnicodeAttribute, null=True)  # texts held until a city is chosen
     attempts = NumberAttribute(default=0)
     opted_out = BooleanAttribute(default=False)
     conversation_id = UnicodeAttribute(null=True)
     last_message_at = UTCDateTimeAttribute(null=True)
     expires_at = TTLAttribute(null=True)
+    version = VersionAttribute()  # optimistic locking: two texts at once never overwrite each other
 
 
 class ByResidentIndex(GlobalSecondaryIndex["ConversationModel"]):
@@ -105,7 +107,9 @@ class ConversationModel(Model):
     language = UnicodeAttribute(default="en")
     urgent = BooleanAttribute(default=False)
     resident_opted_out = BooleanAttribute(default=False)
+    message_count = NumberAttribute(default=0)
     expires_at = TTLAttribute(null=True)
+    version = VersionAttribute()
     by_resident = ByResidentIndex()
     by_activity = ByActivityIndex()
 
@@ -123,7 +127,9 @@ class MessageModel(Model):
     body = UnicodeAttribute()
     author = UnicodeAttribute(null=True)
     external_id = UnicodeAttribute(null=True)  # inboundMessageId, SES message id, SMS MessageId
-    status = UnicodeAttribute(null=True)  # delivery status of outbound SMS
+    status = UnicodeAttribute(null=True)  # "pending" → "emailed"; delivery status of outbound SMS
+    email_message_id = UnicodeAttribute(null=True)
+    ses_message_id = UnicodeAttribute(null=True)
     urgent = BooleanAttribute(default=False)
     created_at = UTCDateTimeAttribute()
     expires_at = TTLAttribute(null=True)
@@ -165,3 +171,10 @@ def ttl_attribute(model: type[Model]) -> str | None:
         if isinstance(attr, TTLAttribute):
             return attr.attr_name or name
     return None
+
+
+def create_tables() -> None:
+    """Create every table as bound (the local run and tests): same keys and indexes as the stack."""
+    for model in TABLES.values():
+        if not model.exists():
+            model.create_table(billing_mode="PAY_PER_REQUEST", wait=True)

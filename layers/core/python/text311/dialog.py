@@ -1,0 +1,224 @@
+"""The resident's dialog as a small explicit state machine.
+
+    new ──text──▶ asking ──match──▶ connected ──CHANGE──▶ asking
+                    │  ▲                ▲
+               choose│  │none (≤3)      │ number or name
+                    ▼  │                │
+                  choosing ─────────────┘
+
+Keywords come first in every state. Texts that arrive before a city is chosen
+are held (``pending``) and forwarded once it is, so an out-of-order delivery
+("pothole on Elm" arriving after "Gatineau") loses nothing. The machine is pure:
+it takes the resident's state and one text, and returns what to say, what to
+forward and the new state; storage and sending are the caller's.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from enum import StrEnum
+from typing import Any, Protocol
+
+from text311.i18n import Catalog
+from text311.keywords import Keyword, classify_keyword, is_emergency
+
+MAX_ATTEMPTS = 3
+MAX_PENDING = 5  # texts held while no city is chosen; older ones are kept, later ones dropped and logged
+
+
+class State(StrEnum):
+    NEW = "new"
+    ASKING = "asking"
+    CHOOSING = "choosing"
+    CONNECTED = "connected"
+
+
+class PlaceLike(Protocol):
+    geonameid: int
+    name: str
+    region_code: str
+
+
+class ResolutionLike(Protocol):
+    status: str
+    match: Any
+    choices: Any
+
+
+class SubscriberLike(Protocol):
+    display_name: str
+    web_page: str | None
+
+    @property
+    def active(self) -> bool: ...
+
+
+@dataclass(frozen=True)
+class ResidentState:
+    language: str = "en"
+    state: State = State.NEW
+    municipality_id: int | None = None
+    pending_choices: tuple[int, ...] = ()
+    pending: tuple[str, ...] = ()
+    attempts: int = 0
+    opted_out: bool = False
+
+
+@dataclass(frozen=True)
+class Turn:
+    """What one inbound text causes."""
+
+    state: ResidentState
+    event: str  # for logs and metrics: "opt_out", "asked", "connected", "forwarded", ...
+    replies: tuple[str, ...] = ()
+    keyword_reply: bool = False  # the replies answer a carrier keyword (sent first)
+    forwards: tuple[str, ...] = ()  # texts for the city, oldest first
+    urgent: bool = False
+    dropped: int = 0  # pending texts beyond MAX_PENDING (logged by the caller, never silently)
+
+
+Resolver = Callable[[str, str | None], ResolutionLike]
+SubscriberLookup = Callable[[int], SubscriberLike | None]
+
+
+@dataclass
+class Dialog:
+    catalog: Catalog
+    resolve: Resolver
+    subscriber: SubscriberLookup
+    support_contact: str
+    # True where End User Messaging does not answer HELP/START itself (see docs: keywords).
+    answer_keywords: bool = True
+    # geonameid → the place's name, for a city picked by number (the directory knows every place)
+    place_name: Callable[[int], str] = lambda geonameid: "This city"
+
+    def handle(self, resident: ResidentState, text: str, country_hint: str | None = None) -> Turn:
+        text = text.strip()
+        keyword, rest = classify_keyword(text, self.catalog)
+        if keyword is Keyword.OPT_OUT:
+            # The service has opted the number out and confirmed it; we only keep in step.
+            state = replace(resident, opted_out=True)
+            forwards = (text,) if resident.state is State.CONNECTED and rest else ()
+            return Turn(state, "opt_out", forwards=forwards)
+        if keyword is Keyword.OPT_IN:
+            state = replace(resident, opted_out=False)
+            replies = (self._say(resident, "opted_in"),) if self.answer_keywords else ()
+            return Turn(state, "opt_in", replies=replies, keyword_reply=True)
+        if keyword is Keyword.HELP and not rest:
+            replies = (self.catalog.help_text(self.support_contact),) if self.answer_keywords else ()
+            return Turn(resident, "help", replies=replies, keyword_reply=True)
+        if keyword is Keyword.CHANGE:
+            state = replace(
+                resident, state=State.ASKING, municipality_id=None, pending_choices=(), attempts=0
+            )
+            return Turn(state, "change", replies=(self._say(resident, "change"),))
+
+        urgent = bool(text) and is_emergency(text, self.catalog)
+        notice = (self._say(resident, "emergency"),) if urgent else ()
+        turn = self._step(resident, text, country_hint)
+        return replace(turn, replies=notice + turn.replies, urgent=urgent)
+
+    # -- states -------------------------------------------------------------------------------------
+
+    def _step(self, resident: ResidentState, text: str, country_hint: str | None) -> Turn:
+        if resident.state is State.CONNECTED:
+            if not text:
+                return Turn(resident, "empty")
+            return Turn(resident, "forwarded", forwards=(text,))
+        if resident.state is State.NEW:
+            language = self.catalog.detect_language(text) if text else resident.language
+            state, dropped = _hold(replace(resident, language=language, state=State.ASKING), text)
+            return Turn(state, "asked", replies=(self._say(state, "ask_municipality"),), dropped=dropped)
+        if resident.state is State.CHOOSING:
+            picked = _pick_number(text, resident.pending_choices)
+            if picked is not None:
+                return self._connect(resident, picked)
+        if not text:
+            return Turn(resident, "empty", replies=(self._say(resident, "ask_municipality"),))
+        return self._resolve(resident, text, country_hint)
+
+    def _resolve(self, resident: ResidentState, text: str, country_hint: str | None) -> Turn:
+        resolution = self.resolve(text, country_hint)
+        if resolution.status == "match":
+            return self._connect(resident, resolution.match.geonameid, place=resolution.match)
+        if resolution.status == "choose":
+            choices = tuple(resolution.choices)[:5]
+            state = replace(
+                resident, state=State.CHOOSING, pending_choices=tuple(p.geonameid for p in choices)
+            )
+            return Turn(state, "choose", replies=(self._choices(state, choices),))
+        # Not a place: perhaps the request itself, arriving before the answer. Hold it.
+        state, dropped = _hold(replace(resident, attempts=resident.attempts + 1), text)
+        if state.attempts >= MAX_ATTEMPTS:
+            state = replace(state, attempts=0, state=State.ASKING)
+            help_text = self.catalog.help_text(self.support_contact)
+            return Turn(state, "gave_up", replies=(self._say(state, "too_many_tries", help=help_text),))
+        return Turn(
+            replace(state, state=State.ASKING),
+            "asked_again",
+            replies=(self._say(state, "ask_again"),),
+            dropped=dropped,
+        )
+
+    def _connect(self, resident: ResidentState, geonameid: int, place: PlaceLike | None = None) -> Turn:
+        subscriber = self.subscriber(geonameid)
+        if subscriber is None or not subscriber.active:
+            name = place.name if place is not None else self.place_name(geonameid)
+            web = subscriber.web_page if subscriber is not None else None
+            key = "not_subscriber" if subscriber is None else "suspended"
+            state = replace(resident, state=State.ASKING, pending_choices=(), attempts=0)
+            return Turn(state, key, replies=(self._say(state, key, city=name, web=self._web(state, web)),))
+        state = replace(
+            resident,
+            state=State.CONNECTED,
+            municipality_id=geonameid,
+            pending_choices=(),
+            pending=(),
+            attempts=0,
+        )
+        key = "connected" if resident.pending else "connected_waiting"
+        return Turn(
+            state,
+            "connected",
+            replies=(self._say(state, key, city=subscriber.display_name),),
+            forwards=resident.pending,
+        )
+
+    # -- wording ------------------------------------------------------------------------------------
+
+    def _say(self, resident: ResidentState, key: str, **values: object) -> str:
+        return self.catalog.message(resident.language, key, **values)
+
+    def _web(self, resident: ResidentState, web: str | None) -> str:
+        return self._say(resident, "not_subscriber_web", web=web) if web else ""
+
+    def _choices(self, resident: ResidentState, choices: tuple[PlaceLike, ...]) -> str:
+        options = "; ".join(
+            self._say(resident, "choose_option", number=i, label=_label(p)) for i, p in enumerate(choices, 1)
+        )
+        return self._say(resident, "choose", options=options)
+
+
+def _label(place: PlaceLike) -> str:
+    return f"{place.name}, {place.region_code}"
+
+
+_NUMBER = re.compile(r"^\s*#?\s*(\d{1,2})\s*[.)!]?\s*$")
+
+
+def _pick_number(text: str, choices: tuple[int, ...]) -> int | None:
+    found = _NUMBER.match(text)
+    if not found:
+        return None
+    index = int(found.group(1))
+    return choices[index - 1] if 1 <= index <= len(choices) else None
+
+
+def _hold(resident: ResidentState, text: str) -> tuple[ResidentState, int]:
+    if not text:
+        return resident, 0
+    if len(resident.pending) >= MAX_PENDING:
+        return resident, 1
+    return replace(resident, pending=resident.pending + (text,)), 0

@@ -1,0 +1,256 @@
+"""Inbound SMS: one resident text in, the right city's inbox and the resident's answer out."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
+
+from text311.adapters.phone_vault import PhoneVault
+from text311.conversations import ConversationStore, ResidentRecord, new_conversation_id
+from text311.dialog import Dialog, Turn
+from text311.mail import ThreadMail, build_thread_mail, ses_reference, thread_subject
+from text311.observability import logger, metrics
+from text311.phone import InvalidPhoneNumber, country_of, mask, normalize_e164
+from text311.tokens import TokenSigner
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2060-\u206f]")
+
+
+class UnknownDestination(ValueError):
+    """The text was sent to a number that is not this deployment's: nothing to route it by."""
+
+
+class BadOrigin(ValueError):
+    """The sender is not a phone number we can answer."""
+
+
+@dataclass(frozen=True)
+class InboundSms:
+    """A two-way SMS as End User Messaging publishes it, with the SNS publish time."""
+
+    message_id: str  # inboundMessageId
+    origination: str  # the resident
+    destination: str  # our number
+    body: str
+    received_at: datetime
+    keyword: str | None = None
+
+
+@dataclass(frozen=True)
+class Outcome:
+    event: str
+    conversation_id: str | None = None
+    emails: int = 0
+    replies: int = 0
+
+
+class Mailer(Protocol):
+    def send(self, message: Any) -> str: ...
+
+
+class SmsSenderLike(Protocol):
+    def send(
+        self, destination: str, body: str, *, idempotency_key: str, context: dict[str, str] | None = None
+    ) -> Any: ...
+
+
+class SubscriberSource(Protocol):
+    def get(self, geonameid: int) -> Any: ...
+
+
+def clean_body(text: str) -> str:
+    """Normalise a text for storage and mail: NFC, unified newlines, no control or
+    invisible formatting characters (which can hide content in a mail client)."""
+    text = unicodedata.normalize("NFC", text.replace("\r\n", "\n").replace("\r", "\n"))
+    return _CONTROL.sub("", text).strip()
+
+
+@dataclass
+class InboundSmsService:
+    store: ConversationStore
+    vault: PhoneVault
+    subscribers: SubscriberSource
+    dialog: Dialog
+    mailer: Mailer
+    sms: SmsSenderLike
+    signer: TokenSigner
+    sender_address: str
+    reply_domain: str
+    region: str
+    countries: frozenset[str]
+    our_numbers: frozenset[str] = frozenset()
+    console_url: str = ""
+    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+
+    def handle(self, sms: InboundSms) -> Outcome:
+        if self.our_numbers and _e164_or_none(sms.destination) not in self.our_numbers:
+            raise UnknownDestination(f"destination {mask(sms.destination)} is not a Text311 number here")
+        try:
+            number = normalize_e164(sms.origination)
+        except InvalidPhoneNumber as exc:
+            raise BadOrigin(f"origination {mask(sms.origination)} is not a phone number") from exc
+        log = {"resident": mask(number), "inbound_message_id": sms.message_id}
+        country = country_of(number)
+        if country not in self.countries:
+            # SMS pumping protection: we neither answer nor forward numbers from elsewhere.
+            logger.warning("text from a country not served: ignored", extra={**log, "country": country})
+            metrics.add_metric(name="InboundUnservedCountry", unit="Count", value=1)
+            return Outcome("unserved_country")
+
+        body = clean_body(sms.body)
+        phone_hash = self.vault.hash(number)
+        record = self.store.resident(phone_hash)
+        is_new = record is None
+        if record is None:
+            record = self.store.new_resident(phone_hash, self.vault.encrypt(number))
+        turn = self.dialog.handle(record.state, body, country_hint=country)
+        if turn.dropped:
+            logger.warning(
+                "too many texts held before a city was chosen", extra={**log, "dropped": turn.dropped}
+            )
+        logger.info("dialog turn", extra={**log, "event": turn.event, "urgent": turn.urgent})
+        metrics.add_metric(name="InboundSms", unit="Count", value=1)
+
+        conversation_id, emails = None, 0
+        changed = record.apply(turn.state)
+        if turn.forwards:
+            conversation_id, emails = self._forward(record, turn, sms, number)
+        if is_new or changed or turn.forwards:
+            self.store.save_resident(record, sms.received_at)
+        replies = self._reply(number, record, turn, sms.message_id)
+        return Outcome(turn.event, conversation_id, emails, replies)
+
+    # -- to the city ------------------------------------------------------------------------------
+
+    def _forward(self, record: ResidentRecord, turn: Turn, sms: InboundSms, number: str) -> tuple[str, int]:
+        municipality_id = turn.state.municipality_id
+        if municipality_id is None:
+            raise ValueError("forward without a municipality")
+        subscriber = self.subscribers.get(municipality_id)
+        if subscriber is None:
+            raise LookupError(f"subscriber {municipality_id} is gone")
+        now = sms.received_at
+        conversation = self.store.current(record, municipality_id, now)
+        if conversation is None:
+            conversation_id = new_conversation_id(municipality_id)
+            subject = thread_subject(conversation_id, subscriber.display_name, turn.forwards[0])
+            conversation = self.store.open(record, conversation_id, subject, turn.state.language, now)
+        sent = 0
+        for index, text in enumerate(turn.forwards):
+            external_id = sms.message_id if len(turn.forwards) == 1 else f"{sms.message_id}:{index}"
+            message, new = self.store.claim_message(
+                conversation.conversation_id,
+                external_id,
+                now + timedelta(milliseconds=index),
+                direction="in",
+                channel="sms",
+                body=text,
+                urgent=turn.urgent,
+            )
+            if not new and message.status == "emailed":
+                continue  # done by an earlier delivery of this same text
+            self._email(conversation, subscriber, message, text, turn, mask(number), now)
+            sent += 1
+        return conversation.conversation_id, sent
+
+    def _email(
+        self,
+        conversation: Any,
+        subscriber: Any,
+        message: Any,
+        text: str,
+        turn: Turn,
+        masked_phone: str,
+        now: datetime,
+    ) -> None:
+        owner = conversation.owner_email
+        to = (owner,) if owner else tuple(subscriber.contact_emails)
+        cc = tuple(a for a in subscriber.contact_emails if a != owner) if owner else ()
+        mail = ThreadMail(
+            conversation_id=conversation.conversation_id,
+            sequence=int(conversation.message_count) + 1,
+            subject=conversation.subject,
+            sender=self.sender_address,
+            to=to,
+            cc=cc,
+            reply_to=self.signer.address(conversation.conversation_id, self.reply_domain),
+            city=subscriber.display_name,
+            masked_phone=masked_phone,
+            body=text,
+            received_at=now,
+            time_zone=subscriber.time_zone,
+            console_url=self.console_url,
+            urgent=turn.urgent,
+            resident_opted_out=turn.state.opted_out,
+            references=tuple(conversation.references or ()),
+            in_reply_to=conversation.last_message_id,
+            domain=self.reply_domain,
+        )
+        ses_id = self.mailer.send(build_thread_mail(mail))
+        model = type(conversation)
+        references = list(mail.references) + [mail.message_id]
+        actions = [
+            model.message_count.add(1),
+            model.last_message_id.set(mail.message_id),
+            model.last_message_at.set(now),
+        ]
+        if not conversation.first_message_id:
+            # SES may have replaced our Message-ID: the thread's root is known under both.
+            references.append(ses_reference(ses_id, self.region))
+            actions += [model.first_message_id.set(mail.message_id), model.first_ses_message_id.set(ses_id)]
+        actions.append(model.references.set(references))
+        if turn.urgent:
+            actions.append(model.urgent.set(True))
+        conversation.update(actions=actions)
+        message_model = type(message)
+        message.update(
+            actions=[
+                message_model.status.set("emailed"),
+                message_model.email_message_id.set(mail.message_id),
+                message_model.ses_message_id.set(ses_id),
+            ]
+        )
+        logger.info(
+            "mailed the city",
+            extra={
+                "conversation_id": conversation.conversation_id,
+                "ses_message_id": ses_id,
+                "urgent": turn.urgent,
+            },
+        )
+        metrics.add_metric(name="EmailsToCity", unit="Count", value=1)
+
+    # -- to the resident --------------------------------------------------------------------------
+
+    def _reply(self, number: str, record: ResidentRecord, turn: Turn, inbound_id: str) -> int:
+        if record.state.opted_out:
+            if turn.replies:
+                logger.info("reply withheld: resident opted out", extra={"resident": mask(number)})
+            return 0
+        sent = 0
+        for index, text in enumerate(turn.replies):
+            try:
+                self.sms.send(
+                    number,
+                    text,
+                    idempotency_key=f"{inbound_id}:r{index}",
+                    context={"inbound": inbound_id[:64]},
+                )
+                sent += 1
+            except Exception as exc:  # noqa: BLE001 - a lost answer must not re-run the dialog
+                # The resident's own text is safe (stored and mailed); re-running the turn on retry
+                # would answer a question twice. Logged and counted for the alarm.
+                logger.error("reply not sent", extra={"resident": mask(number), "error": type(exc).__name__})
+                metrics.add_metric(name="ReplyFailed", unit="Count", value=1)
+        return sent
+
+
+def _e164_or_none(number: str) -> str | None:
+    try:
+        return normalize_e164(number)
+    except InvalidPhoneNumber:
+        return None

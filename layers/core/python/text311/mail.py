@@ -1,0 +1,139 @@
+"""The email a city receives for each resident text: raw MIME, threaded per conversation.
+
+Threading: the first mail's Message-ID is ours (``<t311.<conversation>.<n>@<reply domain>>``)
+and is stored with the SES MessageId, because SES may replace Message-ID with
+``<ses-id>@<region>.amazonses.com``. Later mails carry ``In-Reply-To`` (the previous
+mail) and ``References`` (the first mail under both ids, then the most recent ones),
+and keep the subject, so Gmail, Outlook and Apple Mail all show one thread.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+from email.message import EmailMessage
+from email.utils import format_datetime
+from zoneinfo import ZoneInfo
+
+SUBJECT_WORDS = 8
+MAX_REFERENCES = 10  # RFC 5322 allows many; mail clients only need the root and the recent ones
+
+
+def short_id(conversation_id: str) -> str:
+    """The part of a conversation id a person can read out: the random tail, upper-cased."""
+    return conversation_id.rsplit("-", 1)[-1][:8].upper()
+
+
+def thread_subject(conversation_id: str, city: str, first_text: str) -> str:
+    flat = re.sub(r"\s+", " ", first_text).strip()
+    words = flat.split(" ")
+    preview = " ".join(words[:SUBJECT_WORDS]) + ("…" if len(words) > SUBJECT_WORDS else "")
+    return f"[Text311 #{short_id(conversation_id)}] {city}: {preview or '(no text)'}"
+
+
+def ses_reference(ses_message_id: str, region: str) -> str:
+    """The Message-ID SES gives a mail when it replaces ours."""
+    host = "email.amazonses.com" if region == "us-east-1" else f"{region}.amazonses.com"
+    return f"<{ses_message_id}@{host}>"
+
+
+@dataclass(frozen=True)
+class ThreadMail:
+    conversation_id: str
+    sequence: int  # 1 for the first mail of the thread
+    subject: str
+    sender: str
+    to: tuple[str, ...]
+    cc: tuple[str, ...]
+    reply_to: str
+    city: str
+    masked_phone: str
+    body: str
+    received_at: datetime
+    time_zone: str
+    console_url: str = ""
+    urgent: bool = False
+    resident_opted_out: bool = False
+    references: tuple[str, ...] = field(default=())  # oldest first; empty for the first mail
+    in_reply_to: str | None = None
+    domain: str = "text311.local"
+
+    @property
+    def message_id(self) -> str:
+        # Deterministic: a retried send carries the same id, so mail clients show it once.
+        return f"<t311.{self.conversation_id}.{self.sequence}@{self.domain}>"
+
+
+def local_time(moment: datetime, time_zone: str) -> str:
+    return moment.astimezone(ZoneInfo(time_zone)).strftime("%Y-%m-%d %H:%M %Z")
+
+
+def build_thread_mail(mail: ThreadMail) -> EmailMessage:
+    msg = EmailMessage()
+    msg["From"] = mail.sender
+    msg["To"] = ", ".join(mail.to)
+    if mail.cc:
+        msg["Cc"] = ", ".join(mail.cc)
+    msg["Reply-To"] = mail.reply_to
+    msg["Subject"] = mail.subject
+    msg["Date"] = format_datetime(mail.received_at)
+    msg["Message-ID"] = mail.message_id
+    if mail.in_reply_to:
+        msg["In-Reply-To"] = mail.in_reply_to
+    if mail.references:
+        msg["References"] = " ".join(_trim_references(mail.references))
+    msg["X-Text311-Conversation"] = mail.conversation_id
+    if mail.urgent:
+        msg["Importance"] = "high"
+        msg["X-Priority"] = "1"
+
+    when = local_time(mail.received_at, mail.time_zone)
+    notes = []
+    if mail.urgent:
+        notes.append("URGENT: the resident used an emergency word and was told to call 911.")
+    if mail.resident_opted_out:
+        notes.append("The resident has opted out of texts (STOP): an answer cannot reach them by SMS.")
+    link = (
+        f"{mail.console_url.rstrip('/')}/#/conversations/{mail.conversation_id}" if mail.console_url else ""
+    )
+
+    text = "\n".join(
+        [
+            *notes,
+            *([""] if notes else []),
+            f"Text from {mail.masked_phone} at {when} ({mail.city}):",
+            "",
+            mail.body,
+            "",
+            "--",
+            "Reply to this email to answer the resident by SMS. Write only your answer: quoted",
+            "history and your signature are removed before sending.",
+            *([f"Conversation: {link}"] if link else []),
+        ]
+    )
+    msg.set_content(text)
+    msg.add_alternative(_html(mail, when, notes, link), subtype="html")
+    return msg
+
+
+def _html(mail: ThreadMail, when: str, notes: list[str], link: str) -> str:
+    esc = html.escape
+    body = esc(mail.body).replace("\n", "<br>")
+    note_html = "".join(f'<p style="color:#a00;font-weight:bold">{esc(n)}</p>' for n in notes)
+    link_html = f'<p><a href="{esc(link)}">Open the conversation</a></p>' if link else ""
+    return (
+        "<!DOCTYPE html><html><body>"
+        f"{note_html}<p>Text from <b>{esc(mail.masked_phone)}</b> at {esc(when)} ({esc(mail.city)}):</p>"
+        f'<blockquote style="border-left:3px solid #888;padding-left:8px">{body}</blockquote>'
+        '<p style="color:#555">Reply to this email to answer the resident by SMS. Write only your answer: '
+        "quoted history and your signature are removed before sending.</p>"
+        f"{link_html}</body></html>"
+    )
+
+
+def _trim_references(refs: tuple[str, ...]) -> tuple[str, ...]:
+    if len(refs) <= MAX_REFERENCES:
+        return refs
+    return refs[:2] + refs[-(MAX_REFERENCES - 2) :]

@@ -1,0 +1,150 @@
+"""Composition root: builds the core services from Settings and boto3 clients, once per container.
+
+Handlers call these factories; tests call ``reset()`` and build them again inside moto, or
+build the services themselves with fakes. Nothing here knows about Lambda.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+from text311.adapters.dynamodb import bind_tables
+from text311.adapters.phone_vault import PhoneVault
+from text311.adapters.secrets import read_json_secret
+from text311.adapters.ses_mailer import SesMailer
+from text311.conversations import ConversationStore
+from text311.dialog import Dialog
+from text311.i18n import catalog
+from text311.inbound import InboundSmsService
+from text311.phone import normalize_e164
+from text311.settings import Settings, settings
+from text311.subscribers import SubscriberRepository
+from text311.tokens import TokenSigner
+
+# Our own code decides about retries where it matters (SMS); elsewhere botocore's standard mode.
+_CLIENT_CONFIG = Config(retries={"mode": "standard", "max_attempts": 4}, connect_timeout=3, read_timeout=10)
+
+
+@dataclass(frozen=True)
+class Clients:
+    dynamodb: Any
+    kms: Any
+    secrets: Any
+    sesv2: Any
+    sms: Any
+    s3: Any
+
+
+@cache
+def clients() -> Clients:
+    s = settings()
+
+    def make(service: str) -> Any:
+        return boto3.client(
+            service, region_name=s.aws_region, endpoint_url=s.endpoint_url, config=_CLIENT_CONFIG
+        )
+
+    return Clients(
+        dynamodb=make("dynamodb"),
+        kms=make("kms"),
+        secrets=make("secretsmanager"),
+        sesv2=make("sesv2"),
+        sms=make("pinpoint-sms-voice-v2"),
+        s3=make("s3"),
+    )
+
+
+@cache
+def tables_bound() -> Settings:
+    s = settings()
+    bind_tables(s)
+    return s
+
+
+@cache
+def phone_vault() -> PhoneVault:
+    s = settings()
+    hash_keys = read_json_secret(clients().secrets, s.phone_hash_secret_id)
+    # The hash key cannot rotate without re-keying every resident: the first key is the key.
+    return PhoneVault(
+        kms=clients().kms, key_id=s.phone_key_id, hash_key=next(iter(hash_keys.values())).encode()
+    )
+
+
+@cache
+def token_signer() -> TokenSigner:
+    return TokenSigner.from_secret(read_json_secret(clients().secrets, settings().token_secret_id))
+
+
+@cache
+def sms_sender() -> Any:
+    from text311.adapters.sms_sender import EndUserMessagingSender
+    from text311.sms import SmsSegmenter
+
+    s = settings()
+    return EndUserMessagingSender(
+        client=clients().sms,
+        origination_identity=s.sms_origination_identity,
+        configuration_set=s.sms_configuration_set,
+        segmenter=SmsSegmenter(),
+    )
+
+
+def _resolver() -> Any:
+    from text311.directory import resolve_municipality
+
+    return lambda text, country: resolve_municipality(text, country=country)
+
+
+def _place_name(geonameid: int) -> str:
+    from text311.directory import place_by_id
+
+    place = place_by_id(geonameid)
+    return place.name if place is not None else "This city"
+
+
+@cache
+def inbound_sms_service() -> InboundSmsService:
+    s = tables_bound()
+    dialog = Dialog(
+        catalog=catalog(),
+        resolve=_resolver(),
+        subscriber=SubscriberRepository().get,
+        support_contact=s.support_contact,
+        answer_keywords=s.answer_keywords,
+        place_name=_place_name,
+    )
+    return InboundSmsService(
+        store=ConversationStore(retention_days=s.retention_days, idle_days=s.conversation_idle_days),
+        vault=phone_vault(),
+        subscribers=SubscriberRepository(),
+        dialog=dialog,
+        mailer=SesMailer(clients().sesv2, s.ses_configuration_set),
+        sms=sms_sender(),
+        signer=token_signer(),
+        sender_address=s.sender_address,
+        reply_domain=s.reply_domain,
+        region=s.aws_region,
+        countries=s.countries,
+        our_numbers=frozenset(normalize_e164(n) for n in s.sms_numbers.split(",") if n.strip()),
+        console_url=s.console_url,
+    )
+
+
+def reset() -> None:
+    """Forget every cached client and service (tests, and the local run after a settings change)."""
+    for factory in (
+        clients,
+        tables_bound,
+        phone_vault,
+        token_signer,
+        sms_sender,
+        inbound_sms_service,
+        settings,
+    ):
+        factory.cache_clear()

@@ -1,0 +1,67 @@
+"""Build AWS events from the documented samples in tests/events (see SOURCES.md there)."""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+
+EVENTS = Path(__file__).parent / "events"
+
+
+def sample(name: str) -> dict:
+    return json.loads((EVENTS / name).read_text())
+
+
+def two_way_sms(body: str, origination: str, destination: str, message_id: str | None = None,
+                keyword: str | None = None) -> dict:
+    payload = sample("two_way_sms.json")
+    payload.update(
+        originationNumber=origination,
+        destinationNumber=destination,
+        messageBody=body,
+        messageKeyword=keyword,
+        inboundMessageId=message_id or str(uuid.uuid4()),
+    )
+    return payload
+
+
+def sns_notification(message: str, topic_arn: str, at: datetime | None = None) -> dict:
+    note = sample("sns_notification.json")
+    note.pop("Subject")  # End User Messaging publishes without a subject
+    note.update(
+        Message=message,
+        MessageId=str(uuid.uuid4()),
+        TopicArn=topic_arn,
+        Timestamp=(at or datetime.now(UTC)).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z",
+    )
+    return note
+
+
+def sqs_record(body: str, queue_arn: str, receive_count: int = 1) -> dict:
+    record = copy.deepcopy(sample("sqs_event.json")["Records"][0])
+    record.update(
+        messageId=str(uuid.uuid4()),
+        body=body,
+        md5OfBody=hashlib.md5(body.encode()).hexdigest(),
+        eventSourceARN=queue_arn,
+        awsRegion=queue_arn.split(":")[3],
+    )
+    record["attributes"]["ApproximateReceiveCount"] = str(receive_count)
+    return record
+
+
+TOPIC = "arn:aws:sns:ca-central-1:123456789012:text311-inbound-sms"
+QUEUE = "arn:aws:sqs:ca-central-1:123456789012:text311-inbound-sms"
+
+
+def inbound_sms_event(*payloads: dict, at: datetime | None = None) -> dict:
+    """An SQS batch, one record per two-way SMS, each wrapped in its SNS notification."""
+    return {
+        "Records": [
+            sqs_record(json.dumps(sns_notification(json.dumps(p), TOPIC, at)), QUEUE) for p in payloads
+        ]
+    }
