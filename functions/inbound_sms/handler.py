@@ -27,7 +27,11 @@ from text311.events import TwoWaySmsPayload
 from text311.inbound import InboundSms
 from text311.observability import logger, metrics, tracer
 
-processor = BatchProcessor(event_type=EventType.SQS, model=SqsRecordModel)
+# Always answer with the partial batch response, even when every record failed: same retries,
+# one documented shape.
+processor = BatchProcessor(
+    event_type=EventType.SQS, model=SqsRecordModel, raise_on_entire_batch_failure=False
+)
 idempotency_config = IdempotencyConfig(event_key_jmespath="message_id", expires_after_seconds=7 * 24 * 3600)
 
 

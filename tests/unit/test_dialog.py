@@ -241,3 +241,23 @@ def test_held_texts_are_capped_and_the_overflow_reported(dialog):
     turn = dialog.handle(state, "qwerty")
     assert turn.dropped == 1
     assert len(turn.state.pending) == 5
+
+
+def test_a_first_text_that_is_only_a_city_connects_without_asking(dialog):
+    turn = dialog.handle(ResidentState(), "Gatineau")
+    assert turn.state.state is State.CONNECTED
+    assert turn.forwards == ()
+    assert "What can we help you with?" in turn.replies[0]
+
+
+def test_a_first_text_naming_a_city_inside_a_request_connects_and_forwards_it(dialog):
+    turn = dialog.handle(ResidentState(), "Big pothole on Elm St in Gatineau")
+    assert turn.state.municipality_id == GATINEAU.geonameid
+    assert turn.forwards == ("Big pothole on Elm St in Gatineau",)
+
+
+def test_a_first_text_with_an_ambiguous_city_offers_the_choices_and_keeps_the_request(dialog):
+    turn = dialog.handle(ResidentState(), "Tree down on my street in Richmond")
+    assert turn.state.state is State.CHOOSING
+    assert turn.state.pending == ("Tree down on my street in Richmond",)
+    assert dialog.handle(turn.state, "1").forwards == ("Tree down on my street in Richmond",)

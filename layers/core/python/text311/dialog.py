@@ -21,7 +21,7 @@ from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Any, Protocol
 
-from text311.i18n import Catalog
+from text311.i18n import Catalog, words
 from text311.keywords import Keyword, classify_keyword, is_emergency
 
 MAX_ATTEMPTS = 3
@@ -128,9 +128,7 @@ class Dialog:
                 return Turn(resident, "empty")
             return Turn(resident, "forwarded", forwards=(text,))
         if resident.state is State.NEW:
-            language = self.catalog.detect_language(text) if text else resident.language
-            state, dropped = _hold(replace(resident, language=language, state=State.ASKING), text)
-            return Turn(state, "asked", replies=(self._say(state, "ask_municipality"),), dropped=dropped)
+            return self._first_text(resident, text, country_hint)
         if resident.state is State.CHOOSING:
             picked = _pick_number(text, resident.pending_choices)
             if picked is not None:
@@ -139,16 +137,33 @@ class Dialog:
             return Turn(resident, "empty", replies=(self._say(resident, "ask_municipality"),))
         return self._resolve(resident, text, country_hint)
 
+    def _first_text(self, resident: ResidentState, text: str, country_hint: str | None) -> Turn:
+        """A first text that already names a city connects at once (asking would be needless);
+        anything else is held and the resident asked. A first text that is more than the place
+        name ("pothole on Elm, Gatineau") is also what the city needs to read, so it is held."""
+        language = self.catalog.detect_language(text) if text else resident.language
+        asking = replace(resident, language=language, state=State.ASKING)
+        resolution = self.resolve(text, country_hint) if text else None
+        if resolution is not None and resolution.status in ("match", "choose"):
+            place = resolution.match if resolution.status == "match" else resolution.choices[0]
+            if not _only_a_place_name(text, place.name):
+                asking, _ = _hold(asking, text)
+            if resolution.status == "match":
+                return self._connect(asking, place.geonameid, place=place)
+            return self._offer_choices(asking, tuple(resolution.choices)[:5])
+        state, dropped = _hold(asking, text)
+        return Turn(state, "asked", replies=(self._say(state, "ask_municipality"),), dropped=dropped)
+
+    def _offer_choices(self, resident: ResidentState, choices: tuple[PlaceLike, ...]) -> Turn:
+        state = replace(resident, state=State.CHOOSING, pending_choices=tuple(p.geonameid for p in choices))
+        return Turn(state, "choose", replies=(self._choices(state, choices),))
+
     def _resolve(self, resident: ResidentState, text: str, country_hint: str | None) -> Turn:
         resolution = self.resolve(text, country_hint)
         if resolution.status == "match":
             return self._connect(resident, resolution.match.geonameid, place=resolution.match)
         if resolution.status == "choose":
-            choices = tuple(resolution.choices)[:5]
-            state = replace(
-                resident, state=State.CHOOSING, pending_choices=tuple(p.geonameid for p in choices)
-            )
-            return Turn(state, "choose", replies=(self._choices(state, choices),))
+            return self._offer_choices(resident, tuple(resolution.choices)[:5])
         # Not a place: perhaps the request itself, arriving before the answer. Hold it.
         state, dropped = _hold(replace(resident, attempts=resident.attempts + 1), text)
         if state.attempts >= MAX_ATTEMPTS:
@@ -214,6 +229,18 @@ def _pick_number(text: str, choices: tuple[int, ...]) -> int | None:
         return None
     index = int(found.group(1))
     return choices[index - 1] if 1 <= index <= len(choices) else None
+
+
+# Words that say "I am in <place>" and nothing more, in the languages we detect.
+_FILLER = frozenset(
+    "i im i'm am in at from the city of town hi hello je suis a de la ville bonjour salut allo".split()
+)
+
+
+def _only_a_place_name(text: str, place_name: str) -> bool:
+    """Whether a text is just the place's name, perhaps with a province and a greeting."""
+    extra = [w for w in words(text) if w not in set(words(place_name)) | _FILLER]
+    return len(extra) <= 1  # one word left is at most a province or state ("Kingston ON")
 
 
 def _hold(resident: ResidentState, text: str) -> tuple[ResidentState, int]:

@@ -113,8 +113,9 @@ def build_thread_mail(mail: ThreadMail) -> EmailMessage:
             *([f"Conversation: {link}"] if link else []),
         ]
     )
-    msg.set_content(text)
-    msg.add_alternative(_html(mail, when, notes, link), subtype="html")
+    # Quoted-printable keeps every line 7-bit and short, whatever relays sit after SES.
+    msg.set_content(text, cte="quoted-printable")
+    msg.add_alternative(_html(mail, when, notes, link), subtype="html", cte="quoted-printable")
     return msg
 
 

@@ -1,0 +1,89 @@
+"""An AWS account in moto with what one Text311 region holds, for handler tests.
+
+Tables come from the pynamodb models (the same definitions the stack uses); keys and
+secrets are created the way the stack creates them.
+"""
+
+from __future__ import annotations
+
+import email
+import json
+from dataclasses import dataclass, field
+from email.message import EmailMessage
+from email.policy import default as default_policy
+
+import boto3
+from moto.core import DEFAULT_ACCOUNT_ID
+from moto.ses.models import ses_backends
+
+from text311 import services
+from text311.adapters.dynamodb import create_tables
+from text311.subscribers import Subscriber, SubscriberRepository
+
+REGION = "ca-central-1"
+OUR_NUMBER = "+15145550100"
+
+GATINEAU = Subscriber(
+    geonameid=5959974, display_name="Gatineau", country="CA", region_code="QC",
+    contact_emails=("311@gatineau.example.ca",), agent_allow_list=("@gatineau.example.ca",),
+    time_zone="America/Toronto", languages=("fr", "en"), web_page="https://gatineau.example.ca/311",
+)
+KINGSTON = Subscriber(
+    geonameid=5992500, display_name="Kingston", country="CA", region_code="ON",
+    contact_emails=("contactus@kingston.example.ca",), agent_allow_list=("@kingston.example.ca",),
+    time_zone="America/Toronto",
+)
+
+
+@dataclass
+class SentSms:
+    destination: str
+    body: str
+    idempotency_key: str
+
+
+@dataclass
+class FakeSms:
+    """Stands in for End User Messaging in handler tests (moto has no pinpoint-sms-voice-v2)."""
+
+    sent: list[SentSms] = field(default_factory=list)
+
+    def send(self, destination, body, *, idempotency_key, context=None):
+        self.sent.append(SentSms(destination, body, idempotency_key))
+        return None
+
+    def to(self, number: str) -> list[str]:
+        return [s.body for s in self.sent if s.destination == number]
+
+
+def setup_region(env: dict[str, str], monkeypatch, subscribers=(GATINEAU, KINGSTON)) -> FakeSms:
+    """Call inside mock_aws: creates keys, secrets, identities and tables; returns the SMS fake."""
+    kms = boto3.client("kms", region_name=REGION)
+    key_id = kms.create_key(Description="text311 phones")["KeyMetadata"]["KeyId"]
+    secrets = boto3.client("secretsmanager", region_name=REGION)
+    secrets.create_secret(Name=env["TOKEN_SECRET_ID"], SecretString=json.dumps({"k1": "token-key-one"}))
+    secrets.create_secret(Name=env["PHONE_HASH_SECRET_ID"], SecretString=json.dumps({"k1": "phone-hash-key"}))
+    ses = boto3.client("sesv2", region_name=REGION)
+    ses.create_email_identity(EmailIdentity="text311.example.ca")
+
+    env = {**env, "PHONE_KEY_ID": key_id, "SMS_NUMBERS": OUR_NUMBER, "ANSWER_KEYWORDS": "true"}
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    services.reset()
+    services.tables_bound()
+    create_tables()
+    repo = SubscriberRepository()
+    for sub in subscribers:
+        repo.add(sub)
+    fake = FakeSms()
+    monkeypatch.setattr(services, "sms_sender", lambda: fake)
+    return fake
+
+
+def sent_mails() -> list[EmailMessage]:
+    backend = ses_backends[DEFAULT_ACCOUNT_ID][REGION]
+    return [email.message_from_string(m.raw_data, policy=default_policy) for m in backend.sent_messages]
+
+
+def text_of(mail: EmailMessage) -> str:
+    return mail.get_body(preferencelist=("plain",)).get_content()
