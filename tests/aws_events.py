@@ -65,3 +65,20 @@ def inbound_sms_event(*payloads: dict, at: datetime | None = None) -> dict:
             sqs_record(json.dumps(sns_notification(json.dumps(p), TOPIC, at)), QUEUE) for p in payloads
         ]
     }
+
+
+def ses_receipt(*, message_id: str, recipient: str, sender: str, subject: str = "Re: test",
+                verdicts: dict[str, str] | None = None, return_path: str | None = None) -> dict:
+    """The SES Lambda-action event for one received message, from the documented sample."""
+    event = sample("ses_receipt_lambda.json")
+    ses = event["Records"][0]["ses"]
+    mail, receipt = ses["mail"], ses["receipt"]
+    mail.update(messageId=message_id, destination=[recipient], source=return_path or sender)
+    mail["commonHeaders"].update(**{"from": [sender], "to": [recipient], "subject": subject,
+                                    "returnPath": return_path or sender})
+    receipt["recipients"] = [recipient]
+    for name, status in {"spf": "PASS", "dkim": "PASS", "dmarc": "PASS", "spam": "PASS", "virus": "PASS",
+                         **(verdicts or {})}.items():
+        receipt[f"{name}Verdict"] = {"status": status}
+    receipt["action"]["functionArn"] = "arn:aws:lambda:ca-central-1:123456789012:function:inbound-email"
+    return event

@@ -96,6 +96,14 @@ class ConversationStore:
         record.item.expires_at = expiry(now, self.retention_days)
         record.item.save()
 
+    def opted_out(self, phone_hash: str) -> bool:
+        record = self.resident(phone_hash)
+        return bool(record and record.item.opted_out)
+
+    def mark_opted_out(self, phone_hash: str) -> None:
+        """End User Messaging refused a send as opted out: keep our state in step with its list."""
+        ResidentModel(phone_hash=phone_hash).update(actions=[ResidentModel.opted_out.set(True)])
+
     # -- conversations --------------------------------------------------------------------------
 
     def get(self, municipality_id: int, conversation_id: str) -> ConversationModel | None:

@@ -6,6 +6,9 @@ models; these are what travel inside them.
 
 from __future__ import annotations
 
+from typing import Literal
+
+from aws_lambda_powertools.utilities.parser.models import ses as _ses
 from pydantic import BaseModel, ConfigDict, Field
 
 
@@ -21,3 +24,43 @@ class TwoWaySmsPayload(BaseModel):
     messageBody: str = ""
     inboundMessageId: str = Field(min_length=1, max_length=256)
     previousPublishedMessageId: str | None = None
+
+
+# SES receipt event: Powertools' models, completed with what SES sends and they leave out
+# (dkimVerdict, dmarcPolicy, the DISABLED status when scanning is off, a missing Subject).
+VerdictStatus = Literal["PASS", "FAIL", "GRAY", "PROCESSING_FAILED", "DISABLED"]
+
+
+class SesVerdict(_ses.SesReceiptVerdict):
+    status: VerdictStatus  # type: ignore[assignment]
+
+
+class SesReceipt(_ses.SesReceipt):
+    spamVerdict: SesVerdict  # type: ignore[assignment]
+    virusVerdict: SesVerdict  # type: ignore[assignment]
+    spfVerdict: SesVerdict  # type: ignore[assignment]
+    dkimVerdict: SesVerdict = SesVerdict(status="GRAY")
+    dmarcVerdict: SesVerdict  # type: ignore[assignment]
+    dmarcPolicy: str | None = None
+
+
+class SesCommonHeaders(_ses.SesMailCommonHeaders):
+    subject: str = ""  # type: ignore[assignment]
+    to: list[str] = []  # type: ignore[assignment]
+
+
+class SesMail(_ses.SesMail):
+    commonHeaders: SesCommonHeaders  # type: ignore[assignment]
+
+
+class SesMessage(_ses.SesMessage):
+    mail: SesMail  # type: ignore[assignment]
+    receipt: SesReceipt  # type: ignore[assignment]
+
+
+class SesRecord(_ses.SesRecordModel):
+    ses: SesMessage  # type: ignore[assignment]
+
+
+class SesReceiptEvent(_ses.SesModel):
+    Records: list[SesRecord]  # type: ignore[assignment]

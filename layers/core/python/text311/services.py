@@ -15,8 +15,10 @@ from botocore.config import Config
 
 from text311.adapters.dynamodb import bind_tables
 from text311.adapters.phone_vault import PhoneVault
+from text311.adapters.raw_mail import S3RawMail
 from text311.adapters.secrets import read_json_secret
 from text311.adapters.ses_mailer import SesMailer
+from text311.answers import AnswerService
 from text311.conversations import ConversationStore
 from text311.dialog import Dialog
 from text311.i18n import catalog
@@ -133,6 +135,28 @@ def inbound_sms_service() -> InboundSmsService:
         countries=s.countries,
         our_numbers=frozenset(normalize_e164(n) for n in s.sms_numbers.split(",") if n.strip()),
         console_url=s.console_url,
+    )
+
+
+@cache
+def answer_service() -> AnswerService:
+    from text311.replies import extract_reply
+
+    s = tables_bound()
+    store = ConversationStore(retention_days=s.retention_days, idle_days=s.conversation_idle_days)
+    return AnswerService(
+        store=store,
+        raw_mail=S3RawMail(clients().s3),
+        signer=token_signer(),
+        subscribers=SubscriberRepository(),
+        residents_opted_out=store.opted_out,
+        mark_opted_out=store.mark_opted_out,
+        decrypt_phone=phone_vault().decrypt,
+        sms=sms_sender(),
+        mailer=SesMailer(clients().sesv2, s.ses_configuration_set),
+        extract_reply=extract_reply,
+        reply_domain=s.reply_domain,
+        sender_address=s.sender_address,
     )
 
 

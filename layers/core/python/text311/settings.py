@@ -30,6 +30,8 @@ class Settings(BaseModel):
     reply_domain: str = Field(alias="REPLY_DOMAIN")
     ses_configuration_set: str = Field(alias="SES_CONFIGURATION_SET")
     raw_mail_bucket: str = Field(default="", alias="RAW_MAIL_BUCKET")
+    # SES's S3 action stores each message at <prefix><SES message id>.
+    raw_mail_prefix: str = Field(default="inbound/", alias="RAW_MAIL_PREFIX")
     console_url: str = Field(default="", alias="CONSOLE_URL")
     support_contact: str = Field(default="text311.ca", alias="SUPPORT_CONTACT")
     # Numbers residents text (comma-separated E.164); texts to any other number are refused.

@@ -1,0 +1,310 @@
+"""Agent answers by email → SMS to the resident: verified first, stripped, sent once, sticky.
+
+Every check runs before anything reaches a phone, in the order that keeps forged mail from
+costing us anything: the token and SES's verdicts need no I/O; the raw message is read only
+once those pass. A rejected answer is logged with its reason and counted; its sender is told
+why only when SES authenticated the sender (no backscatter to forged addresses).
+"""
+
+from __future__ import annotations
+
+import email
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email.message import EmailMessage
+from email.policy import default as default_policy
+from email.utils import getaddresses, parseaddr
+from enum import StrEnum
+from typing import Any, Protocol
+
+from text311.conversations import ConversationStore, municipality_of
+from text311.observability import count_rejection, logger, metrics
+from text311.phone import mask
+from text311.tokens import InvalidToken, TokenSigner
+
+MAX_RAW_BYTES = 1_000_000  # an answer by SMS never needs more; attachments are not forwarded
+_AUTO_SUBMITTED_HEADERS = ("X-Autoreply", "X-Autorespond", "X-Auto-Response-Suppress")
+
+
+class Rejection(StrEnum):
+    BAD_TOKEN = "bad_token"
+    UNAUTHENTICATED = "unauthenticated"
+    SPAM = "spam"
+    VIRUS = "virus"
+    AUTO_REPLY = "auto_reply"
+    TOO_LARGE = "too_large"
+    UNKNOWN_CONVERSATION = "unknown_conversation"
+    NOT_ALLOWED = "not_allowed"
+    CLOSED = "closed"
+    OPTED_OUT = "opted_out"
+    EMPTY = "empty"
+    TOO_LONG = "too_long"
+    UNDELIVERABLE = "undeliverable"
+
+
+# Reasons we may explain to the sender, because SES authenticated who they are.
+_EXPLAINED = {
+    Rejection.NOT_ALLOWED: "Your address is not on this city's list of Text311 agents, so your answer was "
+    "not sent. Ask your Text311 administrator to add it.",
+    Rejection.CLOSED: "This conversation is closed, so your answer was not sent. The resident can text again "
+    "to open a new one.",
+    Rejection.OPTED_OUT: "The resident has opted out of texts (STOP), so your answer could not be sent "
+    "by SMS.",
+    Rejection.EMPTY: "We found no new text in your answer (only quoted history or a signature), so nothing "
+    "was sent.",
+    Rejection.TOO_LONG: "Your answer is too long for SMS ({detail}). Please shorten it and answer again.",
+    Rejection.UNDELIVERABLE: "Your answer could not be delivered by SMS ({detail}).",
+}
+
+
+@dataclass(frozen=True)
+class ReceivedMail:
+    """What the SES receipt event tells us, before the message itself is read."""
+
+    ses_message_id: str
+    recipients: tuple[str, ...]
+    return_path: str
+    spf: str
+    dkim: str
+    dmarc: str
+    spam: str
+    virus: str
+    received_at: datetime
+    bucket: str
+    object_key: str
+
+
+@dataclass(frozen=True)
+class AnswerOutcome:
+    sent: bool
+    reason: str = "sent"
+    conversation_id: str | None = None
+    parts: int = 0
+
+
+class RawMailStore(Protocol):
+    def read(self, bucket: str, key: str, max_bytes: int) -> bytes | None: ...
+
+
+class AnswerRejected(Exception):
+    def __init__(self, reason: Rejection, detail: str = "") -> None:
+        super().__init__(f"{reason}: {detail}" if detail else str(reason))
+        self.reason = reason
+        self.detail = detail
+
+
+def authenticated(mail: ReceivedMail, from_domain: str) -> bool:
+    """SPF or DKIM passes and DMARC does not fail; with no DMARC record for the domain (GRAY),
+    SPF must pass for an envelope domain aligned with the From domain (same organisational
+    domain, relaxed alignment as DMARC defines it)."""
+    if mail.dmarc == "FAIL" or "PASS" not in (mail.spf, mail.dkim):
+        return False
+    if mail.dmarc == "PASS":
+        return True
+    envelope_domain = mail.return_path.rpartition("@")[2].lower().strip(">")
+    return mail.spf == "PASS" and _aligned(envelope_domain, from_domain)
+
+
+def _aligned(a: str, b: str) -> bool:
+    def org(domain: str) -> str:
+        return ".".join(domain.lower().rstrip(".").split(".")[-2:])
+
+    return bool(a) and org(a) == org(b)
+
+
+def is_auto_submitted(message: EmailMessage) -> bool:
+    """Out-of-office and other robots: their text must never reach a resident (RFC 3834)."""
+    auto = str(message.get("Auto-Submitted", "no")).strip().lower()
+    precedence = str(message.get("Precedence", "")).strip().lower()
+    return (
+        auto != "no"
+        or precedence in ("auto_reply", "junk")
+        or any(h in message for h in _AUTO_SUBMITTED_HEADERS)
+    )
+
+
+@dataclass
+class AnswerService:
+    store: ConversationStore
+    raw_mail: RawMailStore
+    signer: TokenSigner
+    subscribers: Any  # .get(geonameid) -> Subscriber | None
+    residents_opted_out: Callable[[str], bool]  # phone_hash -> opted out?
+    decrypt_phone: Callable[[str], str]
+    sms: Any  # SmsSender
+    mailer: Any  # .send(EmailMessage) -> str
+    extract_reply: Callable[[bytes], str]
+    reply_domain: str
+    sender_address: str
+    mark_opted_out: Callable[[str], None] = field(default=lambda phone_hash: None)
+
+    def handle(self, mail: ReceivedMail) -> AnswerOutcome:
+        try:
+            return self._handle(mail)
+        except AnswerRejected as rejected:
+            count_rejection(rejected.reason)
+            logger.warning(
+                "agent answer rejected",
+                extra={
+                    "reason": rejected.reason.value,
+                    "detail": rejected.detail,
+                    "ses_message_id": mail.ses_message_id,
+                },
+            )
+            return AnswerOutcome(False, rejected.reason.value)
+
+    def _handle(self, mail: ReceivedMail) -> AnswerOutcome:
+        conversation_id = self._conversation_id(mail.recipients)
+        if mail.virus == "FAIL":
+            raise AnswerRejected(Rejection.VIRUS)
+        if mail.spam == "FAIL":
+            raise AnswerRejected(Rejection.SPAM)
+        raw = self.raw_mail.read(mail.bucket, mail.object_key, MAX_RAW_BYTES)
+        if raw is None:
+            raise AnswerRejected(Rejection.TOO_LARGE)
+        message = email.message_from_bytes(raw, policy=default_policy)
+        sender = _single_from(message)
+        if sender is None or not authenticated(mail, sender.rpartition("@")[2]):
+            raise AnswerRejected(Rejection.UNAUTHENTICATED, mask_address(sender or ""))
+        if is_auto_submitted(message):
+            raise AnswerRejected(Rejection.AUTO_REPLY)
+        # From here on the sender is who they say they are: rejections are explained to them.
+        try:
+            return self._deliver(mail, message, raw, sender, conversation_id)
+        except AnswerRejected as rejected:
+            if rejected.reason in _EXPLAINED:
+                self._explain(message, sender, rejected)
+            raise
+
+    def _conversation_id(self, recipients: tuple[str, ...]) -> str:
+        for address in recipients:
+            try:
+                return self.signer.verify(address, self.reply_domain)
+            except InvalidToken:
+                continue
+        raise AnswerRejected(Rejection.BAD_TOKEN)
+
+    def _deliver(
+        self, mail: ReceivedMail, message: EmailMessage, raw: bytes, sender: str, conversation_id: str
+    ) -> AnswerOutcome:
+        municipality_id = municipality_of(conversation_id)
+        subscriber = self.subscribers.get(municipality_id)
+        conversation = self.store.get(municipality_id, conversation_id)
+        if subscriber is None or conversation is None:
+            raise AnswerRejected(Rejection.UNKNOWN_CONVERSATION, conversation_id)
+        if not subscriber.allows_agent(sender):
+            raise AnswerRejected(Rejection.NOT_ALLOWED)
+        if conversation.status != "open":
+            raise AnswerRejected(Rejection.CLOSED)
+        if conversation.resident_opted_out or self.residents_opted_out(conversation.phone_hash):
+            raise AnswerRejected(Rejection.OPTED_OUT)
+        text = self.extract_reply(raw).strip()
+        if not text:
+            raise AnswerRejected(Rejection.EMPTY)
+
+        record, new = self.store.claim_message(
+            conversation_id,
+            mail.ses_message_id,
+            mail.received_at,
+            direction="out",
+            channel="email",
+            body=text,
+            author=sender,
+        )
+        if not new and record.status in ("sent", "failed"):
+            return AnswerOutcome(record.status == "sent", "duplicate", conversation_id)
+        number = self.decrypt_phone(conversation.phone_encrypted)
+        try:
+            result = self.sms.send(
+                number,
+                text,
+                idempotency_key=mail.ses_message_id,
+                context={"conversation": conversation_id, "message": record.message_key},
+            )
+        except Exception as exc:
+            self._send_failed(record, conversation, exc)
+            raise  # transient: the invocation is retried, then parked on the DLQ
+        record.update(
+            actions=[
+                type(record).status.set("sent"),
+                type(record).external_id.set(",".join(getattr(result, "message_ids", []))),
+            ]
+        )
+        self._assign(conversation, sender)
+        metrics.add_metric(name="AnswersSent", unit="Count", value=1)
+        metrics.add_metric(name="SmsSegmentsSent", unit="Count", value=getattr(result, "parts", 1))
+        logger.info(
+            "agent answer sent by SMS",
+            extra={
+                "conversation_id": conversation_id,
+                "resident": mask(number),
+                "parts": getattr(result, "parts", 1),
+            },
+        )
+        return AnswerOutcome(True, "sent", conversation_id, getattr(result, "parts", 1))
+
+    def _send_failed(self, record: Any, conversation: Any, exc: Exception) -> None:
+        """Map the SMS sender's errors: permanent ones are recorded and explained, never retried."""
+        from text311.adapters.sms_sender import PermanentSendFailure, RecipientOptedOut
+        from text311.sms import ReplyTooLong
+
+        if isinstance(exc, RecipientOptedOut):
+            conversation.update(actions=[type(conversation).resident_opted_out.set(True)])
+            self.mark_opted_out(conversation.phone_hash)
+            record.update(actions=[type(record).status.set("failed")])
+            raise AnswerRejected(Rejection.OPTED_OUT) from exc
+        if isinstance(exc, ReplyTooLong):
+            record.update(actions=[type(record).status.set("failed")])
+            raise AnswerRejected(Rejection.TOO_LONG, str(exc)) from exc
+        if isinstance(exc, PermanentSendFailure):
+            record.update(actions=[type(record).status.set("failed")])
+            raise AnswerRejected(Rejection.UNDELIVERABLE, str(exc)) from exc
+
+    def _assign(self, conversation: Any, sender: str) -> None:
+        """The first verified agent to answer owns the conversation; later answers by others are
+        accepted and noted in the thread."""
+        model = type(conversation)
+        if not conversation.owner_email:
+            try:
+                conversation.update(
+                    actions=[model.owner_email.set(sender)], condition=model.owner_email.does_not_exist()
+                )
+                return
+            except Exception:  # noqa: BLE001 - someone else claimed it first; fall through to the note
+                conversation.refresh()
+        if conversation.owner_email != sender:
+            self.store.claim_message(
+                conversation.conversation_id,
+                f"note-{datetime.now(UTC).timestamp()}",
+                datetime.now(UTC),
+                direction="note",
+                channel="email",
+                body=f"Answered by {sender}; the conversation stays with {conversation.owner_email}.",
+                author=sender,
+            )
+
+    def _explain(self, message: EmailMessage, sender: str, rejected: AnswerRejected) -> None:
+        notice = EmailMessage()
+        notice["From"] = self.sender_address
+        notice["To"] = sender
+        subject = str(message.get("Subject", ""))
+        notice["Subject"] = subject if subject.lower().startswith("re:") else f"Re: {subject}".strip()
+        if message.get("Message-ID"):
+            notice["In-Reply-To"] = str(message["Message-ID"])
+            notice["References"] = f"{message.get('References', '')} {message['Message-ID']}".strip()
+        notice["Auto-Submitted"] = "auto-replied"  # RFC 3834: robots must not answer this
+        notice.set_content("Text311: " + _EXPLAINED[rejected.reason].format(detail=rejected.detail))
+        self.mailer.send(notice)
+
+
+def _single_from(message: EmailMessage) -> str | None:
+    addresses = [addr for _, addr in getaddresses(message.get_all("From", [])) if "@" in addr]
+    if len(addresses) != 1:
+        return None  # no From, or several: DMARC cannot align, and we cannot tell who answered
+    return addresses[0].lower()
+
+
+def mask_address(address: str) -> str:
+    name, _, domain = parseaddr(address)[1].partition("@")
+    return f"{name[:1]}***@{domain}" if domain else "***"

@@ -1,0 +1,170 @@
+"""Agent answers by email → SMS, through the inbound_email Lambda in moto (S3, DynamoDB, SES)."""
+
+from __future__ import annotations
+
+import importlib
+import uuid
+from email.message import EmailMessage
+
+import boto3
+import pytest
+from aws_events import ses_receipt
+from harness import OUR_NUMBER, REGION, sent_mails, setup_region
+from moto import mock_aws
+
+from text311.adapters.dynamodb import ConversationModel
+
+RESIDENT = "+18195550123"
+AGENT = "marie.tremblay@gatineau.example.ca"
+BUCKET = "text311-raw-mail-test"
+
+
+class Context:
+    function_name = "inbound-email"
+    memory_limit_in_mb = 256
+    invoked_function_arn = f"arn:aws:lambda:{REGION}:123456789012:function:inbound-email"
+    aws_request_id = "req-2"
+
+    @staticmethod
+    def get_remaining_time_in_millis() -> int:
+        return 60_000
+
+
+@pytest.fixture
+def region(aws_env, monkeypatch):
+    with mock_aws():
+        sms = setup_region(aws_env, monkeypatch)
+        boto3.client("s3", region_name=REGION).create_bucket(
+            Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION}
+        )
+        inbound = importlib.import_module("functions.inbound_sms.handler")
+        inbound.process_once.cache_clear()
+        answers = importlib.import_module("functions.inbound_email.handler")
+        answers.process_once.cache_clear()
+        from aws_events import inbound_sms_event, two_way_sms
+
+        for body in ["Il y a un nid de poule devant le 12 rue Laurier", "Gatineau"]:
+            inbound.lambda_handler(inbound_sms_event(two_way_sms(body, RESIDENT, OUR_NUMBER)), Context())
+        [city_mail] = sent_mails()
+        yield answers, sms, city_mail
+
+
+def agent_reply(city_mail, text: str, *, sender: str = AGENT, headers: dict | None = None) -> bytes:
+    msg = EmailMessage()
+    msg["From"] = f"Marie Tremblay <{sender}>"
+    msg["To"] = str(city_mail["Reply-To"])
+    msg["Subject"] = f"RE: {city_mail['Subject']}"
+    msg["Message-ID"] = f"<{uuid.uuid4()}@gatineau.example.ca>"
+    msg["In-Reply-To"] = str(city_mail["Message-ID"])
+    for name, value in (headers or {}).items():
+        msg[name] = value
+    quoted = "\n".join("> " + line for line in city_mail.get_body(("plain",)).get_content().splitlines())
+    msg.set_content(f"{text}\n\nMarie Tremblay\nAgente 311 | Ville de Gatineau\n819-555-0199\n\n"
+                    f"On Mon, Nov 23, 2026 at 10:12 AM Text311 <notify@text311.example.ca> wrote:\n{quoted}\n")
+    return msg.as_bytes()
+
+
+def deliver(answers, raw: bytes, *, recipient: str, sender: str = AGENT, message_id: str | None = None,
+            verdicts: dict | None = None, return_path: str | None = None):
+    message_id = message_id or uuid.uuid4().hex
+    boto3.client("s3", region_name=REGION).put_object(Bucket=BUCKET, Key=f"inbound/{message_id}", Body=raw)
+    event = ses_receipt(message_id=message_id, recipient=recipient, sender=sender, verdicts=verdicts,
+                        return_path=return_path)
+    return answers.lambda_handler(event, Context())
+
+
+ANSWER = "Bonjour, une équipe passera demain matin pour réparer le nid de poule. Merci!"
+
+
+def test_an_agent_answer_with_quoted_history_sends_only_the_new_text(region):
+    answers, sms, city_mail = region
+    [outcome] = deliver(answers, agent_reply(city_mail, ANSWER), recipient=str(city_mail["Reply-To"]))
+    assert outcome["sent"] is True
+    assert sms.to(RESIDENT)[-1] == ANSWER
+
+
+def test_the_first_agent_to_answer_owns_the_conversation_and_later_texts_go_to_them(region):
+    answers, _, city_mail = region
+    deliver(answers, agent_reply(city_mail, ANSWER), recipient=str(city_mail["Reply-To"]))
+    [conversation] = list(ConversationModel.query(5959974))
+    assert conversation.owner_email == AGENT
+
+
+def test_the_same_mail_delivered_twice_sends_one_sms(region):
+    answers, sms, city_mail = region
+    raw = agent_reply(city_mail, ANSWER)
+    before = len(sms.sent)
+    deliver(answers, raw, recipient=str(city_mail["Reply-To"]), message_id="ses-dup-1")
+    deliver(answers, raw, recipient=str(city_mail["Reply-To"]), message_id="ses-dup-1")
+    assert len(sms.sent) == before + 1
+
+
+@pytest.mark.parametrize(
+    ("case", "kwargs", "reason"),
+    [
+        ("forged From", {"sender": "mallory@evil.example.com"}, "not_allowed"),
+        ("DMARC FAIL", {"verdicts": {"dmarc": "FAIL"}}, "unauthenticated"),
+        ("virus FAIL", {"verdicts": {"virus": "FAIL"}}, "virus"),
+        ("spam FAIL", {"verdicts": {"spam": "FAIL"}}, "spam"),
+        ("SPF and DKIM fail", {"verdicts": {"spf": "FAIL", "dkim": "FAIL", "dmarc": "GRAY"}}, "unauthenticated"),
+        ("no DMARC, unaligned envelope", {"verdicts": {"dmarc": "GRAY"}, "return_path": "bounce@mailer.example"},
+         "unauthenticated"),
+    ],
+)
+def test_rejected_answers_reach_no_phone(region, case, kwargs, reason):
+    answers, sms, city_mail = region
+    before = len(sms.sent)
+    sender = kwargs.pop("sender", AGENT)
+    raw = agent_reply(city_mail, "Please call me back", sender=sender)
+    [outcome] = deliver(answers, raw, recipient=str(city_mail["Reply-To"]), sender=sender, **kwargs)
+    assert outcome == {"sent": False, "reason": reason, "conversation_id": None, "parts": 0}, case
+    assert len(sms.sent) == before
+
+
+def test_a_bad_token_reaches_no_phone_and_gets_no_answer(region):
+    answers, sms, city_mail = region
+    token = str(city_mail["Reply-To"])
+    forged = token.replace(token.split(".")[-3][-4:], "zzzz")
+    before, mails = len(sms.sent), len(sent_mails())
+    [outcome] = deliver(answers, agent_reply(city_mail, ANSWER), recipient=forged)
+    assert outcome["reason"] == "bad_token"
+    assert len(sms.sent) == before and len(sent_mails()) == mails  # no backscatter
+
+
+def test_a_verified_agent_not_on_the_allow_list_is_told_why(region):
+    answers, sms, city_mail = region
+    outsider = "bob@contractor.example.com"
+    [outcome] = deliver(answers, agent_reply(city_mail, ANSWER, sender=outsider),
+                        recipient=str(city_mail["Reply-To"]), sender=outsider,
+                        return_path=outsider)
+    assert outcome["reason"] == "not_allowed"
+    notice = sent_mails()[-1]
+    assert notice["To"] == outsider and notice["Auto-Submitted"] == "auto-replied"
+    assert "not on this city's list" in notice.get_content()
+
+
+def test_an_out_of_office_reply_never_reaches_the_resident(region):
+    answers, sms, city_mail = region
+    before = len(sms.sent)
+    raw = agent_reply(city_mail, "I am out of the office until Monday.", headers={"Auto-Submitted": "auto-replied"})
+    [outcome] = deliver(answers, raw, recipient=str(city_mail["Reply-To"]))
+    assert outcome["reason"] == "auto_reply" and len(sms.sent) == before
+
+
+def test_an_answer_to_a_closed_conversation_is_refused(region):
+    answers, sms, city_mail = region
+    [conversation] = list(ConversationModel.query(5959974))
+    conversation.update(actions=[ConversationModel.status.set("closed")])
+    before = len(sms.sent)
+    [outcome] = deliver(answers, agent_reply(city_mail, ANSWER), recipient=str(city_mail["Reply-To"]))
+    assert outcome["reason"] == "closed" and len(sms.sent) == before
+
+
+def test_an_answer_to_an_opted_out_resident_is_refused_and_the_agent_told(region):
+    answers, sms, city_mail = region
+    [conversation] = list(ConversationModel.query(5959974))
+    conversation.update(actions=[ConversationModel.resident_opted_out.set(True)])
+    before = len(sms.sent)
+    [outcome] = deliver(answers, agent_reply(city_mail, ANSWER), recipient=str(city_mail["Reply-To"]))
+    assert outcome["reason"] == "opted_out" and len(sms.sent) == before
+    assert "opted out" in sent_mails()[-1].get_content()
