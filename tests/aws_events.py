@@ -82,3 +82,14 @@ def ses_receipt(*, message_id: str, recipient: str, sender: str, subject: str = 
         receipt[f"{name}Verdict"] = {"status": status}
     receipt["action"]["functionArn"] = "arn:aws:lambda:ca-central-1:123456789012:function:inbound-email"
     return event
+
+
+def sms_delivery_event(message_id: str, status: str, *, final: bool, context: dict[str, str],
+                       description: str = "") -> dict:
+    """An SQS batch with one SMS event from the configuration set's SNS destination."""
+    payload = sample("sms_delivery_event.json")
+    payload.update(messageId=message_id, messageStatus=status, isFinal=final, context=context,
+                   eventType=f"TEXT_{status}", messageStatusDescription=description or status.lower())
+    topic = "arn:aws:sns:ca-central-1:123456789012:text311-sms-events"
+    body = json.dumps(sns_notification(json.dumps(payload), topic))
+    return {"Records": [sqs_record(body, "arn:aws:sqs:ca-central-1:123456789012:text311-sms-events")]}

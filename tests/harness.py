@@ -40,6 +40,7 @@ class SentSms:
     destination: str
     body: str
     idempotency_key: str
+    context: dict | None = None
 
 
 @dataclass
@@ -49,7 +50,7 @@ class FakeSms:
     sent: list[SentSms] = field(default_factory=list)
 
     def send(self, destination, body, *, idempotency_key, context=None):
-        self.sent.append(SentSms(destination, body, idempotency_key))
+        self.sent.append(SentSms(destination, body, idempotency_key, context))
         return None
 
     def to(self, number: str) -> list[str]:

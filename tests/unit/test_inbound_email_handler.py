@@ -168,3 +168,42 @@ def test_an_answer_to_an_opted_out_resident_is_refused_and_the_agent_told(region
     [outcome] = deliver(answers, agent_reply(city_mail, ANSWER), recipient=str(city_mail["Reply-To"]))
     assert outcome["reason"] == "opted_out" and len(sms.sent) == before
     assert "opted out" in sent_mails()[-1].get_content()
+
+
+def test_a_failed_delivery_marks_the_message_and_tells_the_agent_once(region):
+    answers, sms, city_mail = region
+    deliver(answers, agent_reply(city_mail, ANSWER), recipient=str(city_mail["Reply-To"]))
+    context = sms.sent[-1].context
+    delivery = importlib.import_module("functions.delivery_status.handler")
+    from aws_events import sms_delivery_event
+
+    from text311.adapters.dynamodb import MessageModel
+
+    failed = sms_delivery_event("sms-1", "CARRIER_UNREACHABLE", final=True, context=context,
+                                description="Carrier could not reach the phone")
+    mails_before = len(sent_mails())
+    assert delivery.lambda_handler(failed, Context()) == {"batchItemFailures": []}
+    assert delivery.lambda_handler(failed, Context()) == {"batchItemFailures": []}  # redelivered
+    late = sms_delivery_event("sms-1", "PENDING", final=False, context=context)
+    delivery.lambda_handler(late, Context())
+
+    message = MessageModel.get(context["conversation"], context["message"])
+    assert message.status == "undelivered"
+    notices = sent_mails()[mails_before:]
+    assert len(notices) == 1
+    assert notices[0]["To"] == AGENT
+    assert notices[0]["In-Reply-To"] is not None
+    assert "could not be delivered" in notices[0].get_content()
+
+
+def test_a_delivered_event_marks_the_message_delivered(region):
+    answers, sms, city_mail = region
+    deliver(answers, agent_reply(city_mail, ANSWER), recipient=str(city_mail["Reply-To"]))
+    context = sms.sent[-1].context
+    delivery = importlib.import_module("functions.delivery_status.handler")
+    from aws_events import sms_delivery_event
+
+    from text311.adapters.dynamodb import MessageModel
+
+    delivery.lambda_handler(sms_delivery_event("sms-2", "DELIVERED", final=True, context=context), Context())
+    assert MessageModel.get(context["conversation"], context["message"]).status == "delivered"

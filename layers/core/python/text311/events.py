@@ -64,3 +64,20 @@ class SesRecord(_ses.SesRecordModel):
 
 class SesReceiptEvent(_ses.SesModel):
     Records: list[SesRecord]  # type: ignore[assignment]
+
+
+class SmsEventPayload(BaseModel):
+    """One SMS event from a configuration set's event destination.
+    Source: AWS End User Messaging User Guide, "Messaging Events", SMS example log."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    eventType: str
+    eventTimestamp: int
+    isFinal: bool = False
+    messageId: str
+    messageStatus: str
+    messageStatusDescription: str = ""
+    destinationPhoneNumber: str | None = None
+    context: dict[str, str] = Field(default_factory=dict)
+    totalMessageParts: int | None = None

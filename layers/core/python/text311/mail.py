@@ -95,9 +95,7 @@ def build_thread_mail(mail: ThreadMail) -> EmailMessage:
         notes.append("URGENT: the resident used an emergency word and was told to call 911.")
     if mail.resident_opted_out:
         notes.append("The resident has opted out of texts (STOP): an answer cannot reach them by SMS.")
-    link = (
-        f"{mail.console_url.rstrip('/')}/#/conversations/{mail.conversation_id}" if mail.console_url else ""
-    )
+    link = f"{mail.console_url.rstrip('/')}/#/conversations/{mail.conversation_id}" if mail.console_url else ""
 
     text = "\n".join(
         [
@@ -138,3 +136,30 @@ def _trim_references(refs: tuple[str, ...]) -> tuple[str, ...]:
     if len(refs) <= MAX_REFERENCES:
         return refs
     return refs[:2] + refs[-(MAX_REFERENCES - 2) :]
+
+
+def build_thread_notice(
+    *,
+    sender: str,
+    to: tuple[str, ...],
+    cc: tuple[str, ...],
+    subject: str,
+    in_reply_to: str | None,
+    references: tuple[str, ...],
+    text: str,
+) -> EmailMessage:
+    """A short notice from Text311 inside the conversation's thread (delivery failure, queued...).
+    Marked Auto-Submitted so that agents' auto-replies do not answer it (RFC 3834)."""
+    msg = EmailMessage()
+    msg["From"] = sender
+    msg["To"] = ", ".join(to)
+    if cc:
+        msg["Cc"] = ", ".join(cc)
+    msg["Subject"] = subject
+    if in_reply_to:
+        msg["In-Reply-To"] = in_reply_to
+    if references:
+        msg["References"] = " ".join(_trim_references(references))
+    msg["Auto-Submitted"] = "auto-generated"
+    msg.set_content(text, cte="quoted-printable")
+    return msg

@@ -20,9 +20,11 @@ from text311.adapters.secrets import read_json_secret
 from text311.adapters.ses_mailer import SesMailer
 from text311.answers import AnswerService
 from text311.conversations import ConversationStore
+from text311.delivery import DeliveryStatusService
 from text311.dialog import Dialog
 from text311.i18n import catalog
 from text311.inbound import InboundSmsService
+from text311.mail import build_thread_notice
 from text311.phone import normalize_e164
 from text311.settings import Settings, settings
 from text311.subscribers import SubscriberRepository
@@ -47,9 +49,7 @@ def clients() -> Clients:
     s = settings()
 
     def make(service: str) -> Any:
-        return boto3.client(
-            service, region_name=s.aws_region, endpoint_url=s.endpoint_url, config=_CLIENT_CONFIG
-        )
+        return boto3.client(service, region_name=s.aws_region, endpoint_url=s.endpoint_url, config=_CLIENT_CONFIG)
 
     return Clients(
         dynamodb=make("dynamodb"),
@@ -73,9 +73,7 @@ def phone_vault() -> PhoneVault:
     s = settings()
     hash_keys = read_json_secret(clients().secrets, s.phone_hash_secret_id)
     # The hash key cannot rotate without re-keying every resident: the first key is the key.
-    return PhoneVault(
-        kms=clients().kms, key_id=s.phone_key_id, hash_key=next(iter(hash_keys.values())).encode()
-    )
+    return PhoneVault(kms=clients().kms, key_id=s.phone_key_id, hash_key=next(iter(hash_keys.values())).encode())
 
 
 @cache
@@ -160,15 +158,36 @@ def answer_service() -> AnswerService:
     )
 
 
+def notify_thread(conversation: Any, subscriber: Any, text: str) -> None:
+    """Mail a notice into the conversation's thread: to its agent, or to the shared inbox."""
+    s = settings()
+    owner = conversation.owner_email
+    notice = build_thread_notice(
+        sender=s.sender_address,
+        to=(owner,) if owner else tuple(subscriber.contact_emails),
+        cc=(),
+        subject=conversation.subject,
+        in_reply_to=conversation.last_message_id,
+        references=tuple(conversation.references or ()),
+        text=text,
+    )
+    SesMailer(clients().sesv2, s.ses_configuration_set).send(notice)
+
+
+@cache
+def delivery_status_service() -> DeliveryStatusService:
+    s = tables_bound()
+    return DeliveryStatusService(
+        conversations=ConversationStore(retention_days=s.retention_days, idle_days=s.conversation_idle_days),
+        subscribers=SubscriberRepository(),
+        notify=notify_thread,
+    )
+
+
 def reset() -> None:
-    """Forget every cached client and service (tests, and the local run after a settings change)."""
-    for factory in (
-        clients,
-        tables_bound,
-        phone_vault,
-        token_signer,
-        sms_sender,
-        inbound_sms_service,
-        settings,
-    ):
-        factory.cache_clear()
+    """Forget every cached client and service (tests, and the local run after a settings change).
+    Every ``@cache`` factory in this module is cleared, so a new factory cannot be forgotten here."""
+    settings.cache_clear()
+    for value in list(globals().values()):
+        if callable(value) and hasattr(value, "cache_clear"):
+            value.cache_clear()
