@@ -5,6 +5,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 REGION ?=
 PORT   ?= 8311
+DATA_DIR ?= .local-data
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 1
 
@@ -20,9 +21,10 @@ $(STAMP): requirements.txt requirements-powertools.txt requirements-dev.txt pypr
 venv: $(STAMP)
 
 run: $(STAMP)
-	@echo "make run (the local Text311) is not there yet: see issue 'make run'." >&2; exit 1
+	PORT=$(PORT) DATA_DIR=$(DATA_DIR) bash scripts/run-local.sh
 
 test: $(STAMP)
+	bash scripts/e2e-deps.sh
 	$(PY) -m ruff check .
 	$(PY) -m pytest -n 2 --dist loadgroup
 
@@ -43,6 +45,8 @@ destroy: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) bench/resolver.py
+	$(PY) bench/replies.py
+	$(PY) bench/outbound.py
 
 clean:
 	rm -rf cdk.out .pytest_cache
