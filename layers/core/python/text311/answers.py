@@ -49,10 +49,8 @@ _EXPLAINED = {
     "not sent. Ask your Text311 administrator to add it.",
     Rejection.CLOSED: "This conversation is closed, so your answer was not sent. The resident can text again "
     "to open a new one.",
-    Rejection.OPTED_OUT: "The resident has opted out of texts (STOP), so your answer could not be sent "
-    "by SMS.",
-    Rejection.EMPTY: "We found no new text in your answer (only quoted history or a signature), so nothing "
-    "was sent.",
+    Rejection.OPTED_OUT: "The resident has opted out of texts (STOP), so your answer could not be sent by SMS.",
+    Rejection.EMPTY: "We found no new text in your answer (only quoted history or a signature), so nothing was sent.",
     Rejection.TOO_LONG: "Your answer is too long for SMS ({detail}). Please shorten it and answer again.",
     Rejection.UNDELIVERABLE: "Your answer could not be delivered by SMS ({detail}).",
 }
@@ -117,11 +115,7 @@ def is_auto_submitted(message: EmailMessage) -> bool:
     """Out-of-office and other robots: their text must never reach a resident (RFC 3834)."""
     auto = str(message.get("Auto-Submitted", "no")).strip().lower()
     precedence = str(message.get("Precedence", "")).strip().lower()
-    return (
-        auto != "no"
-        or precedence in ("auto_reply", "junk")
-        or any(h in message for h in _AUTO_SUBMITTED_HEADERS)
-    )
+    return auto != "no" or precedence in ("auto_reply", "junk") or any(h in message for h in _AUTO_SUBMITTED_HEADERS)
 
 
 @dataclass
@@ -195,54 +189,52 @@ class AnswerService:
             raise AnswerRejected(Rejection.UNKNOWN_CONVERSATION, conversation_id)
         if not subscriber.allows_agent(sender):
             raise AnswerRejected(Rejection.NOT_ALLOWED)
+        text = self.extract_reply(raw).strip()
+        return self.send_answer(conversation, sender, text, mail.ses_message_id, mail.received_at, channel="email")
+
+    def send_answer(
+        self, conversation: Any, author: str, text: str, external_id: str, at: datetime, channel: str
+    ) -> AnswerOutcome:
+        """The one path from an agent's answer to the resident's phone, for email and console alike:
+        open conversation, resident not opted out, non-empty text, recorded once, sent once."""
+        conversation_id = conversation.conversation_id
         if conversation.status != "open":
             raise AnswerRejected(Rejection.CLOSED)
         if conversation.resident_opted_out or self.residents_opted_out(conversation.phone_hash):
             raise AnswerRejected(Rejection.OPTED_OUT)
-        text = self.extract_reply(raw).strip()
-        if not text:
+        if not text.strip():
             raise AnswerRejected(Rejection.EMPTY)
-
         record, new = self.store.claim_message(
-            conversation_id,
-            mail.ses_message_id,
-            mail.received_at,
-            direction="out",
-            channel="email",
-            body=text,
-            author=sender,
+            conversation_id, external_id, at, direction="out", channel=channel, body=text, author=author
         )
-        if not new and record.status in ("sent", "failed"):
-            return AnswerOutcome(record.status == "sent", "duplicate", conversation_id)
+        if not new and record.status in ("sent", "failed", "delivered", "undelivered"):
+            return AnswerOutcome(record.status != "failed", "duplicate", conversation_id)
         number = self.decrypt_phone(conversation.phone_encrypted)
         try:
             result = self.sms.send(
                 number,
                 text,
-                idempotency_key=mail.ses_message_id,
+                idempotency_key=external_id,
                 context={"conversation": conversation_id, "message": record.message_key},
             )
         except Exception as exc:
             self._send_failed(record, conversation, exc)
             raise  # transient: the invocation is retried, then parked on the DLQ
+        parts = getattr(result, "parts", 1)
         record.update(
             actions=[
                 type(record).status.set("sent"),
-                type(record).external_id.set(",".join(getattr(result, "message_ids", []))),
+                type(record).external_id.set(",".join(getattr(result, "message_ids", [])) or external_id),
             ]
         )
-        self._assign(conversation, sender)
+        self._assign(conversation, author)
         metrics.add_metric(name="AnswersSent", unit="Count", value=1)
-        metrics.add_metric(name="SmsSegmentsSent", unit="Count", value=getattr(result, "parts", 1))
+        metrics.add_metric(name="SmsSegmentsSent", unit="Count", value=parts)
         logger.info(
             "agent answer sent by SMS",
-            extra={
-                "conversation_id": conversation_id,
-                "resident": mask(number),
-                "parts": getattr(result, "parts", 1),
-            },
+            extra={"conversation_id": conversation_id, "resident": mask(number), "parts": parts, "channel": channel},
         )
-        return AnswerOutcome(True, "sent", conversation_id, getattr(result, "parts", 1))
+        return AnswerOutcome(True, "sent", conversation_id, parts)
 
     def _send_failed(self, record: Any, conversation: Any, exc: Exception) -> None:
         """Map the SMS sender's errors: permanent ones are recorded and explained, never retried."""
