@@ -93,3 +93,22 @@ def sms_delivery_event(message_id: str, status: str, *, final: bool, context: di
     topic = "arn:aws:sns:ca-central-1:123456789012:text311-sms-events"
     body = json.dumps(sns_notification(json.dumps(payload), topic))
     return {"Records": [sqs_record(body, "arn:aws:sqs:ca-central-1:123456789012:text311-sms-events")]}
+
+
+def http_api_request(method: str, path: str, *, claims: dict[str, str] | None, body: dict | None = None,
+                     query: dict[str, str] | None = None, headers: dict[str, str] | None = None) -> dict:
+    """An HTTP API (payload 2.0) request as the JWT authorizer passes it on; claims=None: no authorizer."""
+    event = sample("apigw_http_v2.json")
+    event.update(
+        routeKey="$default", rawPath=path, rawQueryString="&".join(f"{k}={v}" for k, v in (query or {}).items()),
+        queryStringParameters=query or None, cookies=[],
+        headers={"content-type": "application/json", **(headers or {})},
+        body=json.dumps(body) if body is not None else None, pathParameters=None, stageVariables=None,
+    )
+    event["requestContext"]["http"].update(method=method, path=path)
+    event["requestContext"]["requestId"] = str(uuid.uuid4())
+    if claims is None:
+        del event["requestContext"]["authorizer"]
+    else:
+        event["requestContext"]["authorizer"]["jwt"]["claims"] = claims
+    return event

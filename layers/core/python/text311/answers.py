@@ -257,6 +257,8 @@ class AnswerService:
         """The first verified agent to answer owns the conversation; later answers by others are
         accepted and noted in the thread."""
         model = type(conversation)
+        if not conversation.first_response_at:
+            conversation.update(actions=[model.first_response_at.set(datetime.now(UTC))])
         if not conversation.owner_email:
             try:
                 conversation.update(

@@ -115,9 +115,7 @@ class ConversationStore:
     def is_idle(self, conversation: ConversationModel, now: datetime) -> bool:
         return now - conversation.last_message_at > timedelta(days=self.idle_days)
 
-    def current(
-        self, resident: ResidentRecord, municipality_id: int, now: datetime
-    ) -> ConversationModel | None:
+    def current(self, resident: ResidentRecord, municipality_id: int, now: datetime) -> ConversationModel | None:
         """The resident's open conversation with this city, closing it first when idle too long."""
         conversation_id = resident.item.conversation_id
         if not conversation_id or municipality_of(conversation_id) != municipality_id:
@@ -131,7 +129,13 @@ class ConversationStore:
         return conversation
 
     def open(
-        self, resident: ResidentRecord, conversation_id: str, subject: str, language: str, now: datetime
+        self,
+        resident: ResidentRecord,
+        conversation_id: str,
+        subject: str,
+        language: str,
+        now: datetime,
+        phone_masked: str | None = None,
     ) -> ConversationModel:
         conversation = ConversationModel(
             municipality_id=municipality_of(conversation_id),
@@ -143,6 +147,7 @@ class ConversationStore:
             last_message_at=now,
             subject=subject,
             language=language,
+            phone_masked=phone_masked,
             expires_at=expiry(now, self.retention_days),
         )
         conversation.save()

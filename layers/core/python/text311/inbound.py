@@ -109,9 +109,7 @@ class InboundSmsService:
             record = self.store.new_resident(phone_hash, self.vault.encrypt(number))
         turn = self.dialog.handle(record.state, body, country_hint=country)
         if turn.dropped:
-            logger.warning(
-                "too many texts held before a city was chosen", extra={**log, "dropped": turn.dropped}
-            )
+            logger.warning("too many texts held before a city was chosen", extra={**log, "dropped": turn.dropped})
         logger.info("dialog turn", extra={**log, "event": turn.event, "urgent": turn.urgent})
         metrics.add_metric(name="InboundSms", unit="Count", value=1)
 
@@ -138,7 +136,9 @@ class InboundSmsService:
         if conversation is None:
             conversation_id = new_conversation_id(municipality_id)
             subject = thread_subject(conversation_id, subscriber.display_name, turn.forwards[0])
-            conversation = self.store.open(record, conversation_id, subject, turn.state.language, now)
+            conversation = self.store.open(
+                record, conversation_id, subject, turn.state.language, now, phone_masked=mask(number)
+            )
         sent = 0
         for index, text in enumerate(turn.forwards):
             external_id = sms.message_id if len(turn.forwards) == 1 else f"{sms.message_id}:{index}"

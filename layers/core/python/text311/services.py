@@ -19,6 +19,8 @@ from text311.adapters.raw_mail import S3RawMail
 from text311.adapters.secrets import read_json_secret
 from text311.adapters.ses_mailer import SesMailer
 from text311.answers import AnswerService
+from text311.auth import ApiGatewayJwtVerifier, ClaimsVerifier, LocalSessionVerifier
+from text311.console import ConsoleService
 from text311.conversations import ConversationStore
 from text311.delivery import DeliveryStatusService
 from text311.dialog import Dialog
@@ -182,6 +184,21 @@ def delivery_status_service() -> DeliveryStatusService:
         subscribers=SubscriberRepository(),
         notify=notify_thread,
     )
+
+
+@cache
+def console_service() -> ConsoleService:
+    tables_bound()
+    return ConsoleService(answers=answer_service(), subscribers=SubscriberRepository())
+
+
+@cache
+def claims_verifier() -> ClaimsVerifier:
+    """API Gateway's JWT authorizer in AWS; signed local sessions in the local run."""
+    s = settings()
+    if s.local_session_key:
+        return LocalSessionVerifier(s.local_session_key.encode())
+    return ApiGatewayJwtVerifier()
 
 
 def reset() -> None:

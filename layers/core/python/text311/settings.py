@@ -40,6 +40,8 @@ class Settings(BaseModel):
     # The local run has no such service and sets it to true.
     answer_keywords: bool = Field(default=False, alias="ANSWER_KEYWORDS")
     served_countries: str = Field(default="CA,US", alias="SERVED_COUNTRIES")
+    # Set only by the local run: its demo sign-in signs sessions with this key instead of Cognito.
+    local_session_key: str = Field(default="", alias="LOCAL_SESSION_KEY")
     conversation_idle_days: int = Field(default=7, alias="CONVERSATION_IDLE_DAYS", ge=1)
     retention_days: int = Field(default=365, alias="RETENTION_DAYS", ge=1)
     aws_region: str = Field(default="ca-central-1", alias="AWS_REGION")

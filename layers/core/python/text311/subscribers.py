@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -42,7 +43,8 @@ class Subscriber:
     phone_311: str | None = None
     web_page: str | None = None
     status: str = "active"
-    extra: dict[str, str] = field(default_factory=dict, compare=False)
+    # Canned answers agents pick in the console, per language: {"en": ("...",), "fr": ("...",)}.
+    canned_answers: dict[str, tuple[str, ...]] = field(default_factory=dict, compare=False)
 
     def __post_init__(self) -> None:
         if not self.contact_emails:
@@ -91,6 +93,7 @@ def _to_model(sub: Subscriber) -> SubscriberModel:
         phone_311=sub.phone_311,
         web_page=sub.web_page,
         status=sub.status,
+        canned_answers=json.dumps({k: list(v) for k, v in sub.canned_answers.items()}) if sub.canned_answers else None,
     )
 
 
@@ -107,6 +110,7 @@ def _from_model(item: SubscriberModel) -> Subscriber:
         phone_311=item.phone_311,
         web_page=item.web_page,
         status=item.status,
+        canned_answers={k: tuple(v) for k, v in json.loads(item.canned_answers or "{}").items()},
     )
 
 

@@ -40,6 +40,7 @@ class SubscriberModel(Model):
     phone_311 = UnicodeAttribute(null=True)
     web_page = UnicodeAttribute(null=True)
     status = UnicodeAttribute(default="active")
+    canned_answers = UnicodeAttribute(null=True)  # JSON {"en": [...], "fr": [...]}
 
 
 class ResidentModel(Model):
@@ -104,6 +105,8 @@ class ConversationModel(Model):
     last_message_id = UnicodeAttribute(null=True)
     references = ListAttribute(of=UnicodeAttribute, null=True)
     owner_email = UnicodeAttribute(null=True)
+    phone_masked = UnicodeAttribute(null=True)  # "+1******4567": enough for an agent, not personal data
+    first_response_at = UTCDateTimeAttribute(null=True)
     language = UnicodeAttribute(default="en")
     urgent = BooleanAttribute(default=False)
     resident_opted_out = BooleanAttribute(default=False)

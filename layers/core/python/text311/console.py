@@ -1,0 +1,203 @@
+"""The agents' console: a city's shared inbox, scoped to the caller's city by the table key.
+
+Every read names ``caller.municipality_id`` as the partition key, so another city's
+conversation is simply not found (404), never fetched and then hidden. Answers go through
+``AnswerService.send_answer``, the same path as email answers.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from text311.adapters.dynamodb import ConversationModel, MessageModel
+from text311.answers import AnswerRejected, AnswerService
+from text311.auth import Caller
+
+PAGE = 50
+
+
+class NotFound(LookupError):
+    pass
+
+
+class Forbidden(PermissionError):
+    pass
+
+
+class Conflict(RuntimeError):
+    pass
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.astimezone(UTC).isoformat() if moment else None
+
+
+def conversation_view(c: ConversationModel) -> dict[str, Any]:
+    return {
+        "id": c.conversation_id,
+        "subject": c.subject,
+        "status": c.status,
+        "owner": c.owner_email,
+        "resident": c.phone_masked,
+        "language": c.language,
+        "urgent": bool(c.urgent),
+        "resident_opted_out": bool(c.resident_opted_out),
+        "opened_at": _iso(c.opened_at),
+        "last_message_at": _iso(c.last_message_at),
+        "first_response_at": _iso(c.first_response_at),
+    }
+
+
+def message_view(m: MessageModel) -> dict[str, Any]:
+    return {
+        "direction": m.direction,
+        "channel": m.channel,
+        "body": m.body,
+        "author": m.author,
+        "status": m.status,
+        "urgent": bool(m.urgent),
+        "at": _iso(m.created_at),
+    }
+
+
+@dataclass
+class ConsoleService:
+    answers: AnswerService
+    subscribers: Any
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+
+    # -- reading ----------------------------------------------------------------------------------
+
+    def _conversation(self, caller: Caller, conversation_id: str) -> ConversationModel:
+        try:
+            return ConversationModel.get(caller.municipality_id, conversation_id)
+        except ConversationModel.DoesNotExist as exc:
+            raise NotFound(conversation_id) from exc
+
+    def list(
+        self, caller: Caller, status: str | None = "open", view: str | None = None, query: str | None = None
+    ) -> list[dict[str, Any]]:
+        condition = None
+        if status in ("open", "closed"):
+            condition = ConversationModel.status == status
+        if view == "mine":
+            mine = ConversationModel.owner_email == caller.email
+            condition = mine if condition is None else condition & mine
+        elif view == "unassigned":
+            free = ConversationModel.owner_email.does_not_exist()
+            condition = free if condition is None else condition & free
+        items = ConversationModel.by_activity.query(
+            caller.municipality_id, scan_index_forward=False, filter_condition=condition
+        )
+        needle = (query or "").casefold().strip()
+        result = []
+        for item in items:  # the query is bounded by the caller's partition
+            if needle and needle not in item.subject.casefold():
+                continue
+            result.append(conversation_view(item))
+            if len(result) >= PAGE:
+                break
+        return result
+
+    def thread(self, caller: Caller, conversation_id: str) -> dict[str, Any]:
+        conversation = self._conversation(caller, conversation_id)
+        messages = [message_view(m) for m in MessageModel.query(conversation_id)]
+        return {"conversation": conversation_view(conversation), "messages": messages}
+
+    def canned(self, caller: Caller) -> dict[str, list[str]]:
+        subscriber = self.subscribers.get(caller.municipality_id)
+        return {lang: list(texts) for lang, texts in (subscriber.canned_answers if subscriber else {}).items()}
+
+    # -- acting -----------------------------------------------------------------------------------
+
+    def answer(self, caller: Caller, conversation_id: str, text: str, request_id: str) -> dict[str, Any]:
+        conversation = self._conversation(caller, conversation_id)
+        try:
+            outcome = self.answers.send_answer(
+                conversation, caller.email, text, f"console-{request_id}", self.clock(), channel="console"
+            )
+        except AnswerRejected as rejected:
+            return {"sent": False, "reason": rejected.reason.value, "detail": rejected.detail}
+        return {"sent": outcome.sent, "reason": outcome.reason, "parts": outcome.parts}
+
+    def claim(self, caller: Caller, conversation_id: str) -> dict[str, Any]:
+        conversation = self._conversation(caller, conversation_id)
+        model = ConversationModel
+        try:
+            conversation.update(
+                actions=[model.owner_email.set(caller.email)],
+                condition=model.owner_email.does_not_exist() | (model.owner_email == caller.email),
+            )
+        except Exception as exc:  # noqa: BLE001 - conditional failure: someone owns it already
+            raise Conflict(f"already owned by {conversation.owner_email}") from exc
+        return conversation_view(conversation)
+
+    def assign(self, caller: Caller, conversation_id: str, agent: str) -> dict[str, Any]:
+        conversation = self._conversation(caller, conversation_id)
+        if not (caller.supervisor or conversation.owner_email in (None, caller.email)):
+            raise Forbidden("only the owner or a supervisor can transfer a conversation")
+        subscriber = self.subscribers.get(caller.municipality_id)
+        agent = agent.strip().lower()
+        if subscriber is None or not subscriber.allows_agent(agent):
+            raise Forbidden(f"{agent} is not an agent of this city")
+        conversation.update(actions=[ConversationModel.owner_email.set(agent)])
+        self.note(caller, conversation_id, f"Transferred to {agent} by {caller.email}.")
+        return conversation_view(conversation)
+
+    def set_status(self, caller: Caller, conversation_id: str, status: str) -> dict[str, Any]:
+        conversation = self._conversation(caller, conversation_id)
+        conversation.update(
+            actions=[ConversationModel.status.set(status), ConversationModel.last_message_at.set(self.clock())]
+        )
+        return conversation_view(conversation)
+
+    def note(self, caller: Caller, conversation_id: str, text: str) -> dict[str, Any]:
+        self._conversation(caller, conversation_id)
+        now = self.clock()
+        message, _ = self.answers.store.claim_message(
+            conversation_id,
+            f"note-{now.timestamp()}",
+            now,
+            direction="note",
+            channel="console",
+            body=text.strip(),
+            author=caller.email,
+        )
+        return message_view(message)
+
+    # -- supervising ------------------------------------------------------------------------------
+
+    def stats(self, caller: Caller, days: int = 30) -> dict[str, Any]:
+        if not caller.supervisor:
+            raise Forbidden("supervisors only")
+        since = self.clock() - timedelta(days=days)
+        open_counts: dict[str, int] = defaultdict(int)
+        response_minutes: dict[str, list[float]] = defaultdict(list)
+        for c in ConversationModel.by_activity.query(
+            caller.municipality_id, ConversationModel.last_message_at >= since
+        ):
+            owner = c.owner_email or "(unassigned)"
+            if c.status == "open":
+                open_counts[owner] += 1
+            if c.first_response_at:
+                response_minutes[owner].append((c.first_response_at - c.opened_at).total_seconds() / 60)
+        agents = sorted(set(open_counts) | set(response_minutes))
+        return {
+            "since": _iso(since),
+            "agents": [
+                {
+                    "agent": a,
+                    "open": open_counts.get(a, 0),
+                    "answered": len(response_minutes.get(a, [])),
+                    "median_first_response_minutes": (
+                        round(statistics.median(response_minutes[a]), 1) if response_minutes.get(a) else None
+                    ),
+                }
+                for a in agents
+            ],
+        }
