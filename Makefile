@@ -6,8 +6,8 @@ STAMP  := $(VENV)/.installed
 REGION ?=
 PORT   ?= 8311
 DATA_DIR ?= .local-data
-export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
-export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 1
+export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 18,20
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 18,20
 
 .PHONY: run test lint synth deploy destroy bench directory clean
 

@@ -1,0 +1,199 @@
+"""Per-region deployments read from ``config/regions.yaml`` and validated before any CDK object exists.
+
+A bad entry fails with ONE line naming the file, the entry (index and region) and the field, e.g.::
+
+    config/regions.yaml: deployments[1] (region us-east-1): reply_domain: Field required
+
+``app.py`` prints it and exits 2; nothing in this module imports aws_cdk, so no jsii trace can follow.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from email.utils import parseaddr
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_CONFIG = ROOT / "config" / "regions.yaml"
+CONFIG_ENV = "TEXT311_CONFIG"
+
+_REGION = re.compile(r"^[a-z]{2}(-gov)?-[a-z]+-\d$")
+_HOSTNAME = re.compile(r"^(?=.{4,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
+_EMAIL = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
+_E164 = re.compile(r"^\+[1-9]\d{6,14}$")
+_COUNTRY = re.compile(r"^[A-Z]{2}$")
+# An existing End User Messaging phone number or pool, by ARN (region checked against the entry's).
+_IDENTITY_ARN = re.compile(
+    r"^arn:aws[a-z-]*:sms-voice:(?P<region>[a-z0-9-]+):(?P<account>\d{12}):(phone-number|pool)/[A-Za-z0-9_-]+$"
+)
+
+
+class ConfigError(Exception):
+    """A config problem, already worded for the person who edits the file."""
+
+
+def _hostname(value: str) -> str:
+    value = value.strip().lower()
+    if not _HOSTNAME.match(value):
+        raise ValueError(f"{value!r} is not a domain name like reply.text311.example.ca")
+    return value
+
+
+def _email(value: str) -> str:
+    if not _EMAIL.match(value.strip()):
+        raise ValueError(f"{value!r} is not an email address")
+    return value.strip()
+
+
+def _sender(value: str) -> str:
+    _, address = parseaddr(value)
+    if not address or not _EMAIL.match(address):
+        raise ValueError(f"{value!r} is not an address like 'Text311 <notify@text311.example.ca>'")
+    return value.strip()
+
+
+def _country(value: str) -> str:
+    if not _COUNTRY.match(value):
+        raise ValueError(f"{value!r} is not a two-letter upper-case ISO country code")
+    return value
+
+
+def _e164(value: str) -> str:
+    if not _E164.match(value):
+        raise ValueError(f"{value!r} is not an E.164 number like +15145550100")
+    return value
+
+
+def _region(value: str) -> str:
+    if not _REGION.match(value):
+        raise ValueError(f"{value!r} is not an AWS region like ca-central-1")
+    return value
+
+
+Hostname = Annotated[str, AfterValidator(_hostname)]
+Email = Annotated[str, AfterValidator(_email)]
+Country = Annotated[str, AfterValidator(_country)]
+E164 = Annotated[str, AfterValidator(_e164)]
+
+
+class Deployment(BaseModel):
+    """One region's deployment. ``Text311-<region>`` is its stack."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    region: Annotated[str, AfterValidator(_region)]
+    account: Annotated[str, Field(pattern=r"^\d{12}$")] | None = None
+    # "create" buys a number (CfnPhoneNumber) wired for two-way SMS; otherwise the ARN of an
+    # existing phone number or pool whose two-way channel already points at the stack's topic.
+    sms_origination_identity: str
+    sms_iso_country: Country = "CA"
+    sms_number_type: Literal["LONG_CODE", "TOLL_FREE", "TEN_DLC", "SIMULATOR"] = "LONG_CODE"
+    # Numbers residents text; texts to any other number are refused. With "create" the bought
+    # number is added by the stack.
+    sms_numbers: list[E164] = Field(default_factory=list)
+    reply_domain: Hostname
+    sender_address: Annotated[str, AfterValidator(_sender)]
+    retention_days: int = Field(ge=1, le=3650)
+    conversation_idle_days: int = Field(default=7, ge=1, le=90)
+    alarm_email: Email
+    served_countries: list[Country] = Field(min_length=1)
+    console_url: Annotated[str, Field(pattern=r"^(https://\S+)?$")] = ""
+    support_contact: str = Field(default="text311.ca", min_length=1, max_length=60)
+    log_retention_days: Literal[7, 14, 30, 60, 90, 180, 365] = 30
+
+    @model_validator(mode="after")
+    def _identity_matches_region(self) -> Deployment:
+        identity = self.sms_origination_identity
+        if identity == "create":
+            return self
+        match = _IDENTITY_ARN.match(identity)
+        if not match:
+            raise ValueError(
+                "sms_origination_identity: must be 'create' or the ARN of an existing sms-voice "
+                f"phone-number or pool, got {identity!r}"
+            )
+        if match["region"] != self.region:
+            raise ValueError(
+                f"sms_origination_identity: the identity is in {match['region']}, not {self.region}"
+            )
+        if self.account and match["account"] != self.account:
+            raise ValueError(f"sms_origination_identity: the identity is in account {match['account']}")
+        return self
+
+    @property
+    def creates_number(self) -> bool:
+        return self.sms_origination_identity == "create"
+
+    @property
+    def sender_domain(self) -> str:
+        return parseaddr(self.sender_address)[1].rsplit("@", 1)[1].lower()
+
+    @property
+    def stack_name(self) -> str:
+        return f"Text311-{self.region}"
+
+
+class Config(BaseModel):
+    path: Path
+    deployments: list[Deployment]
+
+
+def config_path() -> Path:
+    return Path(os.environ.get(CONFIG_ENV) or DEFAULT_CONFIG)
+
+
+def _display(path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(ROOT))
+    except ValueError:
+        return str(path)
+
+
+def _field(loc: tuple[Any, ...], message: str) -> str:
+    # Errors raised by a model validator carry the field in their message ("field: why").
+    if loc:
+        return ".".join(str(part) for part in loc)
+    head, _, _ = message.partition(":")
+    return head if head in Deployment.model_fields else "entry"
+
+
+def load_config(path: Path | None = None) -> Config:
+    """Read and validate every entry; raise ConfigError with one line on the first bad one."""
+    path = path or config_path()
+    shown = _display(path)
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{shown}: file not found (set {CONFIG_ENV} or create it)") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{shown}: not valid YAML: {exc}".replace("\n", " ")) from None
+    entries = raw.get("deployments") if isinstance(raw, dict) else None
+    if not isinstance(entries, list) or not entries:
+        raise ConfigError(f"{shown}: deployments: expected a non-empty list of regions")
+
+    deployments: list[Deployment] = []
+    for index, entry in enumerate(entries):
+        region = entry.get("region", "?") if isinstance(entry, dict) else "?"
+        where = f"{shown}: deployments[{index}] (region {region})"
+        if not isinstance(entry, dict):
+            raise ConfigError(f"{where}: entry: expected a mapping of field: value")
+        try:
+            deployments.append(Deployment.model_validate(entry))
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            message = str(first["msg"]).removeprefix("Value error, ")
+            field = _field(tuple(first["loc"]), message)
+            if message.startswith(f"{field}: "):
+                message = message[len(field) + 2 :]
+            more = len(exc.errors()) - 1
+            suffix = f" (and {more} more problem{'s' * (more > 1)} in this entry)" if more else ""
+            raise ConfigError(f"{where}: {field}: {message}{suffix}") from None
+        seen = [d.region for d in deployments[:-1]]
+        if region in seen:
+            raise ConfigError(f"{where}: region: {region} is configured twice (entry {seen.index(region)})")
+    return Config(path=path, deployments=deployments)

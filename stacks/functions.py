@@ -1,0 +1,187 @@
+"""The three Lambda functions, their settings (``text311.settings.Settings``) and their permissions.
+
+Every function gets the whole settings contract (Settings validates all of it at cold start); each
+gets only the permissions its code path uses:
+
+- inbound_sms, inbound_email: read/write residents, conversations, messages, idempotency; read
+  subscribers; phone key (with the vault's encryption context); both secrets; SES send; SMS send.
+  inbound_email also reads raw mail under ``inbound/``.
+- delivery_status: read/write conversations, messages; read subscribers; SES send (failure notices).
+"""
+
+from __future__ import annotations
+
+from aws_cdk import Duration
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_lambda_destinations as destinations
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+
+from stacks.config import Deployment
+from stacks.data import Data
+from stacks.email import Email
+from stacks.messaging import Messaging
+from stacks.packaging import ARCHITECTURE, RUNTIME, Layers, function_code
+from stacks.security import Security
+
+SQS_FUNCTION_TIMEOUT = Duration.seconds(30)
+EMAIL_FUNCTION_TIMEOUT = Duration.seconds(60)
+READ_WRITE = ("residents_table", "conversations_table", "messages_table", "idempotency_table")
+
+
+class Functions(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        deployment: Deployment,
+        security: Security,
+        data: Data,
+        messaging: Messaging,
+        email: Email,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.layers = Layers(self, "Layers")
+        environment = {
+            **data.environment(),
+            "PHONE_KEY_ID": security.phone_key.key_arn,
+            "TOKEN_SECRET_ID": security.token_secret.secret_arn,
+            "PHONE_HASH_SECRET_ID": security.phone_hash_secret.secret_arn,
+            "SMS_ORIGINATION_IDENTITY": messaging.origination_identity,
+            "SMS_CONFIGURATION_SET": messaging.configuration_set_arn,
+            "SMS_NUMBERS": ",".join(messaging.numbers),
+            # The number answers HELP/STOP/AIDE/START… itself (keywords set by Messaging).
+            "ANSWER_KEYWORDS": "false",
+            **email.environment,
+            "CONSOLE_URL": deployment.console_url,
+            "SUPPORT_CONTACT": deployment.support_contact,
+            "SERVED_COUNTRIES": ",".join(deployment.served_countries),
+            "CONVERSATION_IDLE_DAYS": str(deployment.conversation_idle_days),
+            "RETENTION_DAYS": str(deployment.retention_days),
+            "POWERTOOLS_SERVICE_NAME": "text311",
+            "POWERTOOLS_METRICS_NAMESPACE": "Text311",
+            "POWERTOOLS_LOG_LEVEL": "INFO",
+        }
+        self.deployment = deployment
+
+        self.inbound_sms = self._function(
+            "InboundSms",
+            "inbound_sms",
+            environment,
+            memory=1024,
+            timeout=SQS_FUNCTION_TIMEOUT,
+            description="Two-way SMS from SQS: dialog, conversation, mail to the city",
+        )
+        # SES invokes inbound_email asynchronously: Lambda retries twice, then parks the event
+        # (with the error) on this queue, which alarms; nothing is lost silently.
+        self.email_failures = sqs.Queue(
+            self,
+            "InboundEmailFailures",
+            encryption=sqs.QueueEncryption.KMS,
+            encryption_master_key=security.data_key,
+            enforce_ssl=True,
+            retention_period=Duration.days(14),
+        )
+        self.inbound_email = self._function(
+            "InboundEmail",
+            "inbound_email",
+            environment,
+            memory=512,
+            timeout=EMAIL_FUNCTION_TIMEOUT,
+            description="Agents' email answers from SES: checks, then SMS to the resident",
+            on_failure=destinations.SqsDestination(self.email_failures),
+            retry_attempts=2,
+            max_event_age=Duration.hours(6),
+        )
+        self.delivery_status = self._function(
+            "DeliveryStatus",
+            "delivery_status",
+            environment,
+            memory=256,
+            timeout=SQS_FUNCTION_TIMEOUT,
+            description="SMS delivery events from SQS: message status, failure notices",
+        )
+
+        tables = data.tables
+        for function in (self.inbound_sms, self.inbound_email):
+            tables["subscribers_table"].grant_read_data(function)
+            for name in READ_WRITE:
+                tables[name].grant_read_write_data(function)
+            security.grant_phone_crypto(function)
+            security.grant_secrets(function)
+            email.grant_send_email(function)
+            messaging.grant_send_sms(function)
+        email.grant_read_raw_mail(self.inbound_email)
+        tables["subscribers_table"].grant_read_data(self.delivery_status)
+        for name in ("conversations_table", "messages_table"):
+            tables[name].grant_read_write_data(self.delivery_status)
+        email.grant_send_email(self.delivery_status)
+
+    @property
+    def all(self) -> dict[str, lambda_.Function]:
+        return {
+            "inbound_sms": self.inbound_sms,
+            "inbound_email": self.inbound_email,
+            "delivery_status": self.delivery_status,
+        }
+
+    def _function(
+        self,
+        construct_id: str,
+        folder: str,
+        environment: dict[str, str],
+        *,
+        memory: int,
+        timeout: Duration,
+        description: str,
+        **extra: object,
+    ) -> lambda_.Function:
+        log_group = logs.LogGroup(
+            self,
+            f"{construct_id}Logs",
+            retention=logs.RetentionDays[_RETENTION[self.deployment.log_retention_days]],
+        )
+        # Our own role instead of AWSLambdaBasicExecutionRole: logs go to this function's group only.
+        role = iam.Role(
+            self,
+            f"{construct_id}Role",
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description=f"Text311 {folder} function",
+        )
+        role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["logs:CreateLogStream", "logs:PutLogEvents"],
+                resources=[log_group.log_group_arn],  # "arn:…:log-group:<name>:*", its streams
+            )
+        )
+        return lambda_.Function(
+            self,
+            construct_id,
+            role=role,
+            description=description,
+            runtime=RUNTIME,
+            architecture=ARCHITECTURE,
+            handler="handler.lambda_handler",
+            code=function_code(folder),
+            layers=self.layers.all,
+            memory_size=memory,
+            timeout=timeout,
+            tracing=lambda_.Tracing.ACTIVE,
+            log_group=log_group,
+            environment=environment,
+            **extra,
+        )
+
+
+_RETENTION = {
+    7: "ONE_WEEK",
+    14: "TWO_WEEKS",
+    30: "ONE_MONTH",
+    60: "TWO_MONTHS",
+    90: "THREE_MONTHS",
+    180: "SIX_MONTHS",
+    365: "ONE_YEAR",
+}

@@ -1,0 +1,233 @@
+"""End User Messaging SMS: the two-way number, its inbound path, and delivery events.
+
+Inbound:  number ──two-way──▶ SNS ``InboundTopic`` ──▶ SQS ``InboundQueue`` (+ DLQ) ──▶ inbound_sms
+Events:   configuration set ──event destination──▶ SNS ``EventsTopic`` ──▶ SQS ``EventsQueue`` (+ DLQ)
+          ──▶ delivery_status
+
+Both paths go through a queue rather than an SNS → Lambda subscription: the handlers answer with
+partial batch responses, SQS retries only the failed records, and a record that keeps failing
+lands in a DLQ that alarms, instead of SNS's short, invisible retry policy.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from aws_cdk import Duration, Stack
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_lambda_event_sources as sources
+from aws_cdk import aws_smsvoice as smsvoice
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct, IConstruct
+
+from stacks.config import Deployment
+from stacks.security import Security
+from text311.i18n import catalog
+
+MAX_RECEIVE_COUNT = 5
+BATCH_SIZE = 10
+# What an opted-out resident hears last. End User Messaging answers
+# the mandatory STOP keyword itself, and records the number in the opt-out list.
+STOP_MESSAGE = (
+    "Text311: you will get no more texts from this number / vous ne recevrez plus de textos. "
+    "START to resume / pour reprendre."
+)
+_MANDATORY = {"help", "stop"}
+
+
+@dataclass(frozen=True)
+class QueuedTopic:
+    topic: sns.Topic
+    queue: sqs.Queue
+    dlq: sqs.Queue
+
+    @property
+    def topic_policy(self) -> IConstruct:
+        """The topic's resource policy (End User Messaging checks it when the destination is set)."""
+        return self.topic.node.find_child("Policy")
+
+
+def queued_topic(scope: Construct, name: str, security: Security, visibility: Duration) -> QueuedTopic:
+    """SNS topic → SQS queue (+ DLQ after MAX_RECEIVE_COUNT receives), all under the data key."""
+    key = security.data_key
+    dlq = sqs.Queue(
+        scope,
+        f"{name}Dlq",
+        encryption=sqs.QueueEncryption.KMS,
+        encryption_master_key=key,
+        enforce_ssl=True,
+        retention_period=Duration.days(14),
+    )
+    queue = sqs.Queue(
+        scope,
+        f"{name}Queue",
+        encryption=sqs.QueueEncryption.KMS,
+        encryption_master_key=key,
+        data_key_reuse=Duration.hours(1),
+        enforce_ssl=True,
+        visibility_timeout=visibility,
+        retention_period=Duration.days(4),
+        dead_letter_queue=sqs.DeadLetterQueue(max_receive_count=MAX_RECEIVE_COUNT, queue=dlq),
+    )
+    topic = sns.Topic(scope, f"{name}Topic", master_key=key, enforce_ssl=True)
+    # End User Messaging publishes here (two-way SMS, delivery events), for this account only.
+    topic.add_to_resource_policy(
+        iam.PolicyStatement(
+            sid="AllowEndUserMessagingPublish",
+            principals=[iam.ServicePrincipal("sms-voice.amazonaws.com")],
+            actions=["sns:Publish"],
+            resources=[topic.topic_arn],
+            conditions={"StringEquals": {"aws:SourceAccount": Stack.of(scope).account}},
+        )
+    )
+    subscribe_queue(scope, name, topic, queue)
+    return QueuedTopic(topic=topic, queue=queue, dlq=dlq)
+
+
+def subscribe_queue(scope: Construct, name: str, topic: sns.Topic, queue: sqs.Queue) -> None:
+    """SNS → SQS, written out rather than ``SqsSubscription``: that helper adds a statement naming the
+    topic to the key policy, and the topic is encrypted with the same key, so CloudFormation would see
+    a cycle. SNS gets the data key through ``Security.allow_service`` (this account only) instead, and
+    the queue accepts only this topic."""
+    queue.add_to_resource_policy(
+        iam.PolicyStatement(
+            principals=[iam.ServicePrincipal("sns.amazonaws.com")],
+            actions=["sqs:SendMessage"],
+            resources=[queue.queue_arn],
+            conditions={"ArnEquals": {"aws:SourceArn": topic.topic_arn}},
+        )
+    )
+    # The handlers parse the SNS envelope (SnsNotificationModel): no raw message delivery.
+    sns.Subscription(
+        scope,
+        f"{name}Subscription",
+        topic=topic,
+        endpoint=queue.queue_arn,
+        protocol=sns.SubscriptionProtocol.SQS,
+        raw_message_delivery=False,
+    )
+
+
+def sqs_source(queue: sqs.IQueue) -> sources.SqsEventSource:
+    return sources.SqsEventSource(
+        queue,
+        batch_size=BATCH_SIZE,
+        max_batching_window=Duration.seconds(1),
+        report_batch_item_failures=True,
+        max_concurrency=5,
+    )
+
+
+class Messaging(Construct):
+    """The SMS side. ``origination_identity`` / ``configuration_set_arn`` feed the functions' settings."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        deployment: Deployment,
+        security: Security,
+        function_timeout: Duration,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        visibility = Duration.seconds(function_timeout.to_seconds() * 6)
+        security.allow_service("sms-voice.amazonaws.com", ["kms:GenerateDataKey*", "kms:Decrypt"])
+        security.allow_service("sns.amazonaws.com", ["kms:GenerateDataKey*", "kms:Decrypt"])
+        self.inbound = queued_topic(self, "Inbound", security, visibility)
+        self.events = queued_topic(self, "Events", security, visibility)
+
+        self.configuration_set = smsvoice.CfnConfigurationSet(
+            self,
+            "ConfigurationSet",
+            configuration_set_name="text311",
+            event_destinations=[
+                smsvoice.CfnConfigurationSet.EventDestinationProperty(
+                    enabled=True,
+                    event_destination_name="delivery-events",
+                    matching_event_types=["TEXT_ALL"],
+                    sns_destination=smsvoice.CfnConfigurationSet.SnsDestinationProperty(
+                        topic_arn=self.events.topic.topic_arn
+                    ),
+                )
+            ],
+        )
+        # Publishing a test event happens when the destination is created: the policy must exist.
+        self.configuration_set.node.add_dependency(self.events.topic_policy)
+
+        self.opt_out_list: smsvoice.CfnOptOutList | None = None
+        self.numbers = list(deployment.sms_numbers)
+        if deployment.creates_number:
+            self.opt_out_list = smsvoice.CfnOptOutList(self, "OptOutList", opt_out_list_name="text311")
+            self.phone_number = smsvoice.CfnPhoneNumber(
+                self,
+                "PhoneNumber",
+                iso_country_code=deployment.sms_iso_country,
+                number_type=deployment.sms_number_type,
+                number_capabilities=["SMS"],
+                mandatory_keywords=smsvoice.CfnPhoneNumber.MandatoryKeywordsProperty(
+                    help=smsvoice.CfnPhoneNumber.MandatoryKeywordProperty(
+                        message=catalog().help_text(deployment.support_contact)
+                    ),
+                    stop=smsvoice.CfnPhoneNumber.MandatoryKeywordProperty(message=STOP_MESSAGE),
+                ),
+                optional_keywords=optional_keywords(deployment.support_contact),
+                opt_out_list_name=self.opt_out_list.opt_out_list_name,
+                self_managed_opt_outs_enabled=False,
+                deletion_protection_enabled=True,
+                two_way=smsvoice.CfnPhoneNumber.TwoWayProperty(
+                    enabled=True, channel_arn=self.inbound.topic.topic_arn
+                ),
+            )
+            self.phone_number.node.add_dependency(self.opt_out_list, self.inbound.topic_policy)
+            self.origination_identity = self.phone_number.attr_arn
+            self.numbers.append(self.phone_number.attr_phone_number)
+        else:
+            self.origination_identity = deployment.sms_origination_identity
+
+    @property
+    def configuration_set_arn(self) -> str:
+        return self.configuration_set.attr_arn
+
+    @property
+    def dead_letter_queues(self) -> dict[str, sqs.Queue]:
+        return {"inbound SMS": self.inbound.dlq, "SMS delivery events": self.events.dlq}
+
+    def grant_send_sms(self, grantee: iam.IGrantable) -> None:
+        """SendTextMessage from our number (or pool), through our configuration set, nothing else."""
+        resources = [self.origination_identity, self.configuration_set_arn]
+        if self.opt_out_list is not None:
+            resources.append(self.opt_out_list.attr_arn)
+        grantee.grant_principal.add_to_principal_policy(
+            iam.PolicyStatement(actions=["sms-voice:SendTextMessage"], resources=resources)
+        )
+
+    def connect(self, inbound_sms: lambda_.IFunction, delivery_status: lambda_.IFunction) -> None:
+        inbound_sms.add_event_source(sqs_source(self.inbound.queue))
+        delivery_status.add_event_source(sqs_source(self.events.queue))
+
+
+def optional_keywords(support_contact: str) -> list[smsvoice.CfnPhoneNumber.OptionalKeywordProperty]:
+    """Every language's keywords from the core's templates (AIDE, ARRET, START…), answered by the number
+    itself, so the functions do not answer them again (ANSWER_KEYWORDS=false)."""
+    kinds = catalog().keyword_kinds()
+    help_text = catalog().help_text(support_contact)
+    opted_in = catalog().message("en", "opted_in")
+    actions = {
+        "help": ("AUTOMATIC_RESPONSE", help_text),
+        "opt_out": ("OPT_OUT", STOP_MESSAGE),
+        "opt_in": ("OPT_IN", opted_in),
+    }
+    keywords = []
+    for kind, (action, message) in actions.items():
+        for word in sorted(kinds.get(kind, ())):
+            if word.lower() in _MANDATORY:
+                continue
+            keywords.append(
+                smsvoice.CfnPhoneNumber.OptionalKeywordProperty(
+                    keyword=word.upper(), action=action, message=message
+                )
+            )
+    return keywords

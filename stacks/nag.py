@@ -1,0 +1,116 @@
+"""cdk-nag (AwsSolutions) suppressions: each on its own resource, each with the reason it does not apply.
+
+Nothing is suppressed for the whole stack. ``docs/infrastructure.md`` lists the same suppressions.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from cdk_nag import NagPackSuppression, NagSuppressions
+from constructs import IConstruct
+
+if TYPE_CHECKING:
+    from stacks.region_stack import RegionStack
+
+KMS_GRANT = (
+    "CDK's table and queue grants name the region's data key by ARN; kms:GenerateDataKey* and "
+    "kms:ReEncrypt* are the action families DynamoDB/SQS encryption with a customer-managed key needs "
+    "(GenerateDataKey, GenerateDataKeyWithoutPlaintext, ReEncryptFrom/To), on that one key."
+)
+TABLE_INDEXES = (
+    "The conversations table's indexes (GSI by-resident, LSI by-activity) are queried by the code; "
+    "IAM names an index only as <table ARN>/index/<name>, and this wildcard is limited to that table."
+)
+XRAY = (
+    "Active tracing: xray:PutTraceSegments and xray:PutTelemetryRecords support no resource-level "
+    "permissions, so AWS requires Resource '*' (added by CDK for Tracing.ACTIVE)."
+)
+
+
+def _nag(rule: str, reason: str, applies_to: list[str | dict[str, str]] | None = None) -> NagPackSuppression:
+    return NagPackSuppression(id=rule, reason=reason, applies_to=applies_to)
+
+
+def _suppress(construct: IConstruct, *suppressions: NagPackSuppression, children: bool = False) -> None:
+    NagSuppressions.add_resource_suppressions(construct, list(suppressions), apply_to_children=children)
+
+
+def suppress(stack: RegionStack) -> None:
+    security, functions, email = stack.security, stack.functions, stack.email
+
+    for secret, why in (
+        (
+            security.token_secret,
+            "Reply-token keys rotate by adding a new key id (k2) to the JSON object and signing "
+            "with it while k1 still verifies; a Secrets Manager rotation Lambda would replace k1 "
+            "and break every reply-to address already sent to agents.",
+        ),
+        (
+            security.phone_hash_secret,
+            "The phone-hash key is the look-up key of every resident item: rotating it "
+            "means re-keying the residents table, a planned migration, not a scheduled rotation.",
+        ),
+    ):
+        _suppress(secret, _nag("AwsSolutions-SMG4", why))
+
+    _suppress(
+        functions.email_failures,
+        _nag(
+            "AwsSolutions-SQS3",
+            "This queue is the inbound_email function's on-failure destination, i.e. the "
+            "dead-letter queue of SES's asynchronous invocations; it is alarmed on its first message.",
+        ),
+    )
+
+    for name, function in functions.all.items():
+        role = function.role
+        assert role is not None
+        table_index = {"regex": "/^Resource::<DataConversationsTable[0-9A-F]+\\.Arn>\\/index\\/\\*$/g"}
+        role_suppressions = [
+            _nag("AwsSolutions-IAM5", KMS_GRANT, ["Action::kms:GenerateDataKey*", "Action::kms:ReEncrypt*"]),
+            _nag("AwsSolutions-IAM5", TABLE_INDEXES, [table_index]),
+        ]
+        if name == "inbound_email":
+            role_suppressions.append(
+                _nag(
+                    "AwsSolutions-IAM5",
+                    "SES stores each agent answer at inbound/<SES message id>; the function "
+                    "reads the one object its event names, so s3:GetObject is limited to that prefix.",
+                    [{"regex": "/^Resource::<EmailRawMailBucket[0-9A-F]+\\.Arn>\\/inbound\\/\\*$/g"}],
+                )
+            )
+        _suppress(role, *role_suppressions, children=True)
+        for child in function.node.children:
+            if child.node.id.startswith("inlinePolicyAddedToExecutionRole"):
+                _suppress(child, _nag("AwsSolutions-IAM5", XRAY, ["Resource::*"]))
+
+    activation = email.activation
+    _suppress(
+        activation,
+        _nag(
+            "AwsSolutions-IAM5",
+            "ses:SetActiveReceiptRuleSet has no resource-level permissions (one active rule "
+            "set per account and region); this custom resource's role may call only that action.",
+            ["Resource::*"],
+        ),
+        children=True,
+    )
+    for child in stack.node.children:
+        # The AwsCustomResource provider is a singleton Lambda created at stack level by CDK.
+        if child.node.id.startswith("AWS679f53fac002430cb0da5b7982bd2287"):
+            _suppress(
+                child,
+                _nag(
+                    "AwsSolutions-IAM4",
+                    "CDK's AwsCustomResource provider (activates the SES receipt rule set at deploy "
+                    "time only) writes its logs with AWSLambdaBasicExecutionRole; it handles no data.",
+                    ["Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"],
+                ),
+                _nag(
+                    "AwsSolutions-L1",
+                    "CDK's AwsCustomResource provider picks its own Node.js runtime; it runs "
+                    "only during deployments.",
+                ),
+                children=True,
+            )

@@ -1,0 +1,100 @@
+"""Dashboard and alarms. Every DLQ alarms at its first message: a message there is a resident's text
+or an agent's answer that did not go through, and someone must look at it."""
+
+from __future__ import annotations
+
+from aws_cdk import Duration
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_cloudwatch_actions as cw_actions
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sns_subscriptions as subscriptions
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+
+PERIOD = Duration.minutes(5)
+
+
+class Observability(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        alarm_email: str,
+        key: kms.IKey,
+        functions: dict[str, lambda_.Function],
+        inbound_queue: sqs.IQueue,
+        dead_letter_queues: dict[str, sqs.IQueue],
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.alarm_topic = sns.Topic(self, "AlarmTopic", master_key=key, enforce_ssl=True)
+        self.alarm_topic.add_subscription(subscriptions.EmailSubscription(alarm_email))
+        notify = cw_actions.SnsAction(self.alarm_topic)
+        self.alarms: list[cloudwatch.Alarm] = []
+
+        for label, dlq in dead_letter_queues.items():
+            alarm = dlq.metric_approximate_number_of_messages_visible(
+                period=PERIOD, statistic="Maximum"
+            ).create_alarm(
+                self,
+                f"Dlq{_id(label)}",
+                alarm_description=f"Text311: a message is in the {label} dead-letter queue",
+                threshold=0,
+                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+                evaluation_periods=1,
+                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            )
+            self.alarms.append(alarm)
+        for name, function in functions.items():
+            alarm = function.metric_errors(period=PERIOD, statistic="Sum").create_alarm(
+                self,
+                f"Errors{_id(name)}",
+                alarm_description=f"Text311: {name} raised errors",
+                threshold=0,
+                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+                evaluation_periods=1,
+                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            )
+            self.alarms.append(alarm)
+        for alarm in self.alarms:
+            alarm.add_alarm_action(notify)
+
+        self.dashboard = cloudwatch.Dashboard(self, "Dashboard", default_interval=Duration.hours(24))
+        self.dashboard.add_widgets(
+            cloudwatch.GraphWidget(
+                title="Inbound texts (messages received by the inbound queue)",
+                left=[inbound_queue.metric_number_of_messages_sent(period=PERIOD, statistic="Sum")],
+                width=12,
+            ),
+            cloudwatch.GraphWidget(
+                title="Dead-letter queues (messages visible)",
+                left=[
+                    dlq.metric_approximate_number_of_messages_visible(
+                        period=PERIOD, statistic="Maximum", label=label
+                    )
+                    for label, dlq in dead_letter_queues.items()
+                ],
+                width=12,
+            ),
+        )
+        self.dashboard.add_widgets(
+            cloudwatch.GraphWidget(
+                title="Function errors",
+                left=[f.metric_errors(period=PERIOD, statistic="Sum", label=n) for n, f in functions.items()],
+                width=12,
+            ),
+            cloudwatch.GraphWidget(
+                title="Function duration (p95)",
+                left=[
+                    f.metric_duration(period=PERIOD, statistic="p95", label=n) for n, f in functions.items()
+                ],
+                width=12,
+            ),
+        )
+        self.dashboard.add_widgets(cloudwatch.AlarmStatusWidget(title="Alarms", alarms=self.alarms, width=24))
+
+
+def _id(label: str) -> str:
+    return "".join(part.title() for part in label.replace("_", " ").split())

@@ -1,0 +1,90 @@
+"""One region's Text311: the constructs composed, cdk-nag suppressions with their reasons."""
+
+from __future__ import annotations
+
+import json
+
+from aws_cdk import App, CfnOutput, Environment, Stack, Tags
+from constructs import Construct
+
+from stacks.config import ROOT, Config, Deployment
+from stacks.data import Data
+from stacks.email import Email
+from stacks.functions import SQS_FUNCTION_TIMEOUT, Functions
+from stacks.messaging import Messaging
+from stacks.nag import suppress
+from stacks.observability import Observability
+from stacks.security import Security
+
+
+class RegionStack(Stack):
+    def __init__(
+        self, scope: Construct, construct_id: str, *, deployment: Deployment, **kwargs: object
+    ) -> None:
+        super().__init__(scope, construct_id, **kwargs)
+        self.deployment = deployment
+        Tags.of(self).add("project", "text311")
+
+        self.security = Security(self, "Security")
+        self.security.allow_service("cloudwatch.amazonaws.com", ["kms:GenerateDataKey*", "kms:Decrypt"])
+        self.data = Data(self, "Data", key=self.security.data_key)
+        self.messaging = Messaging(
+            self,
+            "Messaging",
+            deployment=deployment,
+            security=self.security,
+            function_timeout=SQS_FUNCTION_TIMEOUT,
+        )
+        self.email = Email(self, "Email", deployment=deployment, security=self.security)
+        self.functions = Functions(
+            self,
+            "Functions",
+            deployment=deployment,
+            security=self.security,
+            data=self.data,
+            messaging=self.messaging,
+            email=self.email,
+        )
+        self.messaging.connect(self.functions.inbound_sms, self.functions.delivery_status)
+        self.email.receive(self.functions.inbound_email)
+        self.observability = Observability(
+            self,
+            "Observability",
+            alarm_email=deployment.alarm_email,
+            key=self.security.data_key,
+            functions=self.functions.all,
+            inbound_queue=self.messaging.inbound.queue,
+            dead_letter_queues={
+                **self.messaging.dead_letter_queues,
+                "inbound email failures": self.functions.email_failures,
+            },
+        )
+        CfnOutput(
+            self,
+            "InboundTopicArn",
+            value=self.messaging.inbound.topic.topic_arn,
+            description="Two-way channel for an existing number or pool (set it in End User Messaging)",
+        )
+        CfnOutput(self, "OriginationIdentity", value=self.messaging.origination_identity)
+        CfnOutput(self, "RawMailBucketName", value=self.email.bucket.bucket_name)
+        suppress(self)
+
+
+def build_stacks(scope: Construct, config: Config) -> list[RegionStack]:
+    """One ``Text311-<region>`` stack per deployment; account from config, else environment-agnostic."""
+    return [
+        RegionStack(
+            scope,
+            deployment.stack_name,
+            deployment=deployment,
+            env=Environment(account=deployment.account, region=deployment.region),
+            description=f"Text311 in {deployment.region}: residents text 311, agents answer by email",
+        )
+        for deployment in config.deployments
+    ]
+
+
+def create_app(outdir: str | None = None) -> App:
+    """An App with cdk.json's context (feature flags), also when not started by the CDK CLI (tests)."""
+    context = json.loads((ROOT / "cdk.json").read_text(encoding="utf-8"))["context"]
+    return App(context=context, outdir=outdir)

@@ -1,0 +1,94 @@
+"""Keys and secrets: the region's data key, the phone-number key, and the two HMAC key secrets."""
+
+from __future__ import annotations
+
+from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_secretsmanager as secretsmanager
+from constructs import Construct
+
+# text311.adapters.phone_vault encrypts with this encryption context; the grant requires it.
+PHONE_CONTEXT = {"kms:EncryptionContext:purpose": "text311-phone"}
+
+
+class Security(Construct):
+    """
+    - ``data_key``: customer-managed key (rotation on) for tables, queues, topics, the raw-mail bucket
+      and the secrets. AWS services that write into those (SNS publishers, SES) are allowed on it in
+      the key policy, limited to this account.
+    - ``phone_key``: a second key used only by the code, to encrypt residents' numbers inside items
+      (``PHONE_KEY_ID``). Every function that reads a table needs Decrypt on ``data_key``; keeping
+      phone numbers under their own key means only the two functions that must see a number can
+      decrypt one, and every decryption is a distinct CloudTrail event on that key.
+    - ``token_secret`` / ``phone_hash_secret``: JSON objects ``{"k1": "<64 chars>"}``.
+    """
+
+    def __init__(self, scope: Construct, construct_id: str, *, retain: bool = True) -> None:
+        super().__init__(scope, construct_id)
+        removal = RemovalPolicy.RETAIN if retain else RemovalPolicy.DESTROY
+        self.data_key = kms.Key(
+            self,
+            "DataKey",
+            description="Text311: tables, queues, topics, raw mail and secrets",
+            enable_key_rotation=True,
+            removal_policy=removal,
+            pending_window=Duration.days(30),
+        )
+        self.data_key.add_alias("alias/text311-data")
+        self.phone_key = kms.Key(
+            self,
+            "PhoneKey",
+            description="Text311: residents' phone numbers inside items (application-level encryption)",
+            enable_key_rotation=True,
+            removal_policy=removal,
+            pending_window=Duration.days(30),
+        )
+        self.phone_key.add_alias("alias/text311-phones")
+        self.token_secret = self._key_secret(
+            "ReplyTokenKeys", "Text311: HMAC keys that sign reply-to tokens, {key id: key}"
+        )
+        self.phone_hash_secret = self._key_secret(
+            "PhoneHashKey", "Text311: HMAC key that turns a phone number into its look-up hash, {key id: key}"
+        )
+
+    def _key_secret(self, construct_id: str, description: str) -> secretsmanager.Secret:
+        return secretsmanager.Secret(
+            self,
+            construct_id,
+            description=description,
+            encryption_key=self.data_key,
+            removal_policy=RemovalPolicy.RETAIN,
+            generate_secret_string=secretsmanager.SecretStringGenerator(
+                secret_string_template="{}",
+                generate_string_key="k1",
+                password_length=64,
+                exclude_punctuation=True,
+            ),
+        )
+
+    def allow_service(self, principal: str, actions: list[str]) -> None:
+        """Let an AWS service use the data key on this account's behalf (and no other account's)."""
+        self.data_key.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid=f"Allow{principal.split('.')[0].replace('-', '').title()}",
+                principals=[iam.ServicePrincipal(principal)],
+                actions=actions,
+                resources=["*"],  # in a key policy "*" means this key
+                conditions={"StringEquals": {"aws:SourceAccount": Stack.of(self).account}},
+            )
+        )
+
+    def grant_phone_crypto(self, grantee: iam.IGrantable) -> None:
+        """kms:Encrypt/Decrypt on the phone key, only with the phone vault's encryption context."""
+        grantee.grant_principal.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=["kms:Encrypt", "kms:Decrypt"],
+                resources=[self.phone_key.key_arn],
+                conditions={"StringEquals": PHONE_CONTEXT},
+            )
+        )
+
+    def grant_secrets(self, grantee: iam.IGrantable) -> None:
+        self.token_secret.grant_read(grantee)
+        self.phone_hash_secret.grant_read(grantee)
