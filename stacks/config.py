@@ -28,6 +28,11 @@ _EMAIL = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@([a-z0-9]([a-z0-9-]{0,61
 _E164 = re.compile(r"^\+[1-9]\d{6,14}$")
 _COUNTRY = re.compile(r"^[A-Z]{2}$")
 # An existing End User Messaging phone number or pool, by ARN (region checked against the entry's).
+# A Cognito hosted UI domain prefix: lower-case letters, digits and hyphens; AWS refuses these words in it.
+_DOMAIN_PREFIX = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
+_RESERVED_IN_PREFIX = ("aws", "amazon", "cognito")
+# CloudFront takes certificates from ACM in us-east-1 only, whatever the stack's region.
+_CLOUDFRONT_CERTIFICATE = re.compile(r"^arn:aws[a-z-]*:acm:us-east-1:\d{12}:certificate/[0-9a-f-]{36}$")
 _IDENTITY_ARN = re.compile(
     r"^arn:aws[a-z-]*:sms-voice:(?P<region>[a-z0-9-]+):(?P<account>\d{12}):(phone-number|pool)/[A-Za-z0-9_-]+$"
 )
@@ -81,6 +86,37 @@ Country = Annotated[str, AfterValidator(_country)]
 E164 = Annotated[str, AfterValidator(_e164)]
 
 
+def _domain_prefix(value: str) -> str:
+    if not _DOMAIN_PREFIX.match(value):
+        raise ValueError(f"{value!r} is not a domain prefix (lower-case letters, digits, hyphens; 1-63)")
+    reserved = [word for word in _RESERVED_IN_PREFIX if word in value]
+    if reserved:
+        raise ValueError(f"{value!r} contains {reserved[0]!r}, which Cognito refuses in a domain prefix")
+    return value
+
+
+class ConsoleSettings(BaseModel):
+    """The agents' web console (``stacks/console.py``, docs/console.md)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    # Cognito hosted UI: https://<domain_prefix>.auth.<region>.amazoncognito.com. Unique per region
+    # across all AWS accounts, so it is chosen here rather than derived.
+    domain_prefix: Annotated[str, AfterValidator(_domain_prefix)]
+    # Optional own domain for the console (e.g. console.text311.ca), with its ACM certificate in
+    # us-east-1. Without it the console is served at its *.cloudfront.net name.
+    domain_name: Hostname | None = None
+    certificate_arn: Annotated[str, Field(pattern=_CLOUDFRONT_CERTIFICATE.pattern)] | None = None
+
+    @model_validator(mode="after")
+    def _domain_and_certificate_together(self) -> ConsoleSettings:
+        if bool(self.domain_name) != bool(self.certificate_arn):
+            raise ValueError(
+                "certificate_arn: domain_name and certificate_arn (ACM, us-east-1) go together"
+            )
+        return self
+
+
 class Deployment(BaseModel):
     """One region's deployment. ``Text311-<region>`` is its stack."""
 
@@ -102,9 +138,21 @@ class Deployment(BaseModel):
     conversation_idle_days: int = Field(default=7, ge=1, le=90)
     alarm_email: Email
     served_countries: list[Country] = Field(min_length=1)
+    # The agents' console in this stack (Cognito, HTTP API, CloudFront). Absent: no console, and
+    # CONSOLE_URL is console_url (a console hosted elsewhere, or none).
+    console: ConsoleSettings | None = None
     console_url: Annotated[str, Field(pattern=r"^(https://\S+)?$")] = ""
     support_contact: str = Field(default="text311.ca", min_length=1, max_length=60)
     log_retention_days: Literal[7, 14, 30, 60, 90, 180, 365] = 30
+
+    @model_validator(mode="after")
+    def _one_console_url(self) -> Deployment:
+        if self.console is not None and self.console_url:
+            raise ValueError(
+                "console_url: leave it out when console is set; the stack sets CONSOLE_URL to the "
+                "console's own URL"
+            )
+        return self
 
     @model_validator(mode="after")
     def _identity_matches_region(self) -> Deployment:

@@ -7,6 +7,10 @@ gets only the permissions its code path uses:
   subscribers; phone key (with the vault's encryption context); both secrets; SES send; SMS send.
   inbound_email also reads raw mail under ``inbound/``.
 - delivery_status: read/write conversations, messages; read subscribers; SES send (failure notices).
+- console_api (when the deployment has a console): read/write conversations, messages, idempotency;
+  read subscribers and residents, and UpdateItem on residents (an SMS refused as opted out is
+  recorded); Decrypt only on the phone key (it sends, never stores, a number); both secrets (the
+  answer service builds the reply-token signer and the phone vault); SES send; SMS send.
 """
 
 from __future__ import annotations
@@ -20,14 +24,17 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from stacks.config import Deployment
+from stacks.console import Console
 from stacks.data import Data
 from stacks.email import Email
 from stacks.messaging import Messaging
 from stacks.packaging import ARCHITECTURE, RUNTIME, Layers, function_code
-from stacks.security import Security
+from stacks.security import PHONE_CONTEXT, Security
 
 SQS_FUNCTION_TIMEOUT = Duration.seconds(30)
 EMAIL_FUNCTION_TIMEOUT = Duration.seconds(60)
+# Under API Gateway's 30 s integration limit, with room for the SMS sender's retries.
+API_FUNCTION_TIMEOUT = Duration.seconds(15)
 READ_WRITE = ("residents_table", "conversations_table", "messages_table", "idempotency_table")
 
 
@@ -42,6 +49,7 @@ class Functions(Construct):
         data: Data,
         messaging: Messaging,
         email: Email,
+        console: Console | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         self.layers = Layers(self, "Layers")
@@ -56,7 +64,8 @@ class Functions(Construct):
             # The number answers HELP/STOP/AIDE/START… itself (keywords set by Messaging).
             "ANSWER_KEYWORDS": "false",
             **email.environment,
-            "CONSOLE_URL": deployment.console_url,
+            # The console's CloudFront (or own-domain) URL when this stack serves it.
+            "CONSOLE_URL": console.url if console else deployment.console_url,
             "SUPPORT_CONTACT": deployment.support_contact,
             "SERVED_COUNTRIES": ",".join(deployment.served_countries),
             "CONVERSATION_IDLE_DAYS": str(deployment.conversation_idle_days),
@@ -120,13 +129,49 @@ class Functions(Construct):
             tables[name].grant_read_write_data(self.delivery_status)
         email.grant_send_email(self.delivery_status)
 
+        self.console_api: lambda_.Function | None = None
+        if console is not None:
+            self.console_api = self._function(
+                "ConsoleApi",
+                "console_api",
+                environment,
+                memory=512,
+                timeout=API_FUNCTION_TIMEOUT,
+                description="Agents' console API behind API Gateway's JWT authorizer",
+            )
+            self._grant_console(self.console_api, security, data, messaging, email)
+
+    @staticmethod
+    def _grant_console(
+        function: lambda_.Function, security: Security, data: Data, messaging: Messaging, email: Email
+    ) -> None:
+        tables = data.tables
+        for name in ("conversations_table", "messages_table", "idempotency_table"):
+            tables[name].grant_read_write_data(function)
+        tables["subscribers_table"].grant_read_data(function)
+        tables["residents_table"].grant_read_data(function)
+        tables["residents_table"].grant(function, "dynamodb:UpdateItem")
+        function.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=["kms:Decrypt"],
+                resources=[security.phone_key.key_arn],
+                conditions={"StringEquals": PHONE_CONTEXT},
+            )
+        )
+        security.grant_secrets(function)
+        email.grant_send_email(function)
+        messaging.grant_send_sms(function)
+
     @property
     def all(self) -> dict[str, lambda_.Function]:
-        return {
+        functions = {
             "inbound_sms": self.inbound_sms,
             "inbound_email": self.inbound_email,
             "delivery_status": self.delivery_status,
         }
+        if self.console_api is not None:
+            functions["console_api"] = self.console_api
+        return functions
 
     def _function(
         self,

@@ -37,6 +37,7 @@ def _suppress(construct: IConstruct, *suppressions: NagPackSuppression, children
 
 
 def suppress(stack: RegionStack) -> None:
+    _suppress_console(stack)
     security, functions, email = stack.security, stack.functions, stack.email
 
     for secret, why in (
@@ -111,6 +112,78 @@ def suppress(stack: RegionStack) -> None:
                     "AwsSolutions-L1",
                     "CDK's AwsCustomResource provider picks its own Node.js runtime; it runs "
                     "only during deployments.",
+                ),
+                children=True,
+            )
+
+
+def _suppress_console(stack: RegionStack) -> None:
+    console = stack.console
+    if console is None:
+        return
+    distribution = [
+        _nag(
+            "AwsSolutions-CFR1",
+            "The distribution serves only the console's static files, the same for every visitor and "
+            "holding no data. Residents' data is behind the API (Cognito JWT), which CloudFront does "
+            "not front; agents may sign in from anywhere and Cognito's threat protection (Plus, "
+            "enforced) blocks risky sign-ins.",
+        ),
+        _nag(
+            "AwsSolutions-CFR2",
+            "A web ACL (from USD 5/month per region plus rules) would guard only static files. The API "
+            "is an HTTP API, which AWS WAF cannot be attached to; it is limited by the JWT authorizer "
+            "on every route and the stage's throttling.",
+        ),
+    ]
+    if not console.settings.domain_name:
+        distribution.append(
+            _nag(
+                "AwsSolutions-CFR4",
+                "Served at its *.cloudfront.net name: CloudFront fixes the default certificate's "
+                "security policy and it cannot be raised. Setting console.domain_name and "
+                "certificate_arn in config/regions.yaml gives TLSv1.2_2021 (as us-east-1 does).",
+            )
+        )
+    _suppress(console.distribution, *distribution)
+    _suppress(
+        console.log_bucket,
+        _nag(
+            "AwsSolutions-S1",
+            "This bucket receives the console's CloudFront and site-bucket access logs; logging it "
+            "into itself would loop. Only the log delivery services write here.",
+        ),
+    )
+    for child in stack.node.children:
+        # BucketDeployment's handler is a singleton Lambda that CDK creates at stack level.
+        if child.node.id.startswith("Custom::CDKBucketDeployment"):
+            _suppress(
+                child,
+                _nag(
+                    "AwsSolutions-IAM4",
+                    "CDK's BucketDeployment handler (copies console/ to the site bucket at deploy time "
+                    "only) writes its logs with AWSLambdaBasicExecutionRole; it handles no data.",
+                    ["Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"],
+                ),
+                _nag(
+                    "AwsSolutions-IAM5",
+                    "CDK's BucketDeployment grants: read the console's asset zip in the CDK assets "
+                    "bucket, write and prune the files of the console's site bucket. The wildcards "
+                    "are limited to those two buckets' objects.",
+                    [
+                        "Action::s3:GetBucket*",
+                        "Action::s3:GetObject*",
+                        "Action::s3:List*",
+                        "Action::s3:Abort*",
+                        "Action::s3:DeleteObject*",
+                        {"regex": "/^Resource::arn:<AWS::Partition>:s3:::cdk-[a-z0-9]+-assets-.*\\/\\*$/g"},
+                        {"regex": "/^Resource::<ConsoleSiteBucket[0-9A-F]+\\.Arn>\\/\\*$/g"},
+                    ],
+                ),
+                _nag(
+                    "AwsSolutions-L1",
+                    "CDK's BucketDeployment handler pins its own Python runtime alongside the AWS CLI "
+                    "layer; it runs only during deployments.",
                 ),
                 children=True,
             )

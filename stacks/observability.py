@@ -4,6 +4,7 @@ or an agent's answer that did not go through, and someone must look at it."""
 from __future__ import annotations
 
 from aws_cdk import Duration
+from aws_cdk import aws_apigatewayv2 as apigwv2
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cw_actions
 from aws_cdk import aws_kms as kms
@@ -27,6 +28,7 @@ class Observability(Construct):
         functions: dict[str, lambda_.Function],
         inbound_queue: sqs.IQueue,
         dead_letter_queues: dict[str, sqs.IQueue],
+        api: apigwv2.HttpApi | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         self.alarm_topic = sns.Topic(self, "AlarmTopic", master_key=key, enforce_ssl=True)
@@ -93,6 +95,25 @@ class Observability(Construct):
                 width=12,
             ),
         )
+        if api is not None:
+            # 4xx includes refused tokens (401) and other cities' conversations (404); 5xx also
+            # shows as console_api errors, which alarm.
+            self.dashboard.add_widgets(
+                cloudwatch.GraphWidget(
+                    title="Console API requests and errors",
+                    left=[
+                        api.metric_count(period=PERIOD, statistic="Sum", label="requests"),
+                        api.metric_client_error(period=PERIOD, statistic="Sum", label="4xx"),
+                        api.metric_server_error(period=PERIOD, statistic="Sum", label="5xx"),
+                    ],
+                    width=12,
+                ),
+                cloudwatch.GraphWidget(
+                    title="Console API latency (p95)",
+                    left=[api.metric_latency(period=PERIOD, statistic="p95")],
+                    width=12,
+                ),
+            )
         self.dashboard.add_widgets(cloudwatch.AlarmStatusWidget(title="Alarms", alarms=self.alarms, width=24))
 
 

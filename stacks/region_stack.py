@@ -8,6 +8,7 @@ from aws_cdk import App, CfnOutput, Environment, Stack, Tags
 from constructs import Construct
 
 from stacks.config import ROOT, Config, Deployment
+from stacks.console import Console
 from stacks.data import Data
 from stacks.email import Email
 from stacks.functions import SQS_FUNCTION_TIMEOUT, Functions
@@ -36,6 +37,12 @@ class RegionStack(Stack):
             function_timeout=SQS_FUNCTION_TIMEOUT,
         )
         self.email = Email(self, "Email", deployment=deployment, security=self.security)
+        # Built before the functions: they all link to the console (CONSOLE_URL is its URL).
+        self.console = (
+            Console(self, "Console", settings=deployment.console)
+            if deployment.console is not None
+            else None
+        )
         self.functions = Functions(
             self,
             "Functions",
@@ -44,7 +51,11 @@ class RegionStack(Stack):
             data=self.data,
             messaging=self.messaging,
             email=self.email,
+            console=self.console,
         )
+        if self.console is not None:
+            assert self.functions.console_api is not None
+            self.console.serve(self.functions.console_api)
         self.messaging.connect(self.functions.inbound_sms, self.functions.delivery_status)
         self.email.receive(self.functions.inbound_email)
         self.observability = Observability(
@@ -58,6 +69,7 @@ class RegionStack(Stack):
                 **self.messaging.dead_letter_queues,
                 "inbound email failures": self.functions.email_failures,
             },
+            api=self.console.api if self.console else None,
         )
         CfnOutput(
             self,
@@ -67,6 +79,12 @@ class RegionStack(Stack):
         )
         CfnOutput(self, "OriginationIdentity", value=self.messaging.origination_identity)
         CfnOutput(self, "RawMailBucketName", value=self.email.bucket.bucket_name)
+        if self.console is not None:
+            CfnOutput(self, "ConsoleUrl", value=self.console.url, description="The agents' console")
+            CfnOutput(self, "ConsoleApiUrl", value=self.console.api.api_endpoint, description="Console API")
+            CfnOutput(self, "UserPoolId", value=self.console.user_pool.user_pool_id, description="Agents")
+            CfnOutput(self, "UserPoolClientId", value=self.console.client.user_pool_client_id)
+            CfnOutput(self, "CognitoDomain", value=self.console.cognito_url, description="Hosted sign-in")
         suppress(self)
 
 

@@ -85,12 +85,15 @@ def token_signer() -> TokenSigner:
 
 @cache
 def sms_sender() -> Any:
-    from text311.adapters.sms_sender import EndUserMessagingSender
+    from text311.adapters.sms_sender import EndUserMessagingSender, client_config
     from text311.sms import SmsSegmenter
 
     s = settings()
+    # The sender retries itself (backoff, part ledger); a client that also retried could send twice.
+    sms_client = boto3.client("pinpoint-sms-voice-v2", region_name=s.aws_region, endpoint_url=s.endpoint_url,
+                              config=client_config())
     return EndUserMessagingSender(
-        client=clients().sms,
+        client=sms_client,
         origination_identity=s.sms_origination_identity,
         configuration_set=s.sms_configuration_set,
         segmenter=SmsSegmenter(),

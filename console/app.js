@@ -1,0 +1,424 @@
+// Text311 agents' console: a dependency-free single-page app. docs/console.md describes it.
+// config.json says where the API is and how to sign in: "cognito" (hosted UI, code + PKCE) on AWS,
+// "local" (demo sign-in at <apiUrl>/local-sign-in) in the local run. No build step.
+"use strict";
+(() => {
+  const $ = (selector) => document.querySelector(selector);
+  const store = sessionStorage; // tokens live only as long as the tab
+  const POLL_MS = 15000;
+  let config = {};
+  let strings = {};
+  let lang = "en";
+  let me = null;
+  let thread = null; // {id, conversation, count}
+  let canned = null;
+  let timer = null;
+
+  function el(tag, props = {}, ...children) {
+    const node = Object.assign(document.createElement(tag), props);
+    node.append(...children.filter((c) => c !== null && c !== undefined));
+    return node;
+  }
+
+  // ---- strings ------------------------------------------------------------------------------
+
+  function t(key, vars = {}) {
+    let text = strings[key] ?? key;
+    for (const [name, value] of Object.entries(vars)) text = text.replaceAll(`{${name}}`, String(value));
+    return text;
+  }
+
+  function initialLanguage() {
+    const saved = localStorage.getItem("lang");
+    if (saved === "en" || saved === "fr") return saved;
+    const preferred = navigator.languages || [navigator.language || "en"];
+    return preferred.some((l) => l.toLowerCase().startsWith("fr")) &&
+      !preferred[0].toLowerCase().startsWith("en") ? "fr" : "en";
+  }
+
+  async function setLanguage(next) {
+    strings = await (await fetch(`i18n/${next}.json`)).json();
+    lang = next;
+    localStorage.setItem("lang", lang);
+    document.documentElement.lang = lang;
+    document.title = t("title");
+    document.querySelectorAll("[data-i18n]").forEach((node) => { node.textContent = t(node.dataset.i18n); });
+    document.querySelectorAll("[data-i18n-label]").forEach((node) => {
+      node.setAttribute("aria-label", t(node.dataset.i18nLabel));
+    });
+    const toggle = $("#lang");
+    toggle.textContent = t("otherLanguage");
+    toggle.lang = t("otherLanguageCode");
+    if (me) { showWho(); route(); }
+  }
+
+  const when = (iso) => (iso ? new Intl.DateTimeFormat(lang, { dateStyle: "medium", timeStyle: "short" })
+    .format(new Date(iso)) : "");
+
+  function time(iso) {
+    return el("time", { dateTime: iso || "", textContent: when(iso) });
+  }
+
+  function say(text) { $("#status").textContent = text; $("#alert").textContent = ""; }
+  function fail(text) { $("#alert").textContent = text; $("#status").textContent = ""; }
+
+  // ---- sessions -----------------------------------------------------------------------------
+
+  const b64url = (bytes) => btoa(String.fromCharCode(...new Uint8Array(bytes)))
+    .replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+  const random = (n) => b64url(crypto.getRandomValues(new Uint8Array(n)));
+
+  function session() {
+    try { return JSON.parse(store.getItem("session")) || {}; } catch { return {}; }
+  }
+
+  function saveSession(token, expiresIn, refresh) {
+    store.setItem("session", JSON.stringify({ token, refresh, expires: Date.now() + expiresIn * 1000 }));
+  }
+
+  async function signInWithCognito() {
+    const verifier = random(48);
+    const state = random(16);
+    store.setItem("pkce", JSON.stringify({ verifier, state, hash: location.hash }));
+    const challenge = b64url(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(verifier)));
+    const query = new URLSearchParams({
+      response_type: "code", client_id: config.clientId, redirect_uri: config.redirectUri,
+      scope: "openid email", state, code_challenge_method: "S256", code_challenge: challenge,
+    });
+    location.assign(`${config.cognitoDomain}/oauth2/authorize?${query}`);
+  }
+
+  async function tokenRequest(params) {
+    const response = await fetch(`${config.cognitoDomain}/oauth2/token`, {
+      method: "POST",
+      headers: { "Content-Type": "application/x-www-form-urlencoded" },
+      body: new URLSearchParams({ client_id: config.clientId, ...params }),
+    });
+    if (!response.ok) throw new Error(`token endpoint: ${response.status}`);
+    const tokens = await response.json();
+    // The ID token: it carries email, custom:municipality_id and custom:role for the API.
+    saveSession(tokens.id_token, tokens.expires_in, tokens.refresh_token || session().refresh);
+  }
+
+  // Back from the hosted UI with ?code=…&state=…: check the state, trade the code (with the verifier).
+  async function completeCognitoSignIn() {
+    const query = new URLSearchParams(location.search);
+    if (!query.has("code") && !query.has("error")) return;
+    const saved = JSON.parse(store.getItem("pkce") || "{}");
+    store.removeItem("pkce");
+    history.replaceState(null, "", location.pathname + (saved.hash || ""));
+    if (query.has("error") || !saved.state || query.get("state") !== saved.state) throw new Error("sign-in");
+    await tokenRequest({
+      grant_type: "authorization_code", code: query.get("code"),
+      redirect_uri: config.redirectUri, code_verifier: saved.verifier,
+    });
+  }
+
+  async function token() {
+    const current = session();
+    if (!current.token) return null;
+    if (Date.now() < current.expires - 60000) return current.token;
+    if (config.auth === "cognito" && current.refresh) {
+      try { await tokenRequest({ grant_type: "refresh_token", refresh_token: current.refresh }); return session().token; }
+      catch { /* fall through: sign in again */ }
+    }
+    store.removeItem("session");
+    return null;
+  }
+
+  async function signInLocally(event) {
+    event.preventDefault();
+    const body = {
+      email: $("#local-email").value.trim(),
+      municipality_id: $("#local-municipality").value.trim(),
+      role: $("#local-role").value,
+    };
+    try {
+      const response = await fetch(`${config.apiUrl}/local-sign-in`, {
+        method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body),
+      });
+      const data = await response.json().catch(() => ({}));
+      if (!response.ok) return fail(data.message || t("error", { status: response.status }));
+      saveSession(data.token, data.expires_in || 8 * 3600, null);
+      await start();
+    } catch { fail(t("errorNetwork")); }
+  }
+
+  // Optional in the local run: GET <apiUrl>/local-sign-in → {"agents": [{email, municipality_id, role}]}.
+  async function offerDemoAgents() {
+    try {
+      const response = await fetch(`${config.apiUrl}/local-sign-in`);
+      if (!response.ok) return;
+      const agents = (await response.json()).agents || [];
+      $("#local-agents").replaceChildren(...agents.map((a) => el("option", { value: a.email, label: a.label || "" })));
+      $("#local-email").addEventListener("change", () => {
+        const agent = agents.find((a) => a.email === $("#local-email").value);
+        if (agent) { $("#local-municipality").value = agent.municipality_id; $("#local-role").value = agent.role; }
+      });
+    } catch { /* the form works without suggestions */ }
+  }
+
+  function signOut() {
+    const current = session();
+    store.removeItem("session");
+    me = null;
+    clearInterval(timer);
+    if (config.auth !== "cognito") return showSignIn();
+    if (current.refresh) {
+      fetch(`${config.cognitoDomain}/oauth2/revoke`, {
+        method: "POST", keepalive: true,
+        headers: { "Content-Type": "application/x-www-form-urlencoded" },
+        body: new URLSearchParams({ token: current.refresh, client_id: config.clientId }),
+      }).catch(() => {});
+    }
+    const query = new URLSearchParams({ client_id: config.clientId, logout_uri: config.redirectUri });
+    location.assign(`${config.cognitoDomain}/logout?${query}`);
+  }
+
+  // ---- API ----------------------------------------------------------------------------------
+
+  class ApiError extends Error {
+    constructor(status, body) { super((body && body.message) || String(status)); this.status = status; }
+  }
+
+  async function api(method, path, body, headers = {}) {
+    const bearer = await token();
+    if (!bearer) { showSignIn(t("sessionExpired")); throw new ApiError(401); }
+    const response = await fetch(config.apiUrl + path, {
+      method,
+      headers: { Authorization: `Bearer ${bearer}`, ...(body ? { "Content-Type": "application/json" } : {}), ...headers },
+      body: body ? JSON.stringify(body) : undefined,
+    });
+    const data = await response.json().catch(() => null);
+    if (response.status === 401) { store.removeItem("session"); showSignIn(t("sessionExpired")); }
+    if (!response.ok) throw new ApiError(response.status, data);
+    return data;
+  }
+
+  function report(error) {
+    if (!(error instanceof ApiError)) return fail(t("errorNetwork"));
+    if (error.status === 401) return undefined;
+    fail([403, 404, 409].includes(error.status) ? error.message : t("error", { status: error.status }));
+  }
+
+  // ---- views --------------------------------------------------------------------------------
+
+  function show(name, focus = true) {
+    document.querySelectorAll(".view").forEach((view) => { view.hidden = view.id !== `view-${name}`; });
+    document.querySelectorAll("#nav a").forEach((link) => {
+      if (link.getAttribute("href") === `#/${name}`) link.setAttribute("aria-current", "page");
+      else link.removeAttribute("aria-current");
+    });
+    if (focus) $(`#view-${name} h1`).focus();
+  }
+
+  function showSignIn(message) {
+    me = null;
+    clearInterval(timer);
+    ["#nav", "#signout"].forEach((s) => { $(s).hidden = true; });
+    $("#who").textContent = "";
+    $("#signin-cognito").hidden = config.auth !== "cognito";
+    $("#signin-local").hidden = config.auth === "cognito";
+    show("signin");
+    if (message) fail(message);
+  }
+
+  function showWho() {
+    $("#who").textContent = t("signedInAs", { email: me.email, role: t(`role_${me.role}`) });
+  }
+
+  async function start() {
+    try { me = await api("GET", "/me"); } catch (error) { return report(error); }
+    say("");
+    showWho();
+    $("#nav").hidden = false;
+    $("#signout").hidden = false;
+    $("#nav-stats").hidden = me.role !== "supervisor";
+    route();
+    clearInterval(timer);
+    timer = setInterval(poll, POLL_MS);
+  }
+
+  function route() {
+    if (!me) return;
+    const [, view, id] = location.hash.split("/");
+    if (view === "c" && id) return openThread(decodeURIComponent(id));
+    thread = null;
+    if (view === "stats" && me.role === "supervisor") return renderStats();
+    return renderInbox(true);
+  }
+
+  async function poll() {
+    if (document.hidden || !me) return;
+    if (thread) await openThread(thread.id, { quiet: true });
+    else if (!$("#view-inbox").hidden) await renderInbox(false);
+  }
+
+  // ---- inbox --------------------------------------------------------------------------------
+
+  async function renderInbox(focus) {
+    show("inbox", focus);
+    const query = new URLSearchParams({ status: $("#f-status").value });
+    if ($("#f-view").value) query.set("view", $("#f-view").value);
+    if ($("#f-q").value.trim()) query.set("q", $("#f-q").value.trim());
+    try {
+      const { conversations } = await api("GET", `/conversations?${query}`);
+      $("#list").replaceChildren(...conversations.map(conversationItem));
+      $("#list-empty").hidden = conversations.length > 0;
+    } catch (error) { report(error); }
+  }
+
+  function conversationItem(c) {
+    const line = [c.resident, t(`status_${c.status}`), c.owner || t("unassigned")].join(" · ");
+    const link = el("a", { href: `#/c/${encodeURIComponent(c.id)}` },
+      c.urgent ? el("span", { className: "badge", textContent: t("urgent") }) : null,
+      el("span", { className: "subject", textContent: c.subject || c.id }),
+      el("span", { className: "line" }, `${line} · `, time(c.last_message_at)));
+    return el("li", {}, link);
+  }
+
+  // ---- thread -------------------------------------------------------------------------------
+
+  async function openThread(id, { quiet = false } = {}) {
+    let data;
+    try { data = await api("GET", `/conversations/${encodeURIComponent(id)}`); } catch (error) { return report(error); }
+    const c = data.conversation;
+    const fresh = !thread || thread.id !== id || !quiet;
+    if (!quiet) show("thread");
+    const previous = fresh ? 0 : thread.count;
+    thread = { id, conversation: c, count: data.messages.length };
+    $("#thread-h").replaceChildren(...(c.urgent ? [el("span", { className: "badge", textContent: t("urgent") })] : []),
+      c.subject || c.id);
+    const meta = [["resident", c.resident], ["status", t(`status_${c.status}`)],
+      ["owner", c.owner || t("unassigned")], ["language", c.language], ["opened", when(c.opened_at)]];
+    $("#thread-meta").replaceChildren(...meta.flatMap(([k, v]) => [el("dt", { textContent: t(k) }),
+      el("dd", { textContent: v || "" })]));
+    $("#thread-optout").hidden = !c.resident_opted_out;
+    $("#act-claim").hidden = c.owner === me.email;
+    $("#act-close").hidden = c.status !== "open";
+    $("#act-reopen").hidden = c.status === "open";
+    $("#answer-send").disabled = c.status !== "open" || c.resident_opted_out;
+    // Redrawn every time (delivery statuses change); only new incoming texts are announced.
+    $("#messages").replaceChildren(...data.messages.map(messageItem));
+    if (!fresh) {
+      const incoming = data.messages.slice(previous).filter((m) => m.direction === "in");
+      if (incoming.length) $("#announce").textContent = t("newMessage", { text: incoming.at(-1).body });
+    }
+    if (fresh) await fillCanned(c.language);
+  }
+
+  function messageItem(m) {
+    const who = m.direction === "in" ? thread.conversation.resident : m.author || "";
+    const head = [t(`dir_${m.direction}`), t(`channel_${m.channel}`), who].filter(Boolean).join(" · ");
+    const delivery = m.status && m.direction !== "note" ? ` · ${t(`delivery_${m.status}`)}` : "";
+    return el("li", { className: m.direction },
+      m.urgent ? el("span", { className: "badge", textContent: t("urgent") }) : null,
+      el("span", { className: "line" }, `${head} · `, time(m.at), delivery),
+      el("p", { className: "body", textContent: m.body || "" }));
+  }
+
+  async function fillCanned(language) {
+    if (!canned) { try { canned = await api("GET", "/canned"); } catch { canned = {}; } }
+    const languages = Object.keys(canned).sort((a, b) => (b === language) - (a === language));
+    const groups = languages.map((l) => el("optgroup", { label: l },
+      ...canned[l].map((text) => el("option", { value: text, textContent: text }))));
+    $("#canned").replaceChildren(el("option", { value: "", textContent: t("cannedChoose") }), ...groups);
+    $("#canned-field").hidden = languages.length === 0;
+  }
+
+  async function act(action, body) {
+    if (!thread) return;
+    try {
+      await api("POST", `/conversations/${encodeURIComponent(thread.id)}/${action}`, body);
+      say(t("done"));
+      await openThread(thread.id, { quiet: true });
+    } catch (error) { report(error); }
+  }
+
+  async function sendAnswer(event) {
+    event.preventDefault();
+    const text = $("#answer").value.trim();
+    if (!text || !thread) return;
+    const button = $("#answer-send");
+    const key = crypto.randomUUID(); // one per click; a retry of this click reuses it
+    button.disabled = true;
+    say(t("sending"));
+    try {
+      let result;
+      for (let attempt = 0; ; attempt += 1) {
+        try {
+          result = await api("POST", `/conversations/${encodeURIComponent(thread.id)}/answer`, { text },
+            { "Idempotency-Key": key });
+          break;
+        } catch (error) { if (error instanceof ApiError || attempt >= 2) throw error; }
+      }
+      if (result.sent) { $("#answer").value = ""; updateCount(); say(t("sent", { parts: result.parts || 1 })); }
+      else fail(t(`reason_${result.reason}`));
+      await openThread(thread.id, { quiet: true });
+    } catch (error) { report(error); }
+    finally { button.disabled = !thread || thread.conversation.status !== "open"; }
+  }
+
+  function updateCount() { $("#answer-count").textContent = t("characters", { n: $("#answer").value.length }); }
+
+  // ---- statistics ---------------------------------------------------------------------------
+
+  async function renderStats() {
+    show("stats");
+    try {
+      const { agents } = await api("GET", "/stats");
+      $("#stats-rows").replaceChildren(...agents.map((a) => el("tr", {},
+        el("th", { scope: "row", textContent: a.agent }),
+        el("td", { className: "num", textContent: a.open }),
+        el("td", { className: "num", textContent: a.answered }),
+        el("td", { className: "num", textContent: a.median_first_response_minutes ?? "—" }))));
+    } catch (error) { report(error); }
+  }
+
+  // ---- wiring -------------------------------------------------------------------------------
+
+  function wire() {
+    $("#lang").addEventListener("click", () => setLanguage(lang === "en" ? "fr" : "en"));
+    $("#signout").addEventListener("click", signOut);
+    $("#signin-cognito").addEventListener("click", signInWithCognito);
+    $("#signin-local").addEventListener("submit", signInLocally);
+    $("#filters").addEventListener("submit", (event) => { event.preventDefault(); renderInbox(false); });
+    ["#f-status", "#f-view"].forEach((s) => $(s).addEventListener("change", () => renderInbox(false)));
+    $("#act-claim").addEventListener("click", () => act("claim"));
+    $("#act-close").addEventListener("click", () => act("close"));
+    $("#act-reopen").addEventListener("click", () => act("reopen"));
+    $("#transfer-form").addEventListener("submit", (event) => {
+      event.preventDefault();
+      act("assign", { agent: $("#transfer-to").value.trim() }).then(() => { $("#transfer-to").value = ""; });
+    });
+    $("#note-form").addEventListener("submit", (event) => {
+      event.preventDefault();
+      const text = $("#note").value.trim();
+      if (text) act("notes", { text }).then(() => { $("#note").value = ""; });
+    });
+    $("#answer-form").addEventListener("submit", sendAnswer);
+    $("#answer").addEventListener("input", updateCount);
+    $("#canned").addEventListener("change", () => {
+      if (!$("#canned").value) return;
+      $("#answer").value = $("#canned").value;
+      $("#canned").value = "";
+      updateCount();
+      $("#answer").focus();
+    });
+    window.addEventListener("hashchange", () => { say(""); route(); });
+  }
+
+  async function main() {
+    config = await (await fetch("config.json", { cache: "no-store" })).json();
+    await setLanguage(initialLanguage());
+    wire();
+    updateCount();
+    if (config.auth === "cognito") {
+      try { await completeCognitoSignIn(); } catch { return showSignIn(t("signInFailed")); }
+    } else offerDemoAgents();
+    if (await token()) await start();
+    else showSignIn();
+  }
+
+  main().catch(() => fail("Text311: the console could not start (config.json?)."));
+})();

@@ -1,0 +1,18 @@
+"""The ``text311`` command (operators' tools; typer is a dev dependency, never imported by Lambda code).
+
+text311 municipality add <geonameid-or-name> --email a@city.ca --agents @city.ca [...]
+text311 municipality list | show <geonameid> | remove <geonameid>
+"""
+
+from __future__ import annotations
+
+import typer
+
+from text311.cli.municipality import app as municipality_app
+
+app = typer.Typer(help="Text311 operators' tools.", no_args_is_help=True, add_completion=False)
+app.add_typer(municipality_app, name="municipality")
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,131 @@
+"""The drainer's in-memory view of one identity's queue: strict priority between classes, deficit
+round robin (DRR) weighted by message parts between cities within a class.
+
+DRR: each city with something queued is visited in turn and earns ``quantum`` parts of credit per
+visit; it sends from the head of its own FIFO while its credit covers the head's parts. Over any
+busy period each backlogged city gets the same number of *parts* (not messages) within one quantum,
+so a city whose answers are long or accented cannot crowd out one whose answers are short, and a
+city with 6,000 parts queued cannot starve one with 60.
+
+A message that could not be sent (throttled, transient failure) goes back with :meth:`push_front`
+and is the next of its class to go: requeued at the head, never lost, never overtaken by its own
+class (a higher class still goes first).
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from text311.outbound.message import OutboundMessage, Priority
+
+
+@dataclass
+class _Class:
+    quantum: int
+    queues: dict[int, deque[OutboundMessage]] = field(default_factory=dict)
+    active: deque[int] = field(default_factory=deque)  # cities with something queued, in visiting order
+    deficit: dict[int, int] = field(default_factory=dict)
+    turn_open: bool = False  # the head city has already been given this visit's quantum
+    retry: deque[OutboundMessage] = field(default_factory=deque)
+    parts_by_city: dict[int, int] = field(default_factory=dict)
+
+    def push(self, message: OutboundMessage) -> None:
+        city = message.city
+        queue = self.queues.get(city)
+        if queue is None:
+            queue = self.queues[city] = deque()
+            self.active.append(city)
+            self.deficit[city] = 0
+        queue.append(message)
+        self.parts_by_city[city] = self.parts_by_city.get(city, 0) + message.parts
+
+    def pop(self) -> OutboundMessage | None:
+        if self.retry:
+            return self._taken(self.retry.popleft())
+        while self.active:
+            city = self.active[0]
+            queue = self.queues[city]
+            if not self.turn_open:
+                self.deficit[city] += self.quantum
+                self.turn_open = True
+            if queue[0].parts <= self.deficit[city]:
+                message = queue.popleft()
+                self.deficit[city] -= message.parts
+                if not queue:  # an idle city keeps no credit (DRR): it cannot save up a burst
+                    self.active.popleft()
+                    del self.queues[city], self.deficit[city]
+                    self.turn_open = False
+                return self._taken(message)
+            self.active.rotate(-1)
+            self.turn_open = False
+        return None
+
+    def _taken(self, message: OutboundMessage) -> OutboundMessage:
+        left = self.parts_by_city[message.city] - message.parts
+        if left:
+            self.parts_by_city[message.city] = left
+        else:
+            del self.parts_by_city[message.city]
+        return message
+
+    def push_front(self, message: OutboundMessage) -> None:
+        self.retry.appendleft(message)
+        self.parts_by_city[message.city] = self.parts_by_city.get(message.city, 0) + message.parts
+
+    def __len__(self) -> int:
+        return len(self.retry) + sum(len(q) for q in self.queues.values())
+
+    def parts(self) -> int:
+        return sum(self.parts_by_city.values())
+
+    def parts_ahead_of(self, city: int, parts: int) -> int:
+        """Parts DRR sends before a new message of ``parts`` from ``city`` is through: the retries,
+        then each backlogged city's parts up to what this city itself has queued (fair share)."""
+        own = self.parts_by_city.get(city, 0) + parts
+        retry = sum(m.parts for m in self.retry)
+        others = sum(min(p, own) for c, p in self.parts_by_city.items() if c != city)
+        return retry + others + own - parts
+
+
+class FairQueue:
+    def __init__(self, quantum: int = 4) -> None:
+        self._classes = {p: _Class(quantum) for p in Priority}
+
+    def push(self, message: OutboundMessage) -> None:
+        self._classes[message.priority].push(message)
+
+    def push_front(self, message: OutboundMessage) -> None:
+        self._classes[message.priority].push_front(message)
+
+    def pop(self) -> OutboundMessage | None:
+        for priority in Priority:  # strict: a lower class goes only when every higher one is empty
+            message = self._classes[priority].pop()
+            if message is not None:
+                return message
+        return None
+
+    def __len__(self) -> int:
+        return sum(len(c) for c in self._classes.values())
+
+    def __bool__(self) -> bool:
+        return any(len(c) for c in self._classes.values())
+
+    def __iter__(self) -> Iterator[OutboundMessage]:
+        for cls in self._classes.values():
+            yield from cls.retry
+            for queue in cls.queues.values():
+                yield from queue
+
+    def depth(self, priority: Priority) -> tuple[int, int]:
+        """(messages, parts) queued in one class."""
+        cls = self._classes[priority]
+        return len(cls), cls.parts()
+
+    def parts_ahead(self, priority: Priority, city: int | None = None, parts: int = 1) -> int:
+        """Parts that go before a new message of this class (and city, if known)."""
+        higher = sum(self._classes[p].parts() for p in Priority if p < priority)
+        cls = self._classes[priority]
+        same = cls.parts() if city is None else cls.parts_ahead_of(city, parts)
+        return higher + same

@@ -1,0 +1,135 @@
+"""Pacing one origination identity to its MPS, and the limit the service itself enforces.
+
+The pacer is a zero-tolerance GCRA ("virtual scheduling", the token bucket's exact form): the line
+is busy until ``ready_at``; a message of *k* parts sent at *t* keeps it busy until
+``max(ready_at, t) + k / rate``. No burst credit is ever saved up, so parts are never closer than
+``1 / MPS`` apart and no sliding one-second window holds more than MPS part-slots. (A bucket with a
+burst capacity *b* would allow ``b + MPS`` in a window; the only capacity that keeps every window at
+or below MPS while still letting a 3-part message through a 1-MPS long code is this one, where a
+message borrows its line time and the next one waits it out.)
+
+The rate follows AIMD: a ThrottlingException multiplies it by ``decrease`` (throttles closer than
+``cooldown`` seconds count as one overload), and every part sent without a throttle adds
+``recover_per_part × MPS`` back, never above the configured MPS. Recovery is counted in parts sent,
+not in seconds (TCP's "per acknowledgement"), so it behaves the same at 1 and at 100 MPS: with the
+defaults a spurious throttle costs under one part-time of pace and the pace is whole again
+after 5 parts.
+"""
+
+from __future__ import annotations
+
+import bisect
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Protocol
+
+EPSILON = 1e-9  # float slack when comparing instants built by repeated addition
+
+
+class Clock(Protocol):
+    def now(self) -> float: ...
+
+    def sleep(self, seconds: float) -> None: ...
+
+
+class SystemClock:
+    def now(self) -> float:
+        return time.monotonic()
+
+    def sleep(self, seconds: float) -> None:
+        if seconds > 0:
+            time.sleep(seconds)
+
+
+class FakeClock:
+    """Simulated time: ``sleep`` advances it, nothing waits."""
+
+    def __init__(self, start: float = 0.0) -> None:
+        self.t = start
+
+    def now(self) -> float:
+        return self.t
+
+    def sleep(self, seconds: float) -> None:
+        self.t += max(0.0, seconds)
+
+    def set(self, t: float) -> None:
+        self.t = max(self.t, t)
+
+
+@dataclass(frozen=True)
+class Aimd:
+    decrease: float = 0.75  # rate × this on a throttle
+    recover_per_part: float = 0.05  # + this × MPS for each part sent without a throttle
+    floor: float = 0.1  # never below this × MPS
+    cooldown: float = 0.0  # seconds: throttles closer together than this count as one
+
+
+class Pacer:
+    def __init__(self, mps: float, aimd: Aimd = Aimd(), start: float = 0.0) -> None:
+        if mps <= 0:
+            raise ValueError("MPS must be positive")
+        self.mps = float(mps)
+        self.aimd = aimd
+        self.rate = self.mps
+        self.ready_at = start
+        self._last_cut = float("-inf")
+        self.throttles = 0
+
+    def delay(self, now: float) -> float:
+        """Seconds until the line is free (0 when it is)."""
+        wait = self.ready_at - now
+        return wait if wait > EPSILON else 0.0
+
+    def reserve(self, parts: int, now: float) -> float:
+        """Take the line for ``parts`` at the current rate; returns the instant the send starts."""
+        start = max(self.ready_at, now)
+        self.ready_at = start + parts / self.rate
+        return start
+
+    def on_throttle(self, now: float) -> None:
+        self.throttles += 1
+        if now - self._last_cut >= self.aimd.cooldown or self.aimd.cooldown <= 0:
+            self.rate = max(self.aimd.floor * self.mps, self.rate * self.aimd.decrease)
+            self._last_cut = now
+
+    def pause_until(self, t: float) -> None:
+        self.ready_at = max(self.ready_at, t)
+
+    def on_success(self, parts: int) -> None:
+        self.rate = min(self.mps, self.rate + self.aimd.recover_per_part * self.mps * parts)
+
+
+class MpsLimit:
+    """What End User Messaging enforces on one identity, as we model it for the bench and the local
+    sink: a bucket of ``burst`` parts (one second's worth by default) refilled at ``mps``; a message
+    may take the bucket into debt (a 3-part message on a 1-MPS number is accepted when the bucket is
+    not empty, and the next one waits). A refused call is a ThrottlingException."""
+
+    def __init__(self, mps: float, burst: float | None = None) -> None:
+        self.mps = float(mps)
+        burst = self.mps if burst is None else burst
+        self._tolerance = max(0.0, (burst - 1) / self.mps)
+        self._tat = float("-inf")
+
+    def try_acquire(self, parts: int, now: float) -> bool:
+        if self._tat - now > self._tolerance + EPSILON:
+            return False
+        self._tat = max(self._tat, now) + parts / self.mps
+        return True
+
+
+def part_slots(sends: Iterable[tuple[float, int]], mps: float) -> list[float]:
+    """The instants the carrier transmits each part: part *i* of a message accepted at *t* goes at
+    ``t + i / MPS`` (a long message is one API call but occupies the line for parts / MPS)."""
+    return sorted(t + i / mps for t, parts in sends for i in range(parts))
+
+
+def max_in_window(instants: list[float], window: float = 1.0) -> int:
+    """The most instants in any half-open sliding window ``[t, t + window)`` (instants sorted)."""
+    best = 0
+    for i, t in enumerate(instants):
+        j = bisect.bisect_left(instants, t + window - EPSILON, lo=i)
+        best = max(best, j - i)
+    return best

@@ -1,0 +1,154 @@
+"""Cut what an agent's mail client or habits append below the answer: signatures and disclaimers.
+
+Each rule cuts from a line to the end of the text, and only when what is cut looks like a signature
+(short lines: a name, a title, a phone number, a department) and something remains above it, so an
+answer that is only "Thanks!" stays whole.
+"""
+
+from __future__ import annotations
+
+import re
+
+_DELIMITER = re.compile(r"\s*(-{2,3}|—|__)\s*")
+# "-Roman", "- Lev." closing the text: a name signed with a dash.
+_DASH_NAME = re.compile(r"\s*[-—]{1,3}\s*([A-Za-zÀ-ÿ][\w.'-]*|[A-ZÀ-Ý][\w.'-]*(\s+[A-ZÀ-Ý][\w.'-]*){1,2})\s*")
+# Devices and apps that sign for the sender, in English and French.
+_DEVICE = re.compile(
+    r"\s*(sent\s+(from|via|with|using)\s|sent\s+wirelessly\s|envoy[ée]\s+sans\s+fil\s|enviado\s+desde\s|envoy[ée]\s+(de|depuis|à\s+partir\s+de|avec|via)\s|"
+    r"get\s+outlook\s+for\s|obtenir\s+outlook\s+pour\s|t[ée]l[ée]charge[rz]\s+outlook\s|"
+    r"sent\s+from\s+my\s|envoy[ée]\s+de\s+mon\s|provenance\s*:\s*courrier\s+pour\s+windows).{0,80}",
+    re.IGNORECASE,
+)
+_DISCLAIMER = re.compile(
+    r"\s*\**\s*(confidentiality\s+notice|confidential(ity)?\s*:|avis\s+de\s+confidentialit[ée]|"
+    r"avis\s+de\s+non-responsabilit[ée]|avertissement\s*:|disclaimer\s*:|"
+    r"please\s+consider\s+the\s+environment|pensez\s+[àa]\s+l'environnement|"
+    # "This e-mail may contain confidential…", "Ce courriel et les pièces jointes sont confidentiels…"
+    r"(this|ce|cette|le\s+pr[ée]sent)\b[^.]{0,120}\b(confidential|confidentiel|privileged|privil[ée]gi))",
+    re.IGNORECASE,
+)
+_SIGN_OFF = re.compile(
+    r"\s*(thanks|thank\s+you|many\s+thanks|thx|cheers|regards|best|best\s+regards|kind\s+regards|"
+    r"warm\s+regards|sincerely|respectfully|yours\s+truly|take\s+care|merci|merci\s+beaucoup|"
+    r"merci\s+encore|cordialement|bien\s+cordialement|salutations(\s+distingu[ée]es)?|"
+    r"bien\s+[àa]\s+vous|au\s+plaisir|bonne\s+(journ[ée]e|fin\s+de\s+journ[ée]e|soir[ée]e)|"
+    r"[àa]\s+bient[ôo]t|amicalement|meilleures\s+salutations)\s*[,.!]*\s*",
+    re.IGNORECASE,
+)
+_CONTACT = re.compile(
+    r"(\+?\d[\d\s().-]{7,}\d|[\w.+-]+@[\w-]+\.[\w.-]+|https?://|www\.|\b(t[ée]l|tel|phone|fax|cell|"
+    r"mobile|poste|ext|office|bureau)\b\.?\s*[:.]?)",
+    re.IGNORECASE,
+)
+_TITLE = re.compile(
+    r"\b(ville|city|town|municipalit[ée]|h[ôo]tel\s+de\s+ville|city\s+hall|service|services|department|"
+    r"d[ée]partement|direction|division|bureau|office|travaux\s+publics|public\s+works|agent|agente|"
+    r"conseill[eè]re?|coordonnat(eur|rice)|coordinator|directeur|directrice|director|manager|"
+    r"supervisor|superviseur|technicien(ne)?|technician|clerk|greffi[eè]re?|inspect(eur|rice|or)|"
+    r"responsable|analyst|analyste|mairie|arrondissement|borough|rue|street|avenue|boulevard|suite)\b",
+    re.IGNORECASE,
+)
+_MAX_SIGNATURE_LINES = 10
+_MAX_SIGNATURE_LINE = 70
+
+
+def _body(lines: list[str]) -> list[str]:
+    return [line.strip() for line in lines if line.strip()]
+
+
+def _looks_like_signature(lines: list[str]) -> bool:
+    """Short lines of names, titles and contacts, not sentences of an answer."""
+    body = _body(lines)
+    if len(body) > _MAX_SIGNATURE_LINES:
+        return False
+    for line in body:
+        if _CONTACT.search(line) or _TITLE.search(line) or _DEVICE.fullmatch(line):
+            continue
+        words = line.split()
+        # A sentence (long, or ending in ? or a full stop after many words) is part of the answer.
+        if len(line) > _MAX_SIGNATURE_LINE or len(words) > 6 or line.endswith("?"):
+            return False
+        if len(words) > 3 and line.endswith("."):
+            return False
+    return True
+
+
+def _has_content_above(lines: list[str], index: int) -> bool:
+    return any(line.strip() for line in lines[:index])
+
+
+def _cut_disclaimer(lines: list[str]) -> list[str]:
+    for i, line in enumerate(lines):
+        if i and _DISCLAIMER.match(line) and _has_content_above(lines, i):
+            return lines[:i]
+    return lines
+
+
+def _cut_delimiter(lines: list[str]) -> list[str]:
+    for i, line in enumerate(lines):
+        if _DELIMITER.fullmatch(line) and _has_content_above(lines, i):
+            if len(_body(lines[i + 1 :])) <= _MAX_SIGNATURE_LINES:
+                return lines[:i]
+    return lines
+
+
+def _cut_device(lines: list[str]) -> list[str]:
+    for i, line in enumerate(lines):
+        if _DEVICE.fullmatch(line) and _has_content_above(lines, i) and _looks_like_signature(lines[i + 1 :]):
+            return lines[:i]
+    return lines
+
+
+def _cut_dash_name(lines: list[str]) -> list[str]:
+    body = [i for i, line in enumerate(lines) if line.strip()]
+    if len(body) < 2 or not _DASH_NAME.fullmatch(lines[body[-1]]):
+        return lines
+    # "- gravel" under "- sand" is the end of a list, not a signature.
+    above = lines[body[-2]].strip()
+    if above.startswith(("-", "—", "*", "•")) or above.endswith(":"):
+        return lines
+    return lines[: body[-1]]
+
+
+def _cut_sign_off(lines: list[str]) -> list[str]:
+    """From the last sign-off ("Merci,", "Regards,") when only a signature block follows it."""
+    for i in range(len(lines) - 1, -1, -1):
+        line = lines[i]
+        if not _SIGN_OFF.fullmatch(line) or not _has_content_above(lines, i):
+            continue
+        rest = lines[i + 1 :]
+        # "Thanks!" closing the answer with nothing under it is part of what the resident should read.
+        if not _body(rest) and line.strip().endswith("!"):
+            return lines
+        if _looks_like_signature(rest):
+            return lines[:i]
+        return lines
+    return lines
+
+
+def _cut_name_block(lines: list[str]) -> list[str]:
+    """A trailing block "Name / Title / City / phone" with no sign-off above it."""
+    blocks = "\n".join(lines).rstrip().split("\n\n")
+    if len(blocks) < 2:
+        return lines
+    last = blocks[-1].splitlines()
+    body = _body(last)
+    contacts = sum(1 for line in body if _CONTACT.search(line) or _TITLE.search(line))
+    if len(body) >= 2 and contacts >= 1 and _looks_like_signature(last) and _looks_like_name(body[0]):
+        return "\n\n".join(blocks[:-1]).splitlines()
+    return lines
+
+
+def _looks_like_name(line: str) -> bool:
+    words = line.replace(",", " ").split()
+    return 1 <= len(words) <= 4 and all(w[:1].isupper() for w in words if w[:1].isalpha())
+
+
+def strip_signature(text: str) -> str:
+    """Cut signatures, device lines and disclaimers from the end of an answer."""
+    lines = text.splitlines()
+    for cut in (_cut_disclaimer, _cut_delimiter, _cut_device, _cut_dash_name, _cut_sign_off, _cut_name_block):
+        lines = cut(lines)
+        while lines and not lines[-1].strip():
+            lines.pop()
+    return "\n".join(lines)

@@ -1,0 +1,209 @@
+"""The local run put together: moto, the handlers behind the bus, the SMS sink, mail, SMTP, web."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+from localrun.aws import RAW_MAIL_BUCKET, RAW_MAIL_PREFIX, LocalAws, PortBusy, provision
+from localrun.bus import AsyncFunction, EventBus, SqsQueue
+from localrun.events import two_way_sms
+from localrun.lambdas import load_function
+from localrun.mail import Mailbox, MailReceiver
+from localrun.seed import Seed
+from localrun.sms_sink import PhoneLog, SmsSink
+from localrun.smtp import SmtpServer
+
+log = logging.getLogger("localrun")
+
+# Timeouts of the deployed functions (stacks/functions.py): what get_remaining_time_in_millis counts down.
+SQS_FUNCTION_TIMEOUT, EMAIL_FUNCTION_TIMEOUT = 30, 60
+
+
+class StartError(RuntimeError):
+    """The local run cannot start; the message says what to do."""
+
+
+@dataclass(frozen=True)
+class Ports:
+    host: str
+    web: int
+    smtp: int
+    aws: int
+
+
+class LocalRun:
+    def __init__(self, seed: Seed, ports: Ports, data_dir: Path) -> None:
+        self.seed, self.ports, self.data_dir = seed, ports, data_dir
+        self.phones = PhoneLog(on_record=self._export_sms)
+        self.bus = EventBus()
+        self.aws: LocalAws | None = None
+        self.smtp: SmtpServer | None = None
+        self.web: Any = None
+        self._lambda_log: IO[str] | None = None
+
+    # -- start ------------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        self._prepare_data_dir()
+        try:
+            self.aws = aws = provision(self.seed.deployment, self.ports.host, self.ports.aws)
+        except PortBusy as exc:
+            raise StartError(exc.strerror) from None
+        os.environ.update(aws.environment)  # the handlers' settings, as the stack sets them
+        (self.data_dir / "env").write_text(
+            "".join(f"export {k}={_quote(v)}\n" for k, v in self._cli_environment().items()), encoding="utf-8")
+
+        # Imported only now: Powertools reads its settings from the environment at import.
+        from text311 import services
+        from text311.adapters.dynamodb import create_tables
+        from text311.subscribers import SubscriberRepository
+
+        self.sink = SmsSink(self.phones, self.seed.sms_number,
+                            lambda message: self.bus.publish(aws.events.topic_arn, message))
+        services.reset()
+        services.sms_sender = lambda: self.sink  # End User Messaging → the local phones
+        services.tables_bound()
+        create_tables()
+        repository = SubscriberRepository()
+        for subscriber in self.seed.subscribers:
+            repository.put(subscriber)
+
+        logs = self._send_logs_to_file()
+        inbound_sms = load_function("inbound_sms", aws.region, SQS_FUNCTION_TIMEOUT, logs)
+        inbound_email = load_function("inbound_email", aws.region, EMAIL_FUNCTION_TIMEOUT, logs)
+        delivery_status = load_function("delivery_status", aws.region, SQS_FUNCTION_TIMEOUT, logs)
+        self._check_services(services)
+
+        self.bus.subscribe(
+            aws.inbound.topic_arn, SqsQueue("inbound-sms", aws.inbound.queue_arn, inbound_sms, self.bus.dead_letters))
+        self.bus.subscribe(
+            aws.events.topic_arn, SqsQueue("sms-events", aws.events.queue_arn, delivery_status, self.bus.dead_letters))
+        self.email_function = self.bus.add(AsyncFunction("inbound-email", inbound_email, self.bus.dead_letters))
+        self.mailbox = Mailbox(aws.region, self.data_dir / "mailbox")
+        self.receiver = MailReceiver(
+            reply_domain=self.seed.deployment.reply_domain, bucket=RAW_MAIL_BUCKET, prefix=RAW_MAIL_PREFIX,
+            s3=aws.client("s3"), function_arn=inbound_email.arn,
+            invoke=lambda event_id, event: self.bus.invoke_async(self.email_function, event_id, event),
+            outcome=lambda event_id: self.email_function.results.get(event_id),
+            export_dir=self.data_dir / "received",
+        )
+        self.bus.start()
+        self.smtp = SmtpServer(self.receiver, self.ports.host, self.ports.smtp)
+        try:
+            self.smtp.start()
+        except Exception as exc:  # aiosmtpd raises a bare RuntimeError or OSError: say which port
+            self.smtp = None
+            raise StartError(f"cannot listen for SMTP on {self.ports.host}:{self.ports.smtp} ({exc}); "
+                             f"set SMTP_PORT to a free port") from exc
+        from localrun.web import serve
+
+        try:
+            self.web = serve(self, self.ports.host, self.ports.web)
+        except OSError as exc:
+            raise StartError(f"cannot listen on {self.ports.host}:{self.ports.web} ({exc.strerror}); "
+                             f"set PORT to a free port") from exc
+
+    def _prepare_data_dir(self) -> None:
+        """DATA_DIR holds this run's logs and exports; the previous run's are replaced (its state is gone)."""
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        (self.data_dir / "sms.jsonl").unlink(missing_ok=True)
+        for name in ("mailbox", "received"):
+            shutil.rmtree(self.data_dir / name, ignore_errors=True)
+            (self.data_dir / name).mkdir()
+
+    def _send_logs_to_file(self) -> IO[str]:
+        """The handlers' structured logs (Powertools, JSON lines) go to DATA_DIR/lambda.log: the
+        console keeps the URLs readable, the file keeps what CloudWatch would hold."""
+        self._lambda_log = (self.data_dir / "lambda.log").open("w", encoding="utf-8", buffering=1)
+        for handler in logging.getLogger("text311").handlers:
+            if isinstance(handler, logging.StreamHandler):
+                handler.setStream(self._lambda_log)
+        return self._lambda_log
+
+    def _check_services(self, services: Any) -> None:
+        """Build every service once now: a missing module or setting fails the start, not the first text."""
+        try:
+            services.inbound_sms_service()
+            services.answer_service()
+            services.delivery_status_service()
+        except ImportError as exc:
+            raise StartError(f"the core is incomplete: {exc}") from exc
+
+    def _cli_environment(self) -> dict[str, str]:
+        """What `text311 …` needs to talk to this run (written to DATA_DIR/env)."""
+        assert self.aws is not None
+        return {**self.aws.environment, "AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local"}
+
+    # -- what the simulation API reads ------------------------------------------------------------
+
+    def municipalities(self) -> list[dict[str, Any]]:
+        from localrun.seed import demo_agent
+        from text311.subscribers import SubscriberRepository
+
+        result = []
+        for sub in sorted(SubscriberRepository().all(), key=lambda s: (s.country, s.display_name)):
+            result.append({"geonameid": sub.geonameid, "name": sub.display_name, "email": sub.contact_emails[0],
+                           "region_code": sub.region_code, "country": sub.country, "status": sub.status,
+                           "agent": self.seed.demo_agents.get(sub.geonameid) or demo_agent(sub)})
+        return result
+
+    def config(self) -> dict[str, Any]:
+        assert self.aws is not None
+        return {
+            "sms_number": self.seed.sms_number,
+            "reply_domain": self.seed.deployment.reply_domain,
+            "municipalities": self.municipalities(),
+            "demo_phones": [{"number": p.number, "label": p.label} for p in self.seed.demo_phones],
+            "smtp": {"host": self.ports.host, "port": self.ports.smtp},
+            "aws_endpoint_url": self.aws.endpoint_url,
+            "region": self.aws.region,
+        }
+
+    def text(self, origination: str, body: str, message_id: str, destination: str | None = None) -> None:
+        """A phone texts Text311: End User Messaging publishes the two-way payload to the inbound topic.
+        The same ``message_id`` again is End User Messaging delivering the same text again."""
+        assert self.aws is not None
+        if not self.phones.has_sent(origination, message_id):
+            self.phones.record(origination, "in", body, message_id)
+        payload = two_way_sms(body=body, origination=origination, destination=destination or self.seed.sms_number,
+                              message_id=message_id)
+        self.bus.publish(self.aws.inbound.topic_arn, json.dumps(payload))
+
+    def _export_sms(self, number: str, message: Any) -> None:
+        with (self.data_dir / "sms.jsonl").open("a", encoding="utf-8") as out:
+            out.write(json.dumps({"phone": number, **message.as_json()}, ensure_ascii=False) + "\n")
+
+    # -- stop -------------------------------------------------------------------------------------
+
+    def stop(self) -> None:
+        """Stop taking work first (SMTP, HTTP), then the bus, then moto; each step bounded in time."""
+        for step in (self._stop_smtp, self._stop_web, self.bus.stop, self._stop_aws):
+            try:
+                step()
+            except Exception:  # noqa: BLE001 - one stuck part must not keep the others running
+                log.exception("while stopping")
+        if self._lambda_log is not None:
+            self._lambda_log.close()
+
+    def _stop_smtp(self) -> None:
+        if self.smtp is not None:
+            self.smtp.stop()
+
+    def _stop_web(self) -> None:
+        if self.web is not None:
+            self.web.shutdown()
+            self.web.server_close()
+
+    def _stop_aws(self) -> None:
+        if self.aws is not None:
+            self.aws.stop()
+
+
+def _quote(value: str) -> str:
+    return "'" + value.replace("'", "'\\''") + "'"

@@ -1,0 +1,413 @@
+"""The paced outbound scheduler (issue 12) on a fake clock: pacing, priority, fairness, AIMD,
+at-most-once sending and failures. No real time passes and no socket opens."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+from botocore.exceptions import ClientError, ReadTimeoutError
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from text311.outbound import (
+    NO_CITY,
+    Aimd,
+    FailureReason,
+    FakeClock,
+    InMemoryLedger,
+    Kind,
+    LedgerState,
+    MpsLimit,
+    OutboundMessage,
+    OutboundScheduler,
+    Outcome,
+    Priority,
+    SendStatus,
+    about_minutes,
+    classify,
+    count_parts,
+)
+from text311.outbound.errors import Throttled, TransientFailure
+from text311.outbound.pacing import max_in_window, part_slots
+
+IDENTITY = "+15145550100"
+BUSY, QUIET = 6077243, 6127749
+_ids = itertools.count()
+
+
+def message(kind: Kind = Kind.AGENT, city: int | None = BUSY, parts: int = 1, id: str | None = None) -> OutboundMessage:
+    body = "x" * (160 if parts == 1 else 153 * parts)  # GSM-7: exactly `parts` parts
+    return OutboundMessage.create(id=id or f"m{next(_ids)}", identity=IDENTITY, city=city, kind=kind,
+                                  destination="+15145550199", body=body, enqueued_at=0.0)
+
+
+class FakeSender:
+    """Records every call at the clock's time; can be told to fail the next calls."""
+
+    def __init__(self, clock: FakeClock, failures: list[Exception] | None = None) -> None:
+        self.clock = clock
+        self.failures = list(failures or [])
+        self.calls: list[tuple[float, str, int]] = []  # (time, id, parts) of calls that succeeded
+        self.attempts: list[str] = []
+
+    def send(self, destination, body, *, idempotency_key, context):
+        self.attempts.append(idempotency_key)
+        if self.failures:
+            raise self.failures.pop(0)
+        self.calls.append((self.clock.now(), idempotency_key, count_parts(body)))
+        return type("Result", (), {"message_id": f"sms-{len(self.calls)}"})()
+
+
+def scheduler(mps: float = 1, failures: list[Exception] | None = None, ledger=None, **kwargs):
+    clock = FakeClock()
+    sender = FakeSender(clock, failures)
+    failed: list[tuple[str, FailureReason]] = []
+    sched = OutboundScheduler(IDENTITY, mps, sender, ledger or InMemoryLedger(), clock,
+                              on_failed=lambda m, reason: failed.append((m.id, reason)), **kwargs)
+    return sched, sender, clock, failed
+
+
+def drain(sched: OutboundScheduler, clock: FakeClock, limit: int = 100_000) -> list:
+    """Send everything queued, sleeping the fake clock until the line is free each time."""
+    results = []
+    for _ in range(limit):
+        if not sched.queue:
+            return results
+        clock.sleep(sched.pacer.delay(clock.now()))
+        results.append(sched.send_next())
+    raise AssertionError("did not drain")
+
+
+# -- pacing ----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("mps", [1, 3, 100])
+def test_pacing_never_exceeds_the_mps_in_any_sliding_second_when_the_queue_is_full(mps):
+    # given 400 messages of 1 to 4 parts queued at once
+    sched, sender, clock, _ = scheduler(mps)
+    for i in range(400):
+        sched.enqueue(message(parts=1 + i % 4, city=BUSY + i % 3))
+    # when it drains
+    drain(sched, clock)
+    # then no one-second window holds more than MPS parts on the line, and the drain is the physical limit
+    total = sum(parts for _, _, parts in sender.calls)
+    assert max_in_window(part_slots([(t, p) for t, _, p in sender.calls], mps)) <= mps
+    last_t, _, last_parts = sender.calls[-1]
+    assert last_t + last_parts / mps == pytest.approx(total / mps)
+
+
+@settings(max_examples=40, deadline=None)
+@given(mps=st.sampled_from([1, 2, 3, 10, 100]),
+       plan=st.lists(st.tuples(st.integers(1, 5), st.floats(0, 3)), min_size=1, max_size=60))
+def test_pacing_stays_within_the_mps_whatever_the_arrivals_and_idle_gaps(mps, plan):
+    # given messages arriving with idle gaps in between (an idle line must not save up a burst)
+    sched, sender, clock, _ = scheduler(mps)
+    for parts, gap in plan:
+        clock.sleep(gap)
+        sched.enqueue(message(parts=parts))
+        clock.sleep(sched.pacer.delay(clock.now()))
+        sched.send_next()
+    drain(sched, clock)
+    # then every sliding second is within the MPS, and the service (bucket of one second) never refuses
+    assert max_in_window(part_slots([(t, p) for t, _, p in sender.calls], mps)) <= mps
+    service = MpsLimit(mps)
+    assert all(service.try_acquire(parts, t) for t, _, parts in sender.calls)
+
+
+def test_line_is_busy_for_a_long_message_parts_over_mps():
+    # given a 3-part message on a 1-MPS long code
+    sched, sender, clock, _ = scheduler(1)
+    sched.enqueue(message(parts=3))
+    sched.enqueue(message(parts=1))
+    # when both are sent
+    drain(sched, clock)
+    # then the second waits out the first one's three part-times
+    assert [t for t, _, _ in sender.calls] == [0.0, 3.0]
+
+
+# -- priority and fairness ----------------------------------------------------------------------------
+
+
+def test_stop_confirmation_goes_next_when_enqueued_behind_1000_agent_parts():
+    # given 1,000 agent parts queued and a few already sent
+    sched, sender, clock, _ = scheduler(1)
+    for _ in range(500):
+        sched.enqueue(message(parts=2))
+    for _ in range(3):
+        clock.sleep(sched.pacer.delay(clock.now()))
+        sched.send_next()
+    # when a STOP confirmation arrives
+    stop = message(Kind.KEYWORD, city=None)
+    arrived = clock.now()
+    sched.enqueue(stop)
+    clock.sleep(sched.pacer.delay(clock.now()))
+    result = sched.send_next()
+    # then it is the very next message, sent as soon as the line is free (≤ one message's part-time)
+    assert result.message.id == stop.id
+    assert result.at - arrived <= 2.0
+
+
+def test_classes_are_strict_urgent_then_answers_then_notices():
+    sched, sender, clock, _ = scheduler(10)
+    notice, agent, dialog, emergency = (message(Kind.FAILURE_NOTICE), message(Kind.AGENT),
+                                        message(Kind.DIALOG, city=None), message(Kind.EMERGENCY))
+    for m in (notice, agent, dialog, emergency):
+        sched.enqueue(m)
+    drain(sched, clock)
+    order = [mid for _, mid, _ in sender.calls]
+    assert order[0] == emergency.id and order[-1] == notice.id
+    assert set(order[1:3]) == {agent.id, dialog.id}
+
+
+def test_quiet_city_is_not_starved_when_a_busy_city_has_a_backlog():
+    # given a busy city with 1,000 parts queued first and a quiet city with 10 one-part answers after
+    sched, sender, clock, _ = scheduler(1)
+    for _ in range(500):
+        sched.enqueue(message(city=BUSY, parts=2))
+    quiet = [message(city=QUIET) for _ in range(10)]
+    for m in quiet:
+        sched.enqueue(m)
+    # when the queue drains
+    drain(sched, clock)
+    # then the quiet city's answers go within about twice their own line time (fair share), not after 1,000 s
+    sent_at = {mid: t for t, mid, _ in sender.calls}
+    last_quiet = max(sent_at[m.id] for m in quiet)
+    assert last_quiet <= 2 * 10 + 4  # its 10 parts interleaved with the busy city's, plus one quantum
+    assert min(t for t, mid, _ in sender.calls if mid in sent_at and mid in {m.id for m in quiet}) <= 4
+
+
+def test_cities_share_parts_not_messages_when_one_sends_long_answers():
+    # given one city sending 4-part answers and one sending 1-part answers, both backlogged
+    sched, sender, clock, _ = scheduler(10)
+    for _ in range(100):
+        sched.enqueue(message(city=BUSY, parts=4))
+    for _ in range(400):
+        sched.enqueue(message(city=QUIET, parts=1))
+    # when the first 400 parts go
+    sent: dict[int, int] = {BUSY: 0, QUIET: 0}
+    city_of = {m.id: m.city for m in sched.queue}
+    while sum(sent.values()) < 400:
+        clock.sleep(sched.pacer.delay(clock.now()))
+        result = sched.send_next()
+        sent[city_of[result.message.id]] += result.message.parts
+    # then each got half the parts, within one quantum
+    assert abs(sent[BUSY] - sent[QUIET]) <= sched.quantum
+
+
+def test_dialog_answers_without_a_city_get_a_fair_share_of_their_own():
+    sched, sender, clock, _ = scheduler(1)
+    for _ in range(50):
+        sched.enqueue(message(city=BUSY))
+    dialog = message(Kind.DIALOG, city=None)
+    sched.enqueue(dialog)
+    assert dialog.city == NO_CITY
+    drain(sched, clock)
+    assert [mid for _, mid, _ in sender.calls].index(dialog.id) <= sched.quantum
+
+
+# -- throttling (AIMD) --------------------------------------------------------------------------------
+
+
+def test_throttling_slows_the_pace_and_requeues_the_message_at_the_head():
+    # given a service that throttles the first two calls
+    sched, sender, clock, failed = scheduler(10, failures=[Throttled(), Throttled()])
+    first, second = message(), message()
+    sched.enqueue(first)
+    sched.enqueue(second)
+    # when the queue drains
+    results = drain(sched, clock)
+    # then the throttled message was retried first, each throttle cut the pace, nothing was lost
+    assert [r.status for r in results] == [SendStatus.THROTTLED, SendStatus.THROTTLED, SendStatus.SENT,
+                                           SendStatus.SENT]
+    assert [mid for _, mid, _ in sender.calls] == [first.id, second.id]
+    assert sched.pacer.throttles == 2 and failed == []
+    gap = sender.calls[1][0] - sender.calls[0][0]
+    assert gap > 1 / 10  # slower than the MPS right after the throttles
+
+
+def test_pace_recovers_to_the_mps_after_throttling_stops():
+    sched, sender, clock, _ = scheduler(100, failures=[Throttled()] * 3, aimd=Aimd(decrease=0.5))
+    for _ in range(40):
+        sched.enqueue(message())
+    drain(sched, clock)
+    assert sched.pacer.rate == pytest.approx(100)  # additive recovery, capped at the MPS
+    assert len(sender.calls) == 40
+
+
+def test_pace_never_falls_below_its_floor():
+    sched, sender, clock, _ = scheduler(10, failures=[Throttled()] * 30)
+    sched.enqueue(message())
+    drain(sched, clock)
+    assert sched.pacer.rate >= 0.1 * 10 and len(sender.calls) == 1
+
+
+# -- never twice --------------------------------------------------------------------------------------
+
+
+def test_redelivery_of_a_queued_message_sends_one_sms():
+    # given the same message delivered twice by the queue (before and after it was sent)
+    sched, sender, clock, _ = scheduler(1)
+    m = message(id="ses-0001")
+    sched.enqueue(m)
+    sched.enqueue(m)
+    drain(sched, clock)
+    sched.enqueue(m)
+    results = drain(sched, clock)
+    # then one SMS; the copies are acknowledged as duplicates without using the line
+    assert [mid for _, mid, _ in sender.calls] == ["ses-0001"]
+    assert results[-1].status is SendStatus.DUPLICATE
+
+
+class Crash(Exception):
+    pass
+
+
+class CrashingLedger(InMemoryLedger):
+    def mark_sent(self, message_id, sms_message_id, parts):
+        raise Crash("the drainer died after SendTextMessage returned, before the record")
+
+
+def test_crash_between_send_and_record_does_not_send_twice_and_tells_the_agent():
+    # given a drainer that dies right after the service accepted the message
+    crashing = CrashingLedger()
+    sched, sender, clock, _ = scheduler(1, ledger=crashing)
+    m = message(id="ses-0002")
+    sched.enqueue(m)
+    with pytest.raises(Crash):
+        sched.send_next()
+    # when the queue redelivers it to the next drainer (same ledger, fresh memory)
+    ledger = InMemoryLedger()
+    ledger.entries = crashing.entries
+    next_sched, next_sender, next_clock, failed = scheduler(1, ledger=ledger)
+    next_sched.enqueue(m)
+    result = next_sched.send_next()
+    # then at most once: not resent, recorded in doubt, and the agent is told once
+    assert len(sender.calls) == 1 and next_sender.attempts == []
+    assert result.status is SendStatus.IN_DOUBT
+    assert ledger.entries["ses-0002"].state is LedgerState.IN_DOUBT
+    assert failed == [("ses-0002", FailureReason.IN_DOUBT)]
+
+
+def test_read_timeout_after_the_request_left_is_in_doubt_and_never_resent():
+    timeout = ReadTimeoutError(endpoint_url="https://sms-voice.ca-central-1.amazonaws.com")
+    sched, sender, clock, failed = scheduler(1, failures=[timeout])
+    sched.enqueue(message(id="ses-0003"))
+    drain(sched, clock)
+    assert sender.attempts == ["ses-0003"]
+    assert failed == [("ses-0003", FailureReason.IN_DOUBT)]
+
+
+# -- never retried forever ----------------------------------------------------------------------------
+
+
+def _client_error(code: str, reason: str | None = None) -> ClientError:
+    response = {"Error": {"Code": code, "Message": code}}
+    if reason:
+        response["Reason"] = reason
+    return ClientError(response, "SendTextMessage")
+
+
+@pytest.mark.parametrize(
+    ("error", "reason"),
+    [
+        (_client_error("ConflictException", "DESTINATION_PHONE_NUMBER_OPTED_OUT"), FailureReason.OPTED_OUT),
+        (_client_error("ValidationException", "CANNOT_PARSE"), FailureReason.INVALID_NUMBER),
+        (_client_error("ServiceQuotaExceededException", "MONTHLY_SPEND_LIMIT_REACHED_FOR_TEXT"),
+         FailureReason.SPEND_LIMIT),
+    ],
+)
+def test_permanent_failure_calls_on_failed_once_and_is_not_retried(error, reason):
+    sched, sender, clock, failed = scheduler(1, failures=[error])
+    m = message()
+    sched.enqueue(m)
+    results = drain(sched, clock)
+    sched.enqueue(m)  # and a redelivery of it changes nothing
+    results += drain(sched, clock)
+    assert sender.attempts == [m.id]
+    assert failed == [(m.id, reason)]
+    assert [r.status for r in results] == [SendStatus.FAILED, SendStatus.DUPLICATE]
+    assert sched.ledger.entries[m.id].state is LedgerState.FAILED
+
+
+def test_transient_failure_backs_off_then_gives_the_message_back_to_the_queue():
+    # given a service answering InternalServerException every time
+    sched, sender, clock, failed = scheduler(10, failures=[_client_error("InternalServerException")] * 10,
+                                             max_transient_attempts=3)
+    m = message()
+    sched.enqueue(m)
+    results = drain(sched, clock)
+    # then two backed-off retries, then the durable queue has it again (redrive → DLQ), nobody told yet
+    assert [r.status for r in results] == [SendStatus.RETRY, SendStatus.RETRY, SendStatus.ABANDONED]
+    assert clock.now() >= 1.0 + 2.0 and failed == []
+    assert m.id not in sched.ledger.entries  # released: a redelivery may send it
+
+
+def test_classify_knows_the_adapter_errors_by_name():
+    class RecipientOptedOut(Exception):
+        pass
+
+    class SmsThrottlingError(Exception):
+        pass
+
+    class TransientSendFailure(Exception):
+        pass
+
+    assert classify(RecipientOptedOut()).reason is FailureReason.OPTED_OUT
+    assert classify(SmsThrottlingError()).outcome is Outcome.THROTTLED
+    assert classify(TransientFailure()).outcome is Outcome.TRANSIENT
+    assert classify(TransientSendFailure()).outcome is Outcome.TRANSIENT
+    assert classify(RuntimeError("unknown")).outcome is Outcome.IN_DOUBT  # unknown: never resent
+
+
+# -- visibility ----------------------------------------------------------------------------------------
+
+
+def test_expected_wait_is_the_parts_ahead_at_the_current_pace():
+    # given 300 agent parts from one city queued on a 1-MPS long code
+    sched, sender, clock, _ = scheduler(1)
+    for _ in range(150):
+        sched.enqueue(message(city=BUSY, parts=2))
+    # then a new answer from that city waits 300 s ("about 5 minutes"); another city's far less;
+    # a STOP confirmation nothing
+    assert sched.expected_wait_seconds(Priority.ANSWER, BUSY) == pytest.approx(300)
+    assert about_minutes(sched.expected_wait_seconds(Priority.ANSWER, BUSY)) == 5
+    assert sched.expected_wait_seconds(Priority.ANSWER, QUIET) == pytest.approx(1)
+    assert about_minutes(sched.expected_wait_seconds(Priority.URGENT)) is None
+    status = sched.status()
+    assert (status.messages, status.parts, status.parts_by_priority["ANSWER"]) == (150, 300, 300)
+
+
+def test_wait_estimate_grows_when_throttling_slows_the_pace():
+    sched, sender, clock, _ = scheduler(10, failures=[Throttled()])
+    for _ in range(100):
+        sched.enqueue(message())
+    before = sched.expected_wait_seconds(Priority.ANSWER)
+    sched.send_next()
+    assert sched.expected_wait_seconds(Priority.ANSWER) > before
+
+
+# -- the message and its parts ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("body", "parts"),
+    [
+        ("a" * 160, 1), ("a" * 161, 2), ("a" * 306, 2), ("a" * 307, 3),
+        ("€" * 80, 1), ("€" * 81, 2),  # an extension character is two septets
+        ("é" * 160, 1),  # in the GSM-7 alphabet
+        ("ê" * 70, 1), ("ê" * 71, 2), ("ê" * 134, 2), ("ê" * 135, 3),  # not in GSM-7: UCS-2
+        ("🌧" * 35, 1), ("🌧" * 36, 2),  # two UTF-16 units each, never split
+        ("", 1),
+    ],
+)
+def test_parts_are_counted_as_the_carrier_splits_them(body, parts):
+    assert count_parts(body) == parts
+
+
+def test_message_round_trips_through_the_queue_body_without_its_receipt():
+    m = OutboundMessage.create(id="ses-1", identity=IDENTITY, city=BUSY, kind="agent", destination="+15145550199",
+                               body="Réponse: la rue sera déneigée ce soir.", enqueued_at=1.5,
+                               context={"conversation": "6077243-abc"})
+    back = OutboundMessage.from_json(m.with_receipt("handle-1").to_json(), receipt="handle-2")
+    assert back == m and back.receipt == "handle-2" and back.priority is Priority.ANSWER
