@@ -48,5 +48,8 @@ bench: $(STAMP)
 	$(PY) bench/replies.py
 	$(PY) bench/outbound.py
 
+directory: $(STAMP)
+	$(PY) scripts/build_directory.py
+
 clean:
 	rm -rf cdk.out .pytest_cache

@@ -31,7 +31,7 @@ class Sub:
         return self.status == "active"
 
 
-GATINEAU = Place(6_942_553, "Gatineau", "QC")
+GATINEAU = Place(5_959_974, "Gatineau", "QC")
 RICHMOND_BC = Place(6_122_085, "Richmond", "BC")
 RICHMOND_VA = Place(4_781_708, "Richmond", "VA")
 LAVAL = Place(6_050_610, "Laval", "QC")
