@@ -207,3 +207,23 @@ def test_a_delivered_event_marks_the_message_delivered(region):
 
     delivery.lambda_handler(sms_delivery_event("sms-2", "DELIVERED", final=True, context=context), Context())
     assert MessageModel.get(context["conversation"], context["message"]).status == "delivered"
+
+
+def test_an_answer_whose_send_is_in_doubt_is_not_resent_and_the_agent_is_told(region, monkeypatch):
+    from text311.adapters.sms_sender import SendInDoubt
+
+    answers, sms, city_mail = region
+    calls = []
+
+    def unsure(destination, body, *, idempotency_key, context=None):
+        calls.append(idempotency_key)
+        raise SendInDoubt("read timeout after the request was sent")
+
+    monkeypatch.setattr(sms, "send", unsure)
+    raw = agent_reply(city_mail, ANSWER)
+    [first] = deliver(answers, raw, recipient=str(city_mail["Reply-To"]), message_id="ses-doubt")
+    answers.process_once.cache_clear()  # a fresh container, as Lambda's retry would be
+    [second] = deliver(answers, raw, recipient=str(city_mail["Reply-To"]), message_id="ses-doubt")
+    assert first["reason"] == "in_doubt" and len(calls) == 1
+    assert second["sent"] is False
+    assert "may or may not have reached" in sent_mails()[-1].get_content()

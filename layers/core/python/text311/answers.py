@@ -41,6 +41,7 @@ class Rejection(StrEnum):
     EMPTY = "empty"
     TOO_LONG = "too_long"
     UNDELIVERABLE = "undeliverable"
+    IN_DOUBT = "in_doubt"
 
 
 # Reasons we may explain to the sender, because SES authenticated who they are.
@@ -53,6 +54,8 @@ _EXPLAINED = {
     Rejection.EMPTY: "We found no new text in your answer (only quoted history or a signature), so nothing was sent.",
     Rejection.TOO_LONG: "Your answer is too long for SMS ({detail}). Please shorten it and answer again.",
     Rejection.UNDELIVERABLE: "Your answer could not be delivered by SMS ({detail}).",
+    Rejection.IN_DOUBT: "The SMS service did not confirm your answer: it may or may not have reached the "
+    "resident. It was not sent again, so that the resident never gets it twice.",
 }
 
 
@@ -207,8 +210,8 @@ class AnswerService:
         record, new = self.store.claim_message(
             conversation_id, external_id, at, direction="out", channel=channel, body=text, author=author
         )
-        if not new and record.status in ("sent", "failed", "delivered", "undelivered"):
-            return AnswerOutcome(record.status != "failed", "duplicate", conversation_id)
+        if not new and record.status in ("sent", "failed", "in_doubt", "delivered", "undelivered"):
+            return AnswerOutcome(record.status in ("sent", "delivered", "undelivered"), "duplicate", conversation_id)
         number = self.decrypt_phone(conversation.phone_encrypted)
         try:
             result = self.sms.send(
@@ -238,7 +241,7 @@ class AnswerService:
 
     def _send_failed(self, record: Any, conversation: Any, exc: Exception) -> None:
         """Map the SMS sender's errors: permanent ones are recorded and explained, never retried."""
-        from text311.adapters.sms_sender import PermanentSendFailure, RecipientOptedOut
+        from text311.adapters.sms_sender import PermanentSendFailure, RecipientOptedOut, SendInDoubt
         from text311.sms import ReplyTooLong
 
         if isinstance(exc, RecipientOptedOut):
@@ -249,6 +252,10 @@ class AnswerService:
         if isinstance(exc, ReplyTooLong):
             record.update(actions=[type(record).status.set("failed")])
             raise AnswerRejected(Rejection.TOO_LONG, str(exc)) from exc
+        if isinstance(exc, SendInDoubt):
+            # The request may have gone out: resending could text the resident twice (at most once).
+            record.update(actions=[type(record).status.set("in_doubt")])
+            raise AnswerRejected(Rejection.IN_DOUBT, str(exc)) from exc
         if isinstance(exc, PermanentSendFailure):
             record.update(actions=[type(record).status.set("failed")])
             raise AnswerRejected(Rejection.UNDELIVERABLE, str(exc)) from exc
