@@ -197,3 +197,17 @@ def test_a_text_to_an_unknown_destination_fails_so_it_ends_in_the_dlq(region):
     event = inbound_sms_event(payload)
     result = handler.lambda_handler(event, Context())
     assert result == {"batchItemFailures": [{"itemIdentifier": event["Records"][0]["messageId"]}]}
+
+
+def test_the_area_code_settles_a_name_shared_by_several_places(region):
+    handler, sms = region
+    kingston_resident = "+16135550188"  # 613: eastern Ontario
+    text(handler, "Kingston", number=kingston_resident)
+    assert sms.to(kingston_resident)[-1].startswith("You're connected to Kingston 311.")
+
+
+def test_the_area_code_never_overrides_what_the_resident_wrote(region):
+    handler, sms = region
+    kingston_resident = "+16135550188"
+    text(handler, "Kingston NY", number=kingston_resident)
+    assert sms.to(kingston_resident)[-1].startswith("Kingston is not on Text311 yet.")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
@@ -84,6 +84,8 @@ class InboundSmsService:
     countries: frozenset[str]
     our_numbers: frozenset[str] = frozenset()
     console_url: str = ""
+    # resolve(text, country, phone): lets the resolver use the area code to break ties.
+    phone_resolver: Callable[[str, str | None, str], Any] | None = None
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
 
     def handle(self, sms: InboundSms) -> Outcome:
@@ -107,7 +109,11 @@ class InboundSmsService:
         is_new = record is None
         if record is None:
             record = self.store.new_resident(phone_hash, self.vault.encrypt(number))
-        turn = self.dialog.handle(record.state, body, country_hint=country)
+        dialog = self.dialog
+        if self.phone_resolver is not None:
+            resolver = self.phone_resolver
+            dialog = replace(dialog, resolve=lambda text, hint: resolver(text, hint, number))
+        turn = dialog.handle(record.state, body, country_hint=country)
         if turn.dropped:
             logger.warning("too many texts held before a city was chosen", extra={**log, "dropped": turn.dropped})
         logger.info("dialog turn", extra={**log, "event": turn.event, "urgent": turn.urgent})

@@ -106,6 +106,12 @@ def _resolver() -> Any:
     return lambda text, country: resolve_municipality(text, country=country)
 
 
+def _phone_resolver() -> Any:
+    from text311.directory import resolve_municipality
+
+    return lambda text, country, phone: resolve_municipality(text, country=country, phone=phone)
+
+
 def _place_name(geonameid: int) -> str:
     from text311.directory import place_by_id
 
@@ -138,6 +144,7 @@ def inbound_sms_service() -> InboundSmsService:
         countries=s.countries,
         our_numbers=frozenset(normalize_e164(n) for n in s.sms_numbers.split(",") if n.strip()),
         console_url=s.console_url,
+        phone_resolver=_phone_resolver(),
     )
 
 
