@@ -9,7 +9,7 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
-from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, CORSConfig, Response
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.event_handler.exceptions import (
     BadRequestError,
     NotFoundError,
@@ -28,7 +28,8 @@ from text311.auth import Caller, Unauthorized, caller_from_claims
 from text311.console import Conflict, Forbidden, NotFound
 from text311.observability import logger, metrics, tracer
 
-app = APIGatewayHttpResolver(cors=CORSConfig(allow_origin="*", allow_headers=["Authorization", "Content-Type"]))
+# CORS is API Gateway's (the console's origin only); the local run serves page and API from one origin.
+app = APIGatewayHttpResolver()
 
 
 def caller() -> Caller:
