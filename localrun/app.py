@@ -78,6 +78,8 @@ class LocalRun:
         inbound_sms = load_function("inbound_sms", aws.region, SQS_FUNCTION_TIMEOUT, logs)
         inbound_email = load_function("inbound_email", aws.region, EMAIL_FUNCTION_TIMEOUT, logs)
         delivery_status = load_function("delivery_status", aws.region, SQS_FUNCTION_TIMEOUT, logs)
+        # The agents' console: same handler as behind API Gateway, invoked per request (local sign-in).
+        self.console_api = load_function("console_api", aws.region, SQS_FUNCTION_TIMEOUT, logs)
         self._check_services(services)
 
         self.bus.subscribe(
@@ -134,6 +136,35 @@ class LocalRun:
             services.delivery_status_service()
         except ImportError as exc:
             raise StartError(f"the core is incomplete: {exc}") from exc
+
+    def demo_agents(self) -> list[dict[str, str]]:
+        """Suggestions for the console's demo sign-in: each city's agent addresses."""
+        agents = []
+        for sub in self.seed.subscribers:
+            for entry in sub.agent_allow_list:
+                bare = entry.lstrip("@")
+                email = bare if "@" in bare else f"agent@{bare}"  # a domain entry: any address there
+                for role in ("agent", "supervisor"):
+                    agents.append({"email": email if role == "agent" else f"supervisor@{email.partition('@')[2]}",
+                                   "municipality_id": str(sub.geonameid), "role": role, "label": sub.display_name})
+        return agents
+
+    def sign_in(self, email: str, municipality_id: str, role: str) -> str:
+        """A signed local session, for an address the city allows (what Cognito's admin would set)."""
+        from text311.auth import LocalSessionVerifier, Role
+        from text311.subscribers import SubscriberRepository
+
+        if role not in {r.value for r in Role}:
+            raise ValueError("role: agent or supervisor")
+        subscriber = SubscriberRepository().get(int(municipality_id)) if municipality_id.isdigit() else None
+        if subscriber is None:
+            raise ValueError("municipality_id: not a Text311 city")
+        if not subscriber.allows_agent(email):
+            raise ValueError(f"{email} is not an agent of {subscriber.display_name}")
+        assert self.aws is not None, "sign-in before the run started"
+        key = self.aws.environment["LOCAL_SESSION_KEY"].encode()
+        claims = {"email": email, "custom:municipality_id": municipality_id, "custom:role": role}
+        return LocalSessionVerifier(key).issue(claims)
 
     def _cli_environment(self) -> dict[str, str]:
         """What `text311 …` needs to talk to this run (written to DATA_DIR/env)."""

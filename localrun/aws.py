@@ -144,6 +144,8 @@ def provision(deployment: Deployment, host: str, port: int) -> LocalAws:
         "AWS_REGION": region,
         "AWS_DEFAULT_REGION": region,
         "AWS_ENDPOINT_URL": endpoint,
+        # The console's demo sign-in signs sessions with this key; a new one each start.
+        "LOCAL_SESSION_KEY": secrets.token_hex(32),
         "POWERTOOLS_SERVICE_NAME": "text311",
         "POWERTOOLS_METRICS_NAMESPACE": "Text311",
         "POWERTOOLS_LOG_LEVEL": "INFO",

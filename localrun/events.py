@@ -15,6 +15,7 @@ from email.message import EmailMessage
 from email.utils import getaddresses
 from functools import cache
 from typing import Any
+from urllib.parse import parse_qs
 
 from localrun import ROOT
 
@@ -123,3 +124,15 @@ def addresses(message: EmailMessage, *headers: str) -> list[str]:
     for header in headers:
         values += [str(v) for v in message.get_all(header, [])]
     return [addr for _, addr in getaddresses(values) if "@" in addr]
+
+
+def http_api_request(*, method: str, path: str, query: str, headers: dict[str, str], body: str | None) -> dict:
+    """An HTTP API (payload 2.0) request as API Gateway passes it to the console function."""
+    event = sample("apigw_http_v2.json")
+    event.update(routeKey="$default", rawPath=path, rawQueryString=query, cookies=[], headers=headers,
+                 queryStringParameters={k: ",".join(v) for k, v in parse_qs(query).items()} or None,
+                 body=body, pathParameters=None, stageVariables=None, isBase64Encoded=False)
+    del event["requestContext"]["authorizer"]  # locally the session is verified by the function itself
+    event["requestContext"]["http"].update(method=method, path=path)
+    event["requestContext"]["requestId"] = str(uuid.uuid4())
+    return event

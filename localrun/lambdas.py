@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import importlib
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -14,6 +15,9 @@ from typing import IO, Any
 from localrun.events import ACCOUNT
 
 Handler = Callable[[dict, Any], Any]
+
+# The bus's worker and the console's HTTP threads both invoke functions; stdout is swapped per call.
+_INVOKE = threading.Lock()
 
 
 @dataclass
@@ -59,7 +63,7 @@ class Function:
                                 invoked_function_arn=self.arn, timeout_seconds=self.timeout_seconds)
         # Only the bus's worker thread invokes functions, and nothing else prints to stdout once the
         # run has started, so swapping sys.stdout for the call is safe.
-        with contextlib.redirect_stdout(self.stdout or sys.stdout):
+        with _INVOKE, contextlib.redirect_stdout(self.stdout or sys.stdout):
             return self.handler(event, context)
 
 

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from localrun.events import http_api_request
 from localrun.mail import BadMail, validate_verdicts
 
 if TYPE_CHECKING:
@@ -26,6 +27,10 @@ if TYPE_CHECKING:
 log = logging.getLogger("localrun.web")
 
 STATIC = Path(__file__).parent / "static"
+CONSOLE = Path(__file__).resolve().parent.parent / "console"  # the same files CloudFront serves in AWS
+# The console's policy in AWS, with the API on this origin.
+CONSOLE_CSP = ("default-src 'self'; connect-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+               "frame-ancestors 'none'; base-uri 'none'; form-action 'self'")
 E164 = re.compile(r"^\+[1-9]\d{7,14}$")  # what text311.phone.normalize_e164 accepts with a "+"
 MAX_SMS_BODY = 1600  # End User Messaging's longest two-way message (concatenated parts)
 MAX_MESSAGE_ID = 256  # TwoWaySmsPayload.inboundMessageId
@@ -140,6 +145,10 @@ def make_handler(run: LocalRun) -> type[BaseHTTPRequestHandler]:
             self._dispatch({
                 r"/": lambda url: self._static("index.html"),
                 r"/static/([A-Za-z0-9_.-]+)": lambda url, name: self._static(name),
+                r"/console": lambda url: self._redirect("/console/"),
+                r"/console/(.*)": lambda url, name: self._console_file(name or "index.html"),
+                r"/console-api/local-sign-in": lambda url: self._json(200, {"agents": run.demo_agents()}),
+                r"/console-api(/.*)": self._console_api,
                 r"/sim/config": lambda url: self._json(200, run.config()),
                 r"/sim/phones": lambda url: self._json(200, run.phones.numbers()),
                 r"/sim/phones/([^/]+)/messages": self._phone_messages,
@@ -153,7 +162,9 @@ def make_handler(run: LocalRun) -> type[BaseHTTPRequestHandler]:
         do_HEAD = do_GET
 
         def do_POST(self) -> None:  # noqa: N802 - the stdlib's name
-            self._dispatch({r"/sim/sms": self._post_sms, r"/sim/email": self._post_email})
+            self._dispatch({r"/sim/sms": self._post_sms, r"/sim/email": self._post_email,
+                            r"/console-api/local-sign-in": self._local_sign_in,
+                            r"/console-api(/.*)": self._console_api})
 
         def _static(self, name: str) -> None:
             path = STATIC / name
@@ -164,6 +175,54 @@ def make_handler(run: LocalRun) -> type[BaseHTTPRequestHandler]:
             if content_type.startswith("text/") or content_type.endswith("javascript"):
                 content_type += "; charset=utf-8"
             self._send(200, path.read_bytes(), content_type)
+
+        def _redirect(self, location: str) -> None:
+            self.send_response(HTTPStatus.MOVED_PERMANENTLY)
+            self.send_header("Location", location)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def _console_file(self, name: str) -> None:
+            path = (CONSOLE / name).resolve()
+            if CONSOLE not in path.parents or not path.is_file():  # no escaping the folder with ../
+                self._json(HTTPStatus.NOT_FOUND, {"error": f"no such file: {name}"})
+                return
+            content_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+            if content_type.startswith("text/") or content_type.endswith(("javascript", "json")):
+                content_type += "; charset=utf-8"
+            body = path.read_bytes()
+            self.send_response(200)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(body)))
+            self.send_header("Cache-Control", "no-store")
+            self.send_header("Content-Security-Policy", CONSOLE_CSP)
+            self.send_header("X-Content-Type-Options", "nosniff")
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(body)
+
+        def _console_api(self, url: Any, path: str) -> None:
+            """The console function, invoked as API Gateway would (minus the JWT authorizer: the
+            handler verifies the signed local session with the same checks)."""
+            body = self._body().decode("utf-8") if self.command == "POST" else None
+            headers = {k.lower(): v for k, v in self.headers.items()}
+            result = run.console_api.invoke(
+                http_api_request(method=self.command, path=path, query=url.query, headers=headers, body=body)
+            )
+            self._send(int(result.get("statusCode", 500)), (result.get("body") or "").encode("utf-8"),
+                       (result.get("headers") or {}).get("Content-Type", "application/json"))
+
+        def _local_sign_in(self, url: Any) -> None:
+            data = _json_object(self._body())
+            email = _string(data, "email", limit=254).strip().lower()
+            municipality = _string(data, "municipality_id", limit=12).strip()
+            role = _string(data, "role", limit=20).strip().lower()
+            try:
+                token = run.sign_in(email, municipality, role)
+            except ValueError as exc:
+                self._json(HTTPStatus.FORBIDDEN, {"message": str(exc)})
+                return
+            self._json(200, {"token": token, "expires_in": 8 * 3600})
 
         def _phone_messages(self, url: Any, number: str) -> None:
             number = unquote(number).strip()  # "+" may come as is or as %2B
