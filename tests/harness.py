@@ -88,3 +88,18 @@ def sent_mails() -> list[EmailMessage]:
 
 def text_of(mail: EmailMessage) -> str:
     return mail.get_body(preferencelist=("plain",)).get_content()
+
+
+class LambdaContext:
+    """What Powertools reads from a Lambda context, for invoking handlers in tests."""
+
+    memory_limit_in_mb = 256
+
+    def __init__(self, function_name: str = "text311-test", remaining_ms: int = 60_000) -> None:
+        self.function_name = function_name
+        self.invoked_function_arn = f"arn:aws:lambda:{REGION}:123456789012:function:{function_name}"
+        self.aws_request_id = f"req-{function_name}"
+        self._remaining_ms = remaining_ms
+
+    def get_remaining_time_in_millis(self) -> int:
+        return self._remaining_ms

@@ -7,10 +7,12 @@ import json
 
 import pytest
 from aws_events import http_api_request, inbound_sms_event, two_way_sms
-from harness import GATINEAU, KINGSTON, OUR_NUMBER, REGION, setup_region
+from harness import GATINEAU, KINGSTON, OUR_NUMBER, LambdaContext, setup_region
 from moto import mock_aws
 
 from text311.auth import LocalSessionVerifier, Unauthorized
+
+CONTEXT = LambdaContext("console-api", 30_000)
 
 GATINEAU_AGENT = {"email": "marie@gatineau.example.ca", "custom:municipality_id": str(GATINEAU.geonameid),
                   "custom:role": "agent"}
@@ -19,15 +21,6 @@ KINGSTON_AGENT = {"email": "sam@kingston.example.ca", "custom:municipality_id": 
                   "custom:role": "agent"}
 
 
-class Context:
-    function_name = "console-api"
-    memory_limit_in_mb = 256
-    invoked_function_arn = f"arn:aws:lambda:{REGION}:123456789012:function:console-api"
-    aws_request_id = "req-console"
-
-    @staticmethod
-    def get_remaining_time_in_millis() -> int:
-        return 30_000
 
 
 @pytest.fixture
@@ -39,7 +32,7 @@ def region(aws_env, monkeypatch):
         for number, texts in {"+18195550123": ["Gatineau", "Pothole on rue Laurier"],
                               "+16135550188": ["Kingston ON", "Garbage missed on Princess St"]}.items():
             for body in texts:
-                inbound.lambda_handler(inbound_sms_event(two_way_sms(body, number, OUR_NUMBER)), Context())
+                inbound.lambda_handler(inbound_sms_event(two_way_sms(body, number, OUR_NUMBER)), CONTEXT)
         api = importlib.import_module("functions.console_api.handler")
         api.answer_once.cache_clear()
         yield api, sms
@@ -47,7 +40,7 @@ def region(aws_env, monkeypatch):
 
 def call(api, method, path, claims, body=None, query=None, headers=None):
     response = api.lambda_handler(http_api_request(method, path, claims=claims, body=body, query=query,
-                                                   headers=headers), Context())
+                                                   headers=headers), CONTEXT)
     return response["statusCode"], json.loads(response["body"]) if response.get("body") else None
 
 

@@ -8,26 +8,19 @@ import json
 import boto3
 import pytest
 from aws_events import inbound_sms_event, two_way_sms
-from harness import OUR_NUMBER, REGION, setup_region
+from harness import OUR_NUMBER, REGION, LambdaContext, setup_region
 from moto import mock_aws
 
 from text311 import services
 from text311.adapters.dynamodb import TABLES
 from text311.erasure import forget_resident
 
+CONTEXT = LambdaContext("inbound-sms")
+
 FORGET = "+18195550123"
 KEEP = "+18195550999"
 
 
-class Context:
-    function_name = "inbound-sms"
-    memory_limit_in_mb = 256
-    invoked_function_arn = f"arn:aws:lambda:{REGION}:123456789012:function:inbound-sms"
-    aws_request_id = "req-erasure"
-
-    @staticmethod
-    def get_remaining_time_in_millis() -> int:
-        return 60_000
 
 
 def dump_tables() -> str:
@@ -44,7 +37,7 @@ def region(aws_env, monkeypatch):
         handler.process_once.cache_clear()
         for number in (FORGET, KEEP):
             for body in ("Gatineau", f"pothole reported by {number[-4:]}", "still there"):
-                handler.lambda_handler(inbound_sms_event(two_way_sms(body, number, OUR_NUMBER)), Context())
+                handler.lambda_handler(inbound_sms_event(two_way_sms(body, number, OUR_NUMBER)), CONTEXT)
         yield
 
 

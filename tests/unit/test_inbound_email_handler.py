@@ -9,25 +9,18 @@ from email.message import EmailMessage
 import boto3
 import pytest
 from aws_events import ses_receipt
-from harness import OUR_NUMBER, REGION, sent_mails, setup_region
+from harness import OUR_NUMBER, REGION, LambdaContext, sent_mails, setup_region
 from moto import mock_aws
 
 from text311.adapters.dynamodb import ConversationModel
+
+CONTEXT = LambdaContext("inbound-email")
 
 RESIDENT = "+18195550123"
 AGENT = "marie.tremblay@gatineau.example.ca"
 BUCKET = "text311-raw-mail-test"
 
 
-class Context:
-    function_name = "inbound-email"
-    memory_limit_in_mb = 256
-    invoked_function_arn = f"arn:aws:lambda:{REGION}:123456789012:function:inbound-email"
-    aws_request_id = "req-2"
-
-    @staticmethod
-    def get_remaining_time_in_millis() -> int:
-        return 60_000
 
 
 @pytest.fixture
@@ -44,7 +37,7 @@ def region(aws_env, monkeypatch):
         from aws_events import inbound_sms_event, two_way_sms
 
         for body in ["Il y a un nid de poule devant le 12 rue Laurier", "Gatineau"]:
-            inbound.lambda_handler(inbound_sms_event(two_way_sms(body, RESIDENT, OUR_NUMBER)), Context())
+            inbound.lambda_handler(inbound_sms_event(two_way_sms(body, RESIDENT, OUR_NUMBER)), CONTEXT)
         [city_mail] = sent_mails()
         yield answers, sms, city_mail
 
@@ -70,7 +63,7 @@ def deliver(answers, raw: bytes, *, recipient: str, sender: str = AGENT, message
     boto3.client("s3", region_name=REGION).put_object(Bucket=BUCKET, Key=f"inbound/{message_id}", Body=raw)
     event = ses_receipt(message_id=message_id, recipient=recipient, sender=sender, verdicts=verdicts,
                         return_path=return_path)
-    return answers.lambda_handler(event, Context())
+    return answers.lambda_handler(event, CONTEXT)
 
 
 ANSWER = "Bonjour, une équipe passera demain matin pour réparer le nid de poule. Merci!"
@@ -182,10 +175,10 @@ def test_a_failed_delivery_marks_the_message_and_tells_the_agent_once(region):
     failed = sms_delivery_event("sms-1", "CARRIER_UNREACHABLE", final=True, context=context,
                                 description="Carrier could not reach the phone")
     mails_before = len(sent_mails())
-    assert delivery.lambda_handler(failed, Context()) == {"batchItemFailures": []}
-    assert delivery.lambda_handler(failed, Context()) == {"batchItemFailures": []}  # redelivered
+    assert delivery.lambda_handler(failed, CONTEXT) == {"batchItemFailures": []}
+    assert delivery.lambda_handler(failed, CONTEXT) == {"batchItemFailures": []}  # redelivered
     late = sms_delivery_event("sms-1", "PENDING", final=False, context=context)
-    delivery.lambda_handler(late, Context())
+    delivery.lambda_handler(late, CONTEXT)
 
     message = MessageModel.get(context["conversation"], context["message"])
     assert message.status == "undelivered"
@@ -205,7 +198,7 @@ def test_a_delivered_event_marks_the_message_delivered(region):
 
     from text311.adapters.dynamodb import MessageModel
 
-    delivery.lambda_handler(sms_delivery_event("sms-2", "DELIVERED", final=True, context=context), Context())
+    delivery.lambda_handler(sms_delivery_event("sms-2", "DELIVERED", final=True, context=context), CONTEXT)
     assert MessageModel.get(context["conversation"], context["message"]).status == "delivered"
 
 

@@ -10,23 +10,16 @@ from datetime import UTC, datetime, timedelta
 import boto3
 import pytest
 from aws_events import inbound_sms_event, two_way_sms
-from harness import GATINEAU, OUR_NUMBER, REGION, sent_mails, setup_region, text_of
+from harness import GATINEAU, OUR_NUMBER, REGION, LambdaContext, sent_mails, setup_region, text_of
 from moto import mock_aws
 
 from text311.adapters.dynamodb import ConversationModel, MessageModel, ResidentModel
 
+CONTEXT = LambdaContext("inbound-sms")
+
 RESIDENT = "+18195550123"  # 819: a Gatineau-area number
 
 
-class Context:
-    function_name = "inbound-sms"
-    memory_limit_in_mb = 256
-    invoked_function_arn = f"arn:aws:lambda:{REGION}:123456789012:function:inbound-sms"
-    aws_request_id = "req-1"
-
-    @staticmethod
-    def get_remaining_time_in_millis() -> int:
-        return 60_000
 
 
 @pytest.fixture
@@ -40,7 +33,7 @@ def region(aws_env, monkeypatch):
 
 def text(handler, body, *, number=RESIDENT, message_id=None, at=None):
     payload = two_way_sms(body, number, OUR_NUMBER, message_id=message_id)
-    return handler.lambda_handler(inbound_sms_event(payload, at=at), Context())
+    return handler.lambda_handler(inbound_sms_event(payload, at=at), CONTEXT)
 
 
 def test_new_resident_is_asked_then_connected_and_the_city_gets_the_first_text(region):
@@ -91,8 +84,8 @@ def test_redelivery_of_the_same_batch_sends_one_email_and_no_second_sms(region):
     payload = two_way_sms("Still there", RESIDENT, OUR_NUMBER, message_id="dup-1")
     event = inbound_sms_event(payload)
     before = len(sms.sent)
-    assert handler.lambda_handler(event, Context()) == {"batchItemFailures": []}
-    assert handler.lambda_handler(event, Context()) == {"batchItemFailures": []}
+    assert handler.lambda_handler(event, CONTEXT) == {"batchItemFailures": []}
+    assert handler.lambda_handler(event, CONTEXT) == {"batchItemFailures": []}
     assert len(sent_mails()) == 2
     assert len(sms.sent) == before
 
@@ -106,7 +99,7 @@ def test_a_poison_record_is_reported_alone_and_the_rest_of_the_batch_goes_throug
     poison["messageId"] = "poison-1"
     poison["body"] = json.dumps({**json.loads(poison["body"]), "Message": "{not json"})
     event["Records"].insert(0, poison)
-    assert handler.lambda_handler(event, Context()) == {"batchItemFailures": [{"itemIdentifier": "poison-1"}]}
+    assert handler.lambda_handler(event, CONTEXT) == {"batchItemFailures": [{"itemIdentifier": "poison-1"}]}
     assert len(sent_mails()) == 1
 
 
@@ -195,7 +188,7 @@ def test_a_text_to_an_unknown_destination_fails_so_it_ends_in_the_dlq(region):
     handler, _ = region
     payload = two_way_sms("Gatineau", RESIDENT, "+15145559999", message_id="wrong-dest")
     event = inbound_sms_event(payload)
-    result = handler.lambda_handler(event, Context())
+    result = handler.lambda_handler(event, CONTEXT)
     assert result == {"batchItemFailures": [{"itemIdentifier": event["Records"][0]["messageId"]}]}
 
 
