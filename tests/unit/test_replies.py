@@ -101,6 +101,33 @@ def test_keeps_bottom_posted_answer_when_quote_is_above() -> None:
     assert extract_reply(body) == "It is on April 14."
 
 
+def test_keeps_each_inline_answer_between_quoted_questions() -> None:
+    body = (
+        f"{EN_ATTRIBUTION}\n> Is the pool open on Sunday?\n\nYes, from 10 to 6.\n\n"
+        "> And is it free for kids?\n\nFree under 12.\n"
+    )
+
+    assert extract_reply(body) == "Yes, from 10 to 6.\n\nFree under 12."
+
+
+def test_drops_unmarked_line_the_client_wrapped_inside_a_quote() -> None:
+    body = (
+        f"Booked for Friday.\n\n{EN_ATTRIBUTION}\n> See the map at https://city.example.ca/maps?id=12\n"
+        "&layer=roads&zoom=14\n> Thanks\n"
+    )
+
+    assert extract_reply(body) == "Booked for Friday."
+
+
+def test_keeps_quoted_attribution_inside_the_quote() -> None:
+    body = (
+        f"{EN_ATTRIBUTION}\n> Where do I pay?\n> On Mon, Mar 2, 2026 at 9:00 AM, Kingston 311 wrote:\n>> Hi\n\n"
+        "At city hall."
+    )
+
+    assert extract_reply(body) == "At city hall."
+
+
 def test_keeps_sentence_starting_with_on_when_it_is_not_an_attribution() -> None:
     body = f"On Monday we close Maple Street from 8 to noon.\n\n{EN_ATTRIBUTION}\n{NOTICE}"
 

@@ -3,7 +3,7 @@
 A reply is read line by line. A *splitter* is a line (or a few wrapped lines) that only a mail client
 writes above the message it quotes: ``On … wrote:``, ``Le … a écrit :``, an Outlook ``From:/Sent:``
 header block, ``-----Original Message-----``. Everything from the first splitter is history, except
-that a bottom-posted answer written under a ``>``-quoted block is kept. Lines marked with ``>`` are
+answers written under or between ``>``-quoted lines (bottom-posted or inline). Lines marked with ``>`` are
 history wherever they are.
 """
 
@@ -54,7 +54,10 @@ _HEADER = re.compile(
 _UNDERSCORES = re.compile(r"\s*[_-]{8,}\s*")
 _QUOTED = re.compile(r"\s*>")
 # "reply On Wed, Apr 4, 2012 at 3:59 PM, bob wrote:" — some clients glue the attribution to the text.
-_GLUED_ATTRIBUTION = re.compile(r"(?<=\S)[ \t]*-*[ \t]*(?=On\s[^\n]{5,200}?\bwrote:[ \t]*$)", re.MULTILINE)
+# Only on unquoted lines: "> On … wrote:" is a quoted attribution and stays inside the quote.
+_GLUED_ATTRIBUTION = re.compile(
+    r"^(?![ \t]*>)([^\n]*?\S)[ \t]*-*[ \t]*(?=On\s[^\n]{5,200}?\bwrote:[ \t]*$)", re.MULTILINE
+)
 _MAX_SPLITTER_LINES = 5
 
 
@@ -151,17 +154,40 @@ def find_splitter(lines: list[str]) -> tuple[int, int] | None:
     return None
 
 
-def _bottom_post(lines: list[str]) -> list[str]:
-    """What follows a ``>``-quoted block under a splitter: an answer written below the quote."""
-    last_quoted = max((i for i, line in enumerate(lines) if is_quoted(line)), default=None)
+def _answers_under_quote(lines: list[str]) -> list[str]:
+    """What the agent wrote under or between ``>``-quoted lines below a splitter.
+
+    Bottom-posted answers sit under the quote; inline answers sit between quoted questions, set off by
+    blank lines. An unmarked paragraph above the last quoted line that touches a quoted line (no blank
+    line between) is quoted text the client wrapped (a long link), not an answer. Kept in order, up to
+    the next splitter among the unquoted lines (older, unmarked history).
+    """
     body = [line for line in lines if line.strip()]
     # The history is a quote only if it starts with '>' lines; unmarked text under a splitter is history.
-    if last_quoted is None or not body or not is_quoted(body[0]):
+    if not body or not is_quoted(body[0]):
         return []
-    rest = lines[last_quoted + 1 :]
-    if find_splitter(rest) is not None:
-        return []
-    return rest
+    last_quoted = max(i for i, line in enumerate(lines) if is_quoted(line))
+    kept: list[str] = []
+    for i, line in enumerate(lines):
+        if is_quoted(line):
+            continue
+        wrapped = i < last_quoted and line.strip() and _in_quoted_paragraph(lines, i)
+        if not wrapped:
+            kept.append(line)
+    found = find_splitter(kept)
+    return kept if found is None else kept[: found[0]]
+
+
+def _in_quoted_paragraph(lines: list[str], i: int) -> bool:
+    """Does the unmarked paragraph holding line ``i`` touch a quoted line, above or below, with no blank?"""
+    start, end = i, i
+    while start > 0 and lines[start - 1].strip() and not is_quoted(lines[start - 1]):
+        start -= 1
+    while end + 1 < len(lines) and lines[end + 1].strip() and not is_quoted(lines[end + 1]):
+        end += 1
+    above = start > 0 and is_quoted(lines[start - 1])
+    below = end + 1 < len(lines) and is_quoted(lines[end + 1])
+    return above or below
 
 
 def strip_quotes(text: str) -> str:
@@ -172,11 +198,11 @@ def strip_quotes(text: str) -> str:
         # A forward the agent adds a note to is not a reply: keep it whole unless history precedes it.
         if forward_at is not None and find_splitter(all_lines[:forward_at]) is None:
             return text
-    lines = _GLUED_ATTRIBUTION.sub("\n", text).splitlines()
+    lines = _GLUED_ATTRIBUTION.sub("\\1\n", text).splitlines()
     found = find_splitter(lines)
     if found is not None:
         start, span = found
-        kept = lines[:start] + _bottom_post(lines[start + span :])
+        kept = lines[:start] + _answers_under_quote(lines[start + span :])
     else:
         kept = lines
     return "\n".join(line for line in kept if not is_quoted(line))
