@@ -21,7 +21,8 @@ it means (or none):
 Figures: accuracy = matched the truth, over queries whose text settles the place (all but
 ``ambiguous*`` and ``non_place``); wrong-confident = a match that is not the truth (any match of a
 non-place), over all queries; needless follow-up = 'choose' where the text settles the place or
-names none; choose-has-truth = the truth is among the choices, over 'choose' answers with a truth;
+names none; choose-has-truth = the truth is among the choices, over 'choose' answers with a truth
+(their number is printed: with 300 queries per category it is ~300 and the ratio moves ±1 point by seed);
 latency per query, in process, warm. Baseline: ``rapidfuzz.process.extractOne`` with WRatio ≥ 85
 over the same directory's names (a match or nothing; a name shared by several places maps to the
 most populous). Cold start: loading the directory file in a fresh interpreter (time, and peak
@@ -358,7 +359,9 @@ def cold_start(runs: int = 7) -> tuple[list[float], float]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seed", type=int, default=311)
-    parser.add_argument("--per-category", type=int, default=300)
+    # 1,000 per category: 'choose has truth' is a ratio over ~1,000 'choose' answers, not ~300, where one
+    # answer moves it by 0.3 points and seeds alone swing it across the 98 % target (about 80 s).
+    parser.add_argument("--per-category", type=int, default=1000)
     parser.add_argument("--show-errors", action="store_true", help="print wrong-confident and missed queries")
     args = parser.parse_args()
 
@@ -387,7 +390,7 @@ def main() -> int:
         ("accuracy (settled)", pct(a.correct, a.settled), pct(b.correct, b.settled), "≥ 98 %"),
         ("wrong-confident", pct(a.wrong, a.n), pct(b.wrong, b.n), "≤ 0.1 %"),
         ("needless follow-up", pct(a.needless, a.needless_base), pct(b.needless, b.needless_base), "≤ 5 %"),
-        ("choose has truth", pct(a.chose_truth, a.chose), pct(b.chose_truth, b.chose), "≥ 98 %"),
+        (f"choose has truth (n={a.chose})", pct(a.chose_truth, a.chose), pct(b.chose_truth, b.chose), "≥ 98 %"),
         ("missed (none, settled)", pct(a.missed, a.settled), pct(b.missed, b.settled), ""),
         (
             "latency p50",

@@ -190,6 +190,12 @@ def test_two_different_places_in_one_text_are_offered_both():
     assert {"Gatineau, QC", "Ottawa, ON"} <= set(labels(res))
 
 
+
+def test_a_place_next_to_a_name_shared_by_many_is_still_offered():
+    res = resolve_municipality("kingston ottawa")
+    assert res.status == "choose"
+    assert {"Kingston, ON", "Ottawa, ON"} <= set(labels(res))
+
 # -- typos -------------------------------------------------------------------------------------
 
 
@@ -204,6 +210,8 @@ def test_two_different_places_in_one_text_are_offered_both():
         ("Saint-Jean-sur-Richelue", "Saint-Jean-sur-Richelieu, QC"),
         ("je suis à Drumondville", "Drummondville, QC"),
         ("Kingstn ON", "Kingston, ON"),
+        # each word alone is some place's old name ('blosom': Blossom, TX); together a misspelt name
+        ("blosom park", "Blossom Park, ON"),
     ],
 )
 def test_small_typos_are_forgiven_when_one_name_is_clearly_nearest(text, expected):

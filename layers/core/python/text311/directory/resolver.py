@@ -244,6 +244,12 @@ class Resolver:
         if clean and len(accepted) == 1 and not accepted[0].names:
             return self._alternate_only(accepted[0], words, raws, hint)
         decided = self._combine([self._decide(s, hint, alone=clean and len(accepted) == 1) for s in accepted])
+        if decided.reason == "several_places" and len(content) <= MAX_TYPO_TOKENS and not REQUEST.intersection(words):
+            # each word names some place ('blosom' is an old name of Blossom, TX; 'park' of Parks, AZ)
+            # but together they misspell one longer name: 'blosom park' is Blossom Park, ON
+            typo = self._typo(words, raws, hint)
+            if typo is not None and typo[0].status != NONE and typo[1] > max(s.length for s in accepted):
+                return typo[0]
         if (
             decided.status == MATCH
             and not clean
@@ -413,9 +419,12 @@ class Resolver:
         others = [d for d in decisions if d.status == CHOOSE]
         if len(matches) == 1 and not others:
             return next(d for d in decisions if d.status == MATCH)
+        # round-robin across the names, so 'kingston ottawa' offers Ottawa beside the five Kingstons
+        queues = [list((d.match,) if d.status == MATCH else d.choices) for d in decisions]
         places: list[Place] = []
-        for d in decisions:
-            for p in (d.match,) if d.status == MATCH else d.choices:
+        while any(queues):
+            for queue in queues:
+                p = queue.pop(0) if queue else None
                 if p is not None and p not in places:
                     places.append(p)
         if not places:
