@@ -15,6 +15,29 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 PERIOD = Duration.minutes(5)
+# The functions' own metrics (Powertools EMF, text311.observability): namespace and service dimension.
+NAMESPACE = "Text311"
+SERVICE = {"service": "text311"}
+# Rejected agent answers in 5 minutes that page someone. A city's agents mistyping or replying from
+# a personal address make a few a day; ten in five minutes is forged mail, a misrouted mailing list
+# or a broken DKIM/SPF setup at a city, and each of them means answers are not reaching residents.
+REJECTED_ANSWERS_ALARM = 10
+
+
+def service_metric(name: str, statistic: str = "Sum", label: str | None = None) -> cloudwatch.Metric:
+    return cloudwatch.Metric(
+        namespace=NAMESPACE, metric_name=name, dimensions_map=SERVICE, period=PERIOD, statistic=statistic,
+        label=label,
+    )
+
+
+def split_by(dimension: str, name: str, statistic: str, label: str) -> cloudwatch.MathExpression:
+    """One line per value of ``dimension`` (reason, city): a SEARCH, so new values appear by themselves."""
+    return cloudwatch.MathExpression(
+        expression=f"SEARCH('{{{NAMESPACE},{dimension},service}} MetricName=\"{name}\"', '{statistic}', 300)",
+        label=label,
+        period=PERIOD,
+    )
 
 
 class Observability(Construct):
@@ -60,6 +83,19 @@ class Observability(Construct):
                 treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
             )
             self.alarms.append(alarm)
+        rejected = service_metric("AnswersRejected").create_alarm(
+            self,
+            "RejectedAnswersSpike",
+            alarm_description=(
+                f"Text311: more than {REJECTED_ANSWERS_ALARM} agent answers rejected in 5 minutes "
+                "(forged mail, or a city's mail failing SPF/DKIM); the dashboard splits them by reason"
+            ),
+            threshold=REJECTED_ANSWERS_ALARM,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+            evaluation_periods=1,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        )
+        self.alarms.append(rejected)
         for alarm in self.alarms:
             alarm.add_alarm_action(notify)
 
@@ -93,6 +129,34 @@ class Observability(Construct):
                     f.metric_duration(period=PERIOD, statistic="p95", label=n) for n, f in functions.items()
                 ],
                 width=12,
+            ),
+        )
+        self.dashboard.add_widgets(
+            cloudwatch.GraphWidget(
+                title="Messages: texts in, mails to cities, answers sent, SMS parts sent",
+                left=[
+                    service_metric("InboundSms", label="texts in"),
+                    service_metric("EmailsToCity", label="mails to cities"),
+                    service_metric("AnswersSent", label="answers sent"),
+                    service_metric("SmsSegmentsSent", label="SMS parts sent"),
+                ],
+                right=[
+                    service_metric("SmsDelivered", label="delivered"),
+                    service_metric("SmsUndelivered", label="undelivered"),
+                ],
+                width=12,
+            ),
+            cloudwatch.GraphWidget(
+                title="Rejected agent answers, by reason",
+                left=[split_by("reason", "AnswerRejected", "Sum", "rejected")],
+                width=12,
+            ),
+        )
+        self.dashboard.add_widgets(
+            cloudwatch.GraphWidget(
+                title="First-response time per city (seconds, average)",
+                left=[split_by("city", "FirstResponseTime", "Average", "first response")],
+                width=24,
             ),
         )
         if api is not None:

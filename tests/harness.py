@@ -90,6 +90,32 @@ def text_of(mail: EmailMessage) -> str:
     return mail.get_body(preferencelist=("plain",)).get_content()
 
 
+RAW_MAIL_BUCKET = "text311-raw-mail-test"  # RAW_MAIL_BUCKET in conftest's aws_env
+
+
+def agent_answer(handler, city_mail: EmailMessage, text: str, *, sender: str, message_id: str | None = None) -> dict:
+    """An agent's plain reply to a city mail, stored in S3 as SES's S3 action does, then the SES
+    receipt event handed to the inbound_email handler. Returns the handler's outcome for it."""
+    import uuid
+
+    from aws_events import ses_receipt
+
+    msg = EmailMessage()
+    msg["From"] = sender
+    msg["To"] = str(city_mail["Reply-To"])
+    msg["Subject"] = f"RE: {city_mail['Subject']}"
+    msg["Message-ID"] = f"<{uuid.uuid4()}@{sender.rpartition('@')[2]}>"
+    msg.set_content(text)
+    message_id = message_id or uuid.uuid4().hex
+    s3 = boto3.client("s3", region_name=REGION)
+    if RAW_MAIL_BUCKET not in {b["Name"] for b in s3.list_buckets()["Buckets"]}:
+        s3.create_bucket(Bucket=RAW_MAIL_BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION})
+    s3.put_object(Bucket=RAW_MAIL_BUCKET, Key=f"inbound/{message_id}", Body=msg.as_bytes())
+    event = ses_receipt(message_id=message_id, recipient=str(city_mail["Reply-To"]), sender=sender)
+    [outcome] = handler.lambda_handler(event, LambdaContext("inbound-email"))
+    return outcome
+
+
 class LambdaContext:
     """What Powertools reads from a Lambda context, for invoking handlers in tests."""
 

@@ -145,7 +145,7 @@ def stats() -> dict[str, Any]:
     return services.console_service().stats(caller())
 
 
-@logger.inject_lambda_context
+@logger.inject_lambda_context(clear_state=True)  # no correlation id carried from the last request
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict, context: LambdaContext) -> dict:

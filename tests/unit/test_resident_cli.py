@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import importlib
 import json
-import uuid
-from email.message import EmailMessage
 
 import boto3
 import pytest
-from aws_events import inbound_sms_event, ses_receipt, two_way_sms
+from aws_events import inbound_sms_event, two_way_sms
 from botocore.stub import Stubber
-from harness import OUR_NUMBER, REGION, LambdaContext, sent_mails, setup_region, text_of
+from harness import OUR_NUMBER, REGION, LambdaContext, agent_answer, sent_mails, setup_region, text_of
 from moto import mock_aws
 from typer.testing import CliRunner
 
@@ -24,23 +22,6 @@ KEEP = "+18195550999"
 AGENT = "marie.tremblay@gatineau.example.ca"
 BUCKET = "text311-raw-mail-test"
 runner = CliRunner()
-
-
-def _answer(answers, city_mail, text: str) -> str:
-    """An agent's emailed answer, stored in S3 as SES's S3 action would, then handed to the handler."""
-    msg = EmailMessage()
-    msg["From"] = AGENT
-    msg["To"] = str(city_mail["Reply-To"])
-    msg["Subject"] = f"RE: {city_mail['Subject']}"
-    msg["Message-ID"] = f"<{uuid.uuid4()}@gatineau.example.ca>"
-    msg.set_content(text)
-    message_id = uuid.uuid4().hex
-    boto3.client("s3", region_name=REGION).put_object(Bucket=BUCKET, Key=f"inbound/{message_id}", Body=msg.as_bytes())
-    answers.lambda_handler(
-        ses_receipt(message_id=message_id, recipient=str(city_mail["Reply-To"]), sender=AGENT),
-        LambdaContext("inbound-email"),
-    )
-    return message_id
 
 
 def _everything() -> str:
@@ -58,9 +39,6 @@ def _everything() -> str:
 def region(aws_env, monkeypatch):
     with mock_aws():
         setup_region(aws_env, monkeypatch)
-        boto3.client("s3", region_name=REGION).create_bucket(
-            Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION}
-        )
         inbound = importlib.import_module("functions.inbound_sms.handler")
         inbound.process_once.cache_clear()
         answers = importlib.import_module("functions.inbound_email.handler")
@@ -70,8 +48,8 @@ def region(aws_env, monkeypatch):
                 inbound.lambda_handler(inbound_sms_event(two_way_sms(body, number, OUR_NUMBER)),
                                        LambdaContext("inbound-sms"))
         by_number = {n: next(m for m in sent_mails() if f"reported by {n[-4:]}" in text_of(m)) for n in (FORGET, KEEP)}
-        _answer(answers, by_number[FORGET], "Answer for the forgotten one, crew on Friday.")
-        _answer(answers, by_number[KEEP], "Answer for the kept one, crew on Monday.")
+        agent_answer(answers, by_number[FORGET], "Answer for the forgotten one, crew on Friday.", sender=AGENT)
+        agent_answer(answers, by_number[KEEP], "Answer for the kept one, crew on Monday.", sender=AGENT)
         yield
 
 

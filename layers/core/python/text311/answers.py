@@ -19,7 +19,7 @@ from enum import StrEnum
 from typing import Any, Protocol
 
 from text311.conversations import ConversationStore, municipality_of
-from text311.observability import count_rejection, logger, metrics
+from text311.observability import correlate, count_rejected_answer, logger, metrics, record_first_response
 from text311.phone import mask
 from text311.tokens import InvalidToken, TokenSigner
 
@@ -140,7 +140,7 @@ class AnswerService:
         try:
             return self._handle(mail)
         except AnswerRejected as rejected:
-            count_rejection(rejected.reason)
+            count_rejected_answer(rejected.reason)
             logger.warning(
                 "agent answer rejected",
                 extra={
@@ -152,7 +152,9 @@ class AnswerService:
             return AnswerOutcome(False, rejected.reason.value)
 
     def _handle(self, mail: ReceivedMail) -> AnswerOutcome:
+        correlate(None)
         conversation_id = self._conversation_id(mail.recipients)
+        correlate(conversation_id)  # only once the token is verified: a forged one names nothing
         if mail.virus == "FAIL":
             raise AnswerRejected(Rejection.VIRUS)
         if mail.spam == "FAIL":
@@ -265,7 +267,10 @@ class AnswerService:
         accepted and noted in the thread."""
         model = type(conversation)
         if not conversation.first_response_at:
-            conversation.update(actions=[model.first_response_at.set(datetime.now(UTC))])
+            answered_at = datetime.now(UTC)
+            conversation.update(actions=[model.first_response_at.set(answered_at)])
+            waited = (answered_at - conversation.opened_at).total_seconds()
+            record_first_response(int(conversation.municipality_id), waited)
         if not conversation.owner_email:
             try:
                 conversation.update(

@@ -17,6 +17,7 @@ from typing import Any
 from text311.adapters.dynamodb import ConversationModel, MessageModel
 from text311.answers import AnswerRejected, AnswerService
 from text311.auth import Caller
+from text311.observability import correlate
 
 PAGE = 50
 
@@ -75,9 +76,11 @@ class ConsoleService:
 
     def _conversation(self, caller: Caller, conversation_id: str) -> ConversationModel:
         try:
-            return ConversationModel.get(caller.municipality_id, conversation_id)
+            conversation = ConversationModel.get(caller.municipality_id, conversation_id)
         except ConversationModel.DoesNotExist as exc:
             raise NotFound(conversation_id) from exc
+        correlate(conversation_id)  # only once the caller's city holds it
+        return conversation
 
     def list(
         self, caller: Caller, status: str | None = "open", view: str | None = None, query: str | None = None

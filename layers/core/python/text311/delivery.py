@@ -15,7 +15,7 @@ from pynamodb.exceptions import DoesNotExist, UpdateError
 
 from text311.adapters.dynamodb import MessageModel
 from text311.conversations import municipality_of
-from text311.observability import logger, metrics
+from text311.observability import correlate, logger, metrics
 
 DELIVERED = frozenset({"SUCCESSFUL", "DELIVERED"})
 IN_FLIGHT = frozenset({"PENDING", "QUEUED"})
@@ -38,6 +38,7 @@ class DeliveryStatusService:
     notify: Any  # (conversation, subscriber, text) -> None: mails the agent in the thread
 
     def record(self, event: SmsEvent) -> str:
+        correlate(event.conversation_id)  # the SMS context carries it from the answer to its delivery
         if not event.conversation_id or not event.message_key:
             logger.info("delivery event without Text311 context (not ours)", extra={"sms": event.sms_message_id})
             return "ignored"
@@ -57,6 +58,8 @@ class DeliveryStatusService:
         except UpdateError:
             return "already_final"
         metrics.add_metric(name=f"Sms{new_status.capitalize()}", unit="Count", value=1)
+        logger.info("sms status", extra={"conversation_id": event.conversation_id, "status": new_status,
+                                         "sms_message_id": event.sms_message_id})
         if new_status == "undelivered":
             self._report(event)
         return new_status
