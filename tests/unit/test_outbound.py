@@ -30,6 +30,7 @@ from text311.outbound import (
 )
 from text311.outbound.errors import Throttled, TransientFailure
 from text311.outbound.pacing import max_in_window, part_slots
+from text311.sms import SmsSegmenter
 
 IDENTITY = "+15145550100"
 BUSY, QUIET = 6077243, 6127749
@@ -393,16 +394,22 @@ def test_wait_estimate_grows_when_throttling_slows_the_pace():
 @pytest.mark.parametrize(
     ("body", "parts"),
     [
-        ("a" * 160, 1), ("a" * 161, 2), ("a" * 306, 2), ("a" * 307, 3),
+        ("a" * 160, 1), ("a" * 161, 2), ("a" * 306, 2),
+        ("a" * 307, 2),  # 3 parts as one concatenated SMS; 2 numbered SMS as the sender splits it
         ("€" * 80, 1), ("€" * 81, 2),  # an extension character is two septets
         ("é" * 160, 1),  # in the GSM-7 alphabet
-        ("ê" * 70, 1), ("ê" * 71, 2), ("ê" * 134, 2), ("ê" * 135, 3),  # not in GSM-7: UCS-2
+        ("ê" * 70, 1), ("ê" * 71, 2), ("ê" * 135, 3),  # not in GSM-7: UCS-2
         ("🌧" * 35, 1), ("🌧" * 36, 2),  # two UTF-16 units each, never split
         ("", 1),
     ],
 )
-def test_parts_are_counted_as_the_carrier_splits_them(body, parts):
+def test_parts_are_counted_as_the_sender_splits_them(body, parts):
     assert count_parts(body) == parts
+
+
+@pytest.mark.parametrize("body", ["word " * 100, "Réponse: la rue sera déneigée ce soir. " * 12, "x" * 2000])
+def test_the_pacer_counts_exactly_the_sms_the_sender_sends(body):
+    assert count_parts(body) == len(SmsSegmenter(max_parts=99).split(body))
 
 
 def test_message_round_trips_through_the_queue_body_without_its_receipt():

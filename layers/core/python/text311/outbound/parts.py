@@ -1,15 +1,22 @@
-"""Message-part counting for pacing: GSM-7 versus UCS-2, as the carrier counts a concatenated SMS.
+"""Message-part counting for pacing: what the sender will actually put on the line.
 
-The counting itself is ``text311.sms.concatenated_parts`` (one place for the GSM 03.38 tables);
-the pacer only needs a ``(body) -> int`` counter, injected where messages are built
+Text311's sender never relies on carrier concatenation: ``SmsSegmenter.split`` sends a long reply
+as numbered SMS of one segment each ("1/3 …"), GSM-7 or UCS-2 per SMS. The pacer must count those
+SMS, not the parts of the same text sent as one concatenated message (``sms.concatenated_parts``):
+the two differ (the "k/n " markers and word boundaries cost room; 307 GSM-7 letters are 3
+concatenated parts but 2 split SMS), and counting the wrong one would pace to a rate the line
+never sees. The pacer only needs a ``(body) -> int`` counter, injected where messages are built
 (``OutboundMessage.create(..., count=...)``). An empty body is still one part on the wire.
 """
 
 from __future__ import annotations
 
-from text311.sms import concatenated_parts
+from text311.sms import SmsSegmenter
+
+# count() never raises for a long text (split() would, past max_parts): the pacer counts what it gets.
+_SEGMENTER = SmsSegmenter()
 
 
 def count_parts(body: str) -> int:
-    """Message parts the carrier will bill and count against the MPS (an empty body is one part)."""
-    return max(1, concatenated_parts(body))
+    """SMS the sender will send for ``body`` (each one billed part, counted against the MPS)."""
+    return max(1, _SEGMENTER.count(body).parts)
