@@ -9,7 +9,7 @@ DATA_DIR ?= .local-data
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 18,20
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 18,20
 
-.PHONY: run test lint synth deploy destroy bench directory clean
+.PHONY: run test lint synth deploy destroy smoke bench directory clean
 
 $(STAMP): requirements.txt requirements-powertools.txt requirements-dev.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -37,11 +37,25 @@ synth: $(STAMP)
 
 deploy: $(STAMP)
 	@test -n "$(REGION)" || { echo "usage: make deploy REGION=ca-central-1" >&2; exit 2; }
-	npx --yes aws-cdk@2 deploy --app "$(PY) app.py" "Text311-$(REGION)"
+	npx --yes aws-cdk@2 deploy --app "$(PY) app.py" "Text311-*$(REGION)"
 
 destroy: $(STAMP)
 	@test -n "$(REGION)" || { echo "usage: make destroy REGION=ca-central-1" >&2; exit 2; }
-	npx --yes aws-cdk@2 destroy --app "$(PY) app.py" "Text311-$(REGION)"
+	@echo "Destroying Text311-$(REGION) (and Text311-mail-$(REGION) if SES receives elsewhere)."
+	@echo "RETAINED, by design (they hold residents' and agents' data; docs/deploy.md, 'Destroy'):"
+	@echo "  DynamoDB tables subscribers, residents, conversations, messages (deletion protection on);"
+	@echo "  S3 RawMailBucket and AccessLogBucket (and the mail stack's RelayBucket); the console's user pool;"
+	@echo "  the KMS keys DataKey, PhoneKey (and MailKey) and the secrets ReplyTokenKeys, PhoneHashKey."
+	@echo "Delete them by hand, after the retention period, if the region is closed for good."
+	npx --yes aws-cdk@2 destroy --app "$(PY) app.py" "Text311-*$(REGION)"
+
+# One synthetic resident text through a deployed region, hop by hop, then clean-up (scripts/smoke.py).
+# SMOKE_FROM: the test number; SMOKE_TO: our number; SMOKE_CITY / SMOKE_CITY_NAME: the test municipality
+# (its inbox a DevOps address). Sends one real mail to that inbox; publishes on the inbound topic only.
+smoke: $(STAMP)
+	@test -n "$(REGION)" || { echo "usage: make smoke REGION=ca-central-1 SMOKE_FROM=+1… SMOKE_TO=+1… SMOKE_CITY=<geonameid> SMOKE_CITY_NAME=<name>" >&2; exit 2; }
+	$(PY) scripts/smoke.py --region "$(REGION)" --from "$(SMOKE_FROM)" --to "$(SMOKE_TO)" \
+		--municipality "$(SMOKE_CITY)" --municipality-name "$(SMOKE_CITY_NAME)" --timeout "$(or $(SMOKE_TIMEOUT),120)"
 
 bench: $(STAMP)
 	$(PY) bench/resolver.py

@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Text311's CDK app: one stack ``Text311-<region>`` per entry of ``config/regions.yaml``.
+"""Text311's CDK app: one stack ``Text311-<region>`` per entry of ``config/regions.yaml``, plus
+``Text311-mail-<region>`` in ``mail_receiving_region`` for a region where SES cannot receive email.
 
 The config is validated before any CDK object exists: a bad entry prints one line naming the file,
 the entry and the field, and exits 2 (no jsii trace). ``TEXT311_CONFIG`` points at another file.

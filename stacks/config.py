@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import re
 from email.utils import parseaddr
+from functools import cache
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -21,6 +22,8 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CONFIG = ROOT / "config" / "regions.yaml"
 CONFIG_ENV = "TEXT311_CONFIG"
+# Where SES can receive email (sourced and dated in the file itself).
+RECEIVING_REGIONS_FILE = ROOT / "config" / "ses-receiving-regions.yaml"
 
 _REGION = re.compile(r"^[a-z]{2}(-gov)?-[a-z]+-\d$")
 _HOSTNAME = re.compile(r"^(?=.{4,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
@@ -33,6 +36,10 @@ _DOMAIN_PREFIX = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
 _RESERVED_IN_PREFIX = ("aws", "amazon", "cognito")
 # CloudFront takes certificates from ACM in us-east-1 only, whatever the stack's region.
 _CLOUDFRONT_CERTIFICATE = re.compile(r"^arn:aws[a-z-]*:acm:us-east-1:\d{12}:certificate/[0-9a-f-]{36}$")
+# A receipt rule set name as SES accepts it: letters, digits, '_', '-', '.', starting and ending alphanumeric.
+_RULE_SET_NAME = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9_.-]{0,62}[A-Za-z0-9])?$")
+_DNS_LABEL = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
+_HOSTED_ZONE_ID = re.compile(r"^Z[A-Z0-9]{1,32}$")
 _IDENTITY_ARN = re.compile(
     r"^arn:aws[a-z-]*:sms-voice:(?P<region>[a-z0-9-]+):(?P<account>\d{12}):(phone-number|pool)/[A-Za-z0-9_-]+$"
 )
@@ -117,6 +124,47 @@ class ConsoleSettings(BaseModel):
         return self
 
 
+@cache
+def receiving_regions(path: Path = RECEIVING_REGIONS_FILE) -> tuple[str, ...]:
+    """The regions where SES receives email, from ``config/ses-receiving-regions.yaml``."""
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (FileNotFoundError, yaml.YAMLError) as exc:
+        message = f"{_display(path)}: cannot read the SES receiving regions: {exc}"
+        raise ConfigError(message.replace("\n", " ")) from None
+    regions = raw.get("receiving_regions") if isinstance(raw, dict) else None
+    if not isinstance(regions, list) or not all(isinstance(r, str) and _REGION.match(r) for r in regions):
+        raise ConfigError(f"{_display(path)}: receiving_regions: expected a list of region names")
+    return tuple(regions)
+
+
+class ReceiptRuleSetSettings(BaseModel):
+    """Which SES receipt rule set holds our rule (SES has ONE active rule set per account and region).
+
+    ``create_and_activate``: the stack owns a rule set ``name`` and activates it, refusing to replace
+    another active rule set unless ``replace_active`` is true. ``existing``: our rule is added to the
+    already active rule set ``name`` (another application's), which the stack never (de)activates.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    mode: Literal["create_and_activate", "existing"] = "create_and_activate"
+    name: Annotated[str, Field(pattern=_RULE_SET_NAME.pattern)] = "text311"
+    replace_active: bool = False
+
+    @model_validator(mode="after")
+    def _name_given_for_existing(self) -> ReceiptRuleSetSettings:
+        if self.mode == "existing" and "name" not in self.model_fields_set:
+            raise ValueError("name: give the name of the active rule set to add our rule to")
+        if self.mode == "existing" and self.replace_active:
+            raise ValueError("replace_active: only with mode create_and_activate")
+        return self
+
+    @property
+    def activates(self) -> bool:
+        return self.mode == "create_and_activate"
+
+
 class Deployment(BaseModel):
     """One region's deployment. ``Text311-<region>`` is its stack."""
 
@@ -144,6 +192,16 @@ class Deployment(BaseModel):
     console_url: Annotated[str, Field(pattern=r"^(https://\S+)?$")] = ""
     support_contact: str = Field(default="text311.ca", min_length=1, max_length=60)
     log_retention_days: Literal[7, 14, 30, 60, 90, 180, 365] = 30
+    # SES receives mail only in some regions (config/ses-receiving-regions.yaml). In a region that
+    # cannot, the receipt rule, raw-mail bucket and a forwarder live in this region instead
+    # (stack Text311-mail-<region>, stacks/mail_region.py).
+    mail_receiving_region: Annotated[str, AfterValidator(_region)] | None = None
+    receipt_rule_set: ReceiptRuleSetSettings = Field(default_factory=ReceiptRuleSetSettings)
+    # Custom MAIL FROM <subdomain>.<sender domain>: SPF then aligns with the From domain for DMARC.
+    mail_from_subdomain: Annotated[str, Field(pattern=_DNS_LABEL.pattern)] = "bounce"
+    # A public Route 53 zone holding the sender and reply domains: the stack publishes the records
+    # itself. Absent: `text311 dns --region <region>` prints them for the domain's owner.
+    route53_hosted_zone_id: Annotated[str, Field(pattern=_HOSTED_ZONE_ID.pattern)] | None = None
 
     @model_validator(mode="after")
     def _one_console_url(self) -> Deployment:
@@ -172,6 +230,39 @@ class Deployment(BaseModel):
         if self.account and match["account"] != self.account:
             raise ValueError(f"sms_origination_identity: the identity is in account {match['account']}")
         return self
+
+    @model_validator(mode="after")
+    def _mail_can_be_received(self) -> Deployment:
+        regions = receiving_regions()
+        listed = ", ".join(regions)
+        if self.mail_receiving_region is None and self.region not in regions:
+            raise ValueError(
+                f"mail_receiving_region: SES cannot receive email in {self.region}; set "
+                f"mail_receiving_region to one of: {listed}"
+            )
+        if self.mail_receiving_region is not None and self.mail_receiving_region not in regions:
+            raise ValueError(
+                f"mail_receiving_region: SES cannot receive email in {self.mail_receiving_region}; "
+                f"choose one of: {listed}"
+            )
+        return self
+
+    @property
+    def receiving_region(self) -> str:
+        """Where SES receives agents' answers: this region, or ``mail_receiving_region``."""
+        return self.mail_receiving_region or self.region
+
+    @property
+    def receives_remotely(self) -> bool:
+        return self.receiving_region != self.region
+
+    @property
+    def mail_stack_name(self) -> str:
+        return f"Text311-mail-{self.region}"
+
+    @property
+    def mail_from_domain(self) -> str:
+        return f"{self.mail_from_subdomain}.{self.sender_domain}"
 
     @property
     def creates_number(self) -> bool:

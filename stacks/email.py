@@ -1,26 +1,32 @@
 """Amazon SES: sending identity and configuration set, and the receipt rule for agents' answers.
 
 Outbound: functions send raw MIME through the configuration set (TLS required, events to SNS).
-Inbound:  MX of the reply domain ──▶ receipt rule (scan, TLS required)
+Inbound:  MX of the reply domain ──▶ receipt rule (scan, TLS required), in the rule set config chooses
           ──action 1──▶ S3 ``RawMailBucket`` at ``inbound/<message id>`` (SSE-KMS with the data key)
           ──action 2──▶ inbound_email, invoked asynchronously (Event)
 S3 comes first: when the function runs, the message it reads is already stored.
+Where SES cannot receive, the rule lives in another region (``stacks/mail_region.py``).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import jsii
-from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import CfnOutput, CustomResource, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_route53 as route53
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_ses as ses
 from aws_cdk import aws_ses_actions as actions
 from aws_cdk import aws_sns as sns
-from aws_cdk import custom_resources as cr
+from cdk_nag import NagPackSuppression, NagSuppressions
 from constructs import Construct
 
 from stacks.config import Deployment
+from stacks.packaging import plain_function
 from stacks.security import Security
 
 RAW_MAIL_PREFIX = "inbound/"
@@ -34,15 +40,15 @@ class StoreInBucket:
     """SES's S3 action with a bucket policy that names this account AND this receipt rule
     (``aws_ses_actions.S3`` only checks the account)."""
 
-    def __init__(self, bucket: s3.Bucket, prefix: str) -> None:
-        self.bucket, self.prefix = bucket, prefix
+    def __init__(self, bucket: s3.Bucket, prefix: str, rule_set_name: str = RULE_SET_NAME) -> None:
+        self.bucket, self.prefix, self.rule_set_name = bucket, prefix, rule_set_name
 
     def bind(self, receipt_rule: ses.IReceiptRuleRef) -> ses.ReceiptRuleActionConfig:
         stack = Stack.of(self.bucket)
         rule_arn = stack.format_arn(
             service="ses",
             resource="receipt-rule-set",
-            resource_name=f"{RULE_SET_NAME}:receipt-rule/{RULE_NAME}",
+            resource_name=f"{self.rule_set_name}:receipt-rule/{RULE_NAME}",
         )
         result = self.bucket.add_to_resource_policy(
             iam.PolicyStatement(
@@ -101,6 +107,8 @@ class Email(Construct):
             "SenderIdentity",
             identity=ses.Identity.domain(deployment.sender_domain),
             configuration_set=self.configuration_set,
+            # Bounces return to bounce.<domain>: SPF then aligns with the From domain (DMARC).
+            mail_from_domain=deployment.mail_from_domain,
         )
         self.identity_arn = stack.format_arn(
             service="ses", resource="identity", resource_name=deployment.sender_domain
@@ -109,36 +117,10 @@ class Email(Construct):
             service="ses", resource="configuration-set", resource_name=CONFIGURATION_SET_NAME
         )
 
-        self.log_bucket = s3.Bucket(
-            self,
-            "AccessLogBucket",
-            encryption=s3.BucketEncryption.S3_MANAGED,  # the only encryption S3 server access logs support
-            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
-            enforce_ssl=True,
-            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
-            lifecycle_rules=[s3.LifecycleRule(expiration=Duration.days(deployment.retention_days))],
-            removal_policy=RemovalPolicy.RETAIN,
-        )
-        self.bucket = s3.Bucket(
-            self,
-            "RawMailBucket",
-            encryption=s3.BucketEncryption.KMS,
-            encryption_key=key,
-            bucket_key_enabled=True,
-            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
-            enforce_ssl=True,
-            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
-            server_access_logs_bucket=self.log_bucket,
-            server_access_logs_prefix="raw-mail/",
-            lifecycle_rules=[
-                s3.LifecycleRule(
-                    prefix=RAW_MAIL_PREFIX,
-                    expiration=Duration.days(deployment.retention_days),
-                    abort_incomplete_multipart_upload_after=Duration.days(1),
-                )
-            ],
-            removal_policy=RemovalPolicy.RETAIN,  # agents' answers to residents
-        )
+        self.log_bucket, self.bucket = mail_buckets(
+            self, "RawMailBucket", key=key, retention_days=deployment.retention_days,
+            expiration_days=deployment.retention_days, log_prefix="raw-mail/",
+        )  # agents' answers to residents
 
     @property
     def environment(self) -> dict[str, str]:
@@ -174,47 +156,216 @@ class Email(Construct):
             )
         )
 
-    def receive(self, inbound_email: lambda_.IFunction) -> ses.ReceiptRuleSet:
-        """The receipt rule set for the reply domain, activated (SES has one active rule set per region)."""
-        rule_set = ses.ReceiptRuleSet(
+    def receive(self, inbound_email: lambda_.IFunction) -> Receiving | None:
+        """The receipt rule for the reply domain, here when SES receives in this region.
+
+        In a region where SES cannot receive, ``stacks/mail_region.py`` builds the same rule in the
+        receiving region and relays each answer into this stack's bucket and function.
+        """
+        if self.deployment.receives_remotely:
+            self.receiving = None
+        else:
+            self.receiving = Receiving(
+                self, "Receiving", deployment=self.deployment, bucket=self.bucket, target=inbound_email
+            )
+        return self.receiving
+
+    def publish_dns(self) -> None:
+        """Outputs with every record the domain owner publishes; Route 53 records when a zone is configured."""
+        deployment = self.deployment
+        records = sender_records(deployment, self.identity)
+        for name, record in records.items():
+            CfnOutput(self, f"Dns{name}", value=record.line, description=record.purpose)
+        if deployment.route53_hosted_zone_id:
+            for name, record in records.items():
+                if name != "Dmarc":  # a recommendation: an existing DMARC policy must not be overwritten
+                    record.publish(self, f"Record{name}", deployment.route53_hosted_zone_id)
+
+
+@dataclass(frozen=True)
+class DnsRecord:
+    """One DNS record the domain owner publishes (``line`` is zone-file style)."""
+
+    name: str
+    type: str
+    value: str
+    purpose: str
+
+    @property
+    def line(self) -> str:
+        return f"{self.name} {self.type} {self.value}"
+
+    def publish(self, scope: Construct, construct_id: str, hosted_zone_id: str) -> route53.CfnRecordSet:
+        value = f'"{self.value}"' if self.type == "TXT" else self.value
+        return route53.CfnRecordSet(
+            scope,
+            construct_id,
+            hosted_zone_id=hosted_zone_id,
+            name=self.name,
+            type=self.type,
+            ttl="1800",
+            resource_records=[value],
+        )
+
+
+def inbound_mx(deployment: Deployment) -> DnsRecord:
+    return DnsRecord(
+        deployment.reply_domain,
+        "MX",
+        f"10 inbound-smtp.{deployment.receiving_region}.amazonaws.com",
+        f"agents' answers reach SES in {deployment.receiving_region}",
+    )
+
+
+def dkim_records(identity: ses.EmailIdentity, domain: str) -> dict[str, DnsRecord]:
+    tokens = (
+        (identity.dkim_dns_token_name1, identity.dkim_dns_token_value1),
+        (identity.dkim_dns_token_name2, identity.dkim_dns_token_value2),
+        (identity.dkim_dns_token_name3, identity.dkim_dns_token_value3),
+    )
+    return {
+        f"Dkim{index}": DnsRecord(name, "CNAME", value, f"Easy DKIM for {domain}")
+        for index, (name, value) in enumerate(tokens, start=1)
+    }
+
+
+def sender_records(deployment: Deployment, identity: ses.EmailIdentity) -> dict[str, DnsRecord]:
+    region = Stack.of(identity).region
+    return {
+        "InboundMx": inbound_mx(deployment),
+        **dkim_records(identity, deployment.sender_domain),
+        "MailFromMx": DnsRecord(
+            deployment.mail_from_domain, "MX", f"10 feedback-smtp.{region}.amazonses.com", "custom MAIL FROM"
+        ),
+        "MailFromSpf": DnsRecord(deployment.mail_from_domain, "TXT", SPF, "custom MAIL FROM: SPF"),
+        "Dmarc": DnsRecord(f"_dmarc.{deployment.sender_domain}", "TXT", dmarc(deployment), "recommended DMARC"),
+    }
+
+
+SPF = "v=spf1 include:amazonses.com ~all"
+
+
+def dmarc(deployment: Deployment) -> str:
+    # Start at p=none with aggregate reports; move to quarantine once the reports show only SES.
+    return f"v=DMARC1; p=none; rua=mailto:{deployment.alarm_email}"
+
+
+class Receiving(Construct):
+    """The agent-answers receipt rule (S3 first, then ``target``) in the rule set config chooses, and
+    the custom resource that activates that set (``create_and_activate``) or checks it is active
+    (``existing``). Used in the SMS region's stack, or in the mail stack of another region."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        deployment: Deployment,
+        bucket: s3.Bucket,
+        target: lambda_.IFunction,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        settings = deployment.receipt_rule_set
+        self.rule_set_name = settings.name
+        if settings.activates:
+            rule_set: ses.IReceiptRuleSet = ses.ReceiptRuleSet(
+                self, "RuleSet", receipt_rule_set_name=settings.name
+            )
+        else:  # another application's active set: we add a rule and never own the set
+            rule_set = ses.ReceiptRuleSet.from_receipt_rule_set_name(self, "RuleSet", settings.name)
+        self.rule = ses.ReceiptRule(
             self,
-            "ReceiptRuleSet",
-            receipt_rule_set_name=RULE_SET_NAME,
-            rules=[
-                ses.ReceiptRuleOptions(
-                    receipt_rule_name=RULE_NAME,
-                    recipients=[self.deployment.reply_domain],
-                    scan_enabled=True,
-                    tls_policy=ses.TlsPolicy.REQUIRE,
-                    actions=[
-                        StoreInBucket(self.bucket, RAW_MAIL_PREFIX),
-                        actions.Lambda(
-                            function=inbound_email, invocation_type=actions.LambdaInvocationType.EVENT
-                        ),
-                    ],
-                )
+            "Rule",
+            rule_set=rule_set,
+            receipt_rule_name=RULE_NAME,
+            recipients=[deployment.reply_domain],
+            scan_enabled=True,
+            tls_policy=ses.TlsPolicy.REQUIRE,
+            actions=[
+                StoreInBucket(bucket, RAW_MAIL_PREFIX, settings.name),
+                actions.Lambda(function=target, invocation_type=actions.LambdaInvocationType.EVENT),
             ],
         )
-        set_active = cr.AwsSdkCall(
-            service="SES",
-            action="setActiveReceiptRuleSet",
-            parameters={"RuleSetName": RULE_SET_NAME},
-            physical_resource_id=cr.PhysicalResourceId.of(f"text311-active-rule-set-{Stack.of(self).region}"),
-        )
-        self.activation = cr.AwsCustomResource(
+        self.function = plain_function(
             self,
-            "ActivateRuleSet",
-            on_create=set_active,
-            on_update=set_active,
-            # Deactivate on delete: SES refuses to delete the active rule set.
-            on_delete=cr.AwsSdkCall(service="SES", action="setActiveReceiptRuleSet", parameters={}),
-            policy=cr.AwsCustomResourcePolicy.from_statements(
-                [
-                    # SetActiveReceiptRuleSet has no resource-level permissions: "*" is the only resource.
-                    iam.PolicyStatement(actions=["ses:SetActiveReceiptRuleSet"], resources=["*"]),
-                ]
-            ),
-            install_latest_aws_sdk=False,
+            "ActivationFunction",
+            "receipt_rule_set",
+            log_retention_days=deployment.log_retention_days,
+            description="Deploy time: activates the SES receipt rule set, never over another application's",
         )
-        self.activation.node.add_dependency(rule_set)
-        return rule_set
+        self.function.add_to_role_policy(
+            iam.PolicyStatement(
+                # Neither action supports resource-level permissions: "*" is the only resource.
+                actions=["ses:DescribeActiveReceiptRuleSet"]
+                + (["ses:SetActiveReceiptRuleSet"] if settings.activates else []),
+                resources=["*"],
+            )
+        )
+        self.activation = CustomResource(
+            self,
+            "Activation",
+            service_token=self.function.function_arn,
+            resource_type="Custom::SesActiveReceiptRuleSet",
+            properties={
+                "RuleSetName": settings.name,
+                "Mode": "activate" if settings.activates else "verify",
+                "ReplaceActive": str(settings.replace_active).lower(),
+            },
+        )
+        # Activate (or check) once the rule exists: an active set without our rule drops answers.
+        self.activation.node.add_dependency(self.rule)
+
+    def suppress_nag(self) -> None:
+        # CDK puts the statement in the role's policy or in an inline policy under the function,
+        # depending on feature flags: both carry the same suppression.
+        NagSuppressions.add_resource_suppressions(
+            self.function,
+            [
+                NagPackSuppression(
+                    id="AwsSolutions-IAM5",
+                    reason="ses:DescribeActiveReceiptRuleSet and ses:SetActiveReceiptRuleSet support no "
+                    "resource-level permissions (one active rule set per account and region); this "
+                    "deploy-time function's role may call only those.",
+                    applies_to=["Resource::*"],
+                )
+            ],
+            apply_to_children=True,
+        )
+
+
+def mail_buckets(
+    scope: Construct, bucket_id: str, *, key: kms.IKey, retention_days: int, expiration_days: int, log_prefix: str
+) -> tuple[s3.Bucket, s3.Bucket]:
+    """The bucket SES's S3 action writes raw mail to (KMS, TLS only, no public access, objects under
+    ``RAW_MAIL_PREFIX`` expire) and its access-log bucket. Both retained: they hold residents' data."""
+    log_bucket = s3.Bucket(
+        scope,
+        "AccessLogBucket",
+        encryption=s3.BucketEncryption.S3_MANAGED,  # the only encryption S3 server access logs support
+        block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+        enforce_ssl=True,
+        object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+        lifecycle_rules=[s3.LifecycleRule(expiration=Duration.days(retention_days))],
+        removal_policy=RemovalPolicy.RETAIN,
+    )
+    bucket = s3.Bucket(
+        scope,
+        bucket_id,
+        encryption=s3.BucketEncryption.KMS,
+        encryption_key=key,
+        bucket_key_enabled=True,
+        block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+        enforce_ssl=True,
+        object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+        server_access_logs_bucket=log_bucket,
+        server_access_logs_prefix=log_prefix,
+        lifecycle_rules=[
+            s3.LifecycleRule(
+                prefix=RAW_MAIL_PREFIX,
+                expiration=Duration.days(expiration_days),
+                abort_incomplete_multipart_upload_after=Duration.days(1),
+            )
+        ],
+        removal_policy=RemovalPolicy.RETAIN,
+    )
+    return log_bucket, bucket

@@ -19,7 +19,6 @@ from aws_cdk import Duration
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_destinations as destinations
-from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
@@ -28,7 +27,7 @@ from stacks.console import Console
 from stacks.data import Data
 from stacks.email import Email
 from stacks.messaging import Messaging
-from stacks.packaging import ARCHITECTURE, RUNTIME, Layers, function_code
+from stacks.packaging import Layers, plain_function
 from stacks.security import PHONE_CONTEXT, Security
 
 SQS_FUNCTION_TIMEOUT = Duration.seconds(30)
@@ -184,49 +183,18 @@ class Functions(Construct):
         description: str,
         **extra: object,
     ) -> lambda_.Function:
-        log_group = logs.LogGroup(
-            self,
-            f"{construct_id}Logs",
-            retention=logs.RetentionDays[_RETENTION[self.deployment.log_retention_days]],
-        )
         # Our own role instead of AWSLambdaBasicExecutionRole: logs go to this function's group only.
-        role = iam.Role(
-            self,
-            f"{construct_id}Role",
-            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
-            description=f"Text311 {folder} function",
-        )
-        role.add_to_policy(
-            iam.PolicyStatement(
-                actions=["logs:CreateLogStream", "logs:PutLogEvents"],
-                resources=[log_group.log_group_arn],  # "arn:…:log-group:<name>:*", its streams
-            )
-        )
-        return lambda_.Function(
+        return plain_function(
             self,
             construct_id,
-            role=role,
+            folder,
+            log_retention_days=self.deployment.log_retention_days,
             description=description,
-            runtime=RUNTIME,
-            architecture=ARCHITECTURE,
-            handler="handler.lambda_handler",
-            code=function_code(folder),
-            layers=self.layers.all,
-            memory_size=memory,
-            timeout=timeout,
-            tracing=lambda_.Tracing.ACTIVE,
-            log_group=log_group,
             environment=environment,
+            timeout=timeout,
+            memory=memory,
+            layers=self.layers.all,
+            tracing=lambda_.Tracing.ACTIVE,
             **extra,
         )
 
-
-_RETENTION = {
-    7: "ONE_WEEK",
-    14: "TWO_WEEKS",
-    30: "ONE_MONTH",
-    60: "TWO_MONTHS",
-    90: "THREE_MONTHS",
-    180: "SIX_MONTHS",
-    365: "ONE_YEAR",
-}

@@ -38,7 +38,7 @@ def _suppress(construct: IConstruct, *suppressions: NagPackSuppression, children
 
 def suppress(stack: RegionStack) -> None:
     _suppress_console(stack)
-    security, functions, email = stack.security, stack.functions, stack.email
+    security, functions = stack.security, stack.functions
 
     for secret, why in (
         (
@@ -85,36 +85,7 @@ def suppress(stack: RegionStack) -> None:
         for child in function.node.children:
             if child.node.id.startswith("inlinePolicyAddedToExecutionRole"):
                 _suppress(child, _nag("AwsSolutions-IAM5", XRAY, ["Resource::*"]))
-
-    activation = email.activation
-    _suppress(
-        activation,
-        _nag(
-            "AwsSolutions-IAM5",
-            "ses:SetActiveReceiptRuleSet has no resource-level permissions (one active rule "
-            "set per account and region); this custom resource's role may call only that action.",
-            ["Resource::*"],
-        ),
-        children=True,
-    )
-    for child in stack.node.children:
-        # The AwsCustomResource provider is a singleton Lambda created at stack level by CDK.
-        if child.node.id.startswith("AWS679f53fac002430cb0da5b7982bd2287"):
-            _suppress(
-                child,
-                _nag(
-                    "AwsSolutions-IAM4",
-                    "CDK's AwsCustomResource provider (activates the SES receipt rule set at deploy "
-                    "time only) writes its logs with AWSLambdaBasicExecutionRole; it handles no data.",
-                    ["Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"],
-                ),
-                _nag(
-                    "AwsSolutions-L1",
-                    "CDK's AwsCustomResource provider picks its own Node.js runtime; it runs "
-                    "only during deployments.",
-                ),
-                children=True,
-            )
+    # The receipt rule set's activation function carries its own suppression (stacks/email.py).
 
 
 def _suppress_console(stack: RegionStack) -> None:

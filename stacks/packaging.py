@@ -18,8 +18,10 @@ import sys
 from pathlib import Path
 
 import jsii
-from aws_cdk import AssetHashType, BundlingOptions, DockerImage, ILocalBundling
+from aws_cdk import AssetHashType, BundlingOptions, DockerImage, Duration, ILocalBundling
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from stacks.config import ROOT
@@ -153,3 +155,59 @@ class Layers(Construct):
     @property
     def all(self) -> list[lambda_.ILayerVersion]:
         return [self.powertools, self.dependencies, self.core]
+
+
+# config's log_retention_days → the CDK enum member (CloudWatch Logs accepts only these values).
+LOG_RETENTION = {
+    7: "ONE_WEEK",
+    14: "TWO_WEEKS",
+    30: "ONE_MONTH",
+    60: "TWO_MONTHS",
+    90: "THREE_MONTHS",
+    180: "SIX_MONTHS",
+    365: "ONE_YEAR",
+}
+
+
+def plain_function(
+    scope: Construct,
+    construct_id: str,
+    folder: str,
+    *,
+    log_retention_days: int,
+    description: str,
+    role: iam.IRole | None = None,
+    environment: dict[str, str] | None = None,
+    timeout: Duration = Duration.seconds(30),
+    memory: int = 256,
+    **extra: object,
+) -> lambda_.Function:
+    """A function logging only to its own group, under its own role (not AWSLambdaBasicExecutionRole).
+    With no ``layers`` in ``extra`` it has none: boto3 comes from the runtime."""
+    log_group = logs.LogGroup(
+        scope, f"{construct_id}Logs", retention=logs.RetentionDays[LOG_RETENTION[log_retention_days]]
+    )
+    role = role or iam.Role(
+        scope,
+        f"{construct_id}Role",
+        assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+        description=f"Text311 {folder} function",
+    )
+    role.add_to_principal_policy(
+        iam.PolicyStatement(actions=["logs:CreateLogStream", "logs:PutLogEvents"], resources=[log_group.log_group_arn])
+    )
+    return lambda_.Function(
+        scope,
+        construct_id,
+        role=role,
+        description=description,
+        runtime=RUNTIME,
+        architecture=ARCHITECTURE,
+        handler="handler.lambda_handler",
+        code=function_code(folder),
+        memory_size=memory,
+        timeout=timeout,
+        log_group=log_group,
+        environment=environment or {},
+        **extra,
+    )

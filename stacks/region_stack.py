@@ -12,6 +12,7 @@ from stacks.console import Console
 from stacks.data import Data
 from stacks.email import Email
 from stacks.functions import SQS_FUNCTION_TIMEOUT, Functions
+from stacks.mail_region import MailRegionStack, MailRelayTarget
 from stacks.messaging import Messaging
 from stacks.nag import suppress
 from stacks.observability import Observability
@@ -24,6 +25,7 @@ class RegionStack(Stack):
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
         self.deployment = deployment
+        self.mail_stack: MailRegionStack | None = None
         Tags.of(self).add("project", "text311")
 
         self.security = Security(self, "Security")
@@ -58,6 +60,15 @@ class RegionStack(Stack):
             self.console.serve(self.functions.console_api)
         self.messaging.connect(self.functions.inbound_sms, self.functions.delivery_status)
         self.email.receive(self.functions.inbound_email)
+        # Where SES cannot receive here, Text311-mail-<region> relays answers into this stack.
+        self.mail_relay = (
+            MailRelayTarget(
+                self, "MailRelay", deployment=deployment, email=self.email, inbound_email=self.functions.inbound_email
+            )
+            if deployment.receives_remotely
+            else None
+        )
+        self.email.publish_dns()
         self.observability = Observability(
             self,
             "Observability",
@@ -79,6 +90,12 @@ class RegionStack(Stack):
         )
         CfnOutput(self, "OriginationIdentity", value=self.messaging.origination_identity)
         CfnOutput(self, "RawMailBucketName", value=self.email.bucket.bucket_name)
+        CfnOutput(
+            self,
+            "MailReceivingRegion",
+            value=deployment.receiving_region,
+            description="Where SES receives agents' answers (the MX target's region)",
+        )
         if self.console is not None:
             CfnOutput(self, "ConsoleUrl", value=self.console.url, description="The agents' console")
             CfnOutput(self, "ConsoleApiUrl", value=self.console.api.api_endpoint, description="Console API")
@@ -86,20 +103,37 @@ class RegionStack(Stack):
             CfnOutput(self, "UserPoolClientId", value=self.console.client.user_pool_client_id)
             CfnOutput(self, "CognitoDomain", value=self.console.cognito_url, description="Hosted sign-in")
         suppress(self)
+        if self.email.receiving is not None:
+            self.email.receiving.suppress_nag()
 
 
 def build_stacks(scope: Construct, config: Config) -> list[RegionStack]:
-    """One ``Text311-<region>`` stack per deployment; account from config, else environment-agnostic."""
-    return [
-        RegionStack(
+    """One ``Text311-<region>`` stack per deployment; account from config, else environment-agnostic.
+
+    A deployment whose region cannot receive email also gets ``Text311-mail-<region>`` in its
+    ``mail_receiving_region`` (``stack.mail_stack``), deployed after it.
+    """
+    stacks = []
+    for deployment in config.deployments:
+        stack = RegionStack(
             scope,
             deployment.stack_name,
             deployment=deployment,
             env=Environment(account=deployment.account, region=deployment.region),
             description=f"Text311 in {deployment.region}: residents text 311, agents answer by email",
         )
-        for deployment in config.deployments
-    ]
+        if deployment.receives_remotely:
+            stack.mail_stack = MailRegionStack(
+                scope,
+                deployment.mail_stack_name,
+                deployment=deployment,
+                env=Environment(account=deployment.account, region=deployment.receiving_region),
+                description=f"Text311 mail for {deployment.region}: SES receives agents' answers here",
+            )
+            # It imports the forwarder role and reads parameters that the SMS-region stack creates.
+            stack.mail_stack.add_stack_dependency(stack, "imports its forwarder role and parameters")
+        stacks.append(stack)
+    return stacks
 
 
 def create_app(outdir: str | None = None) -> App:

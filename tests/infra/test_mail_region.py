@@ -1,0 +1,241 @@
+"""SES receiving where the SMS region cannot receive (Text311-mail-<region>), and the receipt rule set modes."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from stacks.config import DEFAULT_CONFIG, ConfigError, load_config, receiving_regions
+from tests.infra.test_app import _bad_config, _run_app
+
+pytestmark = [pytest.mark.infra, pytest.mark.xdist_group("infra")]
+
+SMS_REGION, MAIL_REGION = "eu-west-3", "eu-west-1"
+ZONE = "Z0123456789ABCDEFGHIJ"
+REMOTE = {
+    "region": SMS_REGION,
+    "sms_origination_identity": "create",
+    "sms_iso_country": "FR",
+    "served_countries": ["FR"],
+    "reply_domain": "reply.fr.text311.example",
+    "sender_address": "Text311 <notify@fr.text311.example>",
+    "retention_days": 365,
+    "alarm_email": "ops@text311.example",
+    "mail_receiving_region": MAIL_REGION,
+    "route53_hosted_zone_id": ZONE,
+}
+EXISTING = {
+    **{k: v for k, v in REMOTE.items() if k not in ("mail_receiving_region", "route53_hosted_zone_id")},
+    "region": "eu-west-2",
+    "receipt_rule_set": {"mode": "existing", "name": "helpdesk-inbound"},
+}
+
+
+@dataclass
+class Built:
+    stacks: dict[str, Any]  # stack name → Stack
+    raw: dict[str, dict]  # stack name → template
+
+    def resources(self, stack: str, kind: str) -> dict[str, dict]:
+        return {k: v for k, v in self.raw[stack]["Resources"].items() if v["Type"] == kind}
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> Built:
+    import aws_cdk as cdk
+    from cdk_nag import AwsSolutionsChecks
+
+    from stacks.region_stack import build_stacks, create_app
+
+    tmp = tmp_path_factory.mktemp("mail-region")
+    path = tmp / "regions.yaml"
+    path.write_text(yaml.safe_dump({"deployments": [REMOTE, EXISTING]}))
+    app = create_app(outdir=str(tmp / "cdk.out"))
+    region_stacks = build_stacks(app, load_config(path))
+    cdk.Aspects.of(app).add(AwsSolutionsChecks(verbose=True))
+    app.synth()
+    stacks = {s.stack_name: s for s in region_stacks}
+    stacks.update({s.mail_stack.stack_name: s.mail_stack for s in region_stacks if s.mail_stack})
+    raw = {name: json.loads((tmp / "cdk.out" / f"{name}.template.json").read_text()) for name in stacks}
+    return Built(stacks=stacks, raw=raw)
+
+
+# --- the receiving regions and the one-line config error ----------------------------------------------
+
+
+def test_shipped_regions_receive_mail_in_their_own_region() -> None:
+    assert {"ca-central-1", "us-east-1"} <= set(receiving_regions())
+    assert all(not d.receives_remotely for d in load_config(DEFAULT_CONFIG).deployments)
+
+
+def test_app_exits_2_naming_mail_receiving_region_when_the_region_cannot_receive(tmp_path: Path) -> None:
+    # given an entry in a region where SES cannot receive, without mail_receiving_region
+    config = _bad_config(tmp_path, 0, region="eu-west-3")
+    # when `cdk synth` runs the app
+    result = _run_app(tmp_path, config)
+    # then one line names the entry, the field and the regions that can receive
+    assert result.returncode == 2
+    (line,) = result.stderr.strip().splitlines()
+    assert "deployments[0] (region eu-west-3): mail_receiving_region: SES cannot receive email in eu-west-3" in line
+    assert "ca-central-1" in line and "us-east-1" in line
+    assert "jsii" not in result.stderr.lower() and "Traceback" not in result.stderr
+
+
+def test_config_rejects_a_mail_receiving_region_where_ses_cannot_receive(tmp_path: Path) -> None:
+    path = _bad_config(tmp_path, 0, region="eu-west-3", mail_receiving_region="eu-south-2")
+    with pytest.raises(ConfigError, match=r"mail_receiving_region: SES cannot receive email in eu-south-2; choose"):
+        load_config(path)
+
+
+@pytest.mark.parametrize(
+    ("rule_set", "message"),
+    [
+        ({"mode": "existing"}, "receipt_rule_set: name: give the name"),
+        ({"mode": "existing", "name": "x", "replace_active": True}, "receipt_rule_set: replace_active: only with"),
+        ({"mode": "merge"}, "receipt_rule_set.mode: "),
+    ],
+)
+def test_config_names_a_bad_receipt_rule_set(tmp_path: Path, rule_set: dict, message: str) -> None:
+    with pytest.raises(ConfigError) as error:
+        load_config(_bad_config(tmp_path, 0, receipt_rule_set=rule_set))
+    assert message in str(error.value) and "\n" not in str(error.value)
+
+
+# --- the companion stack -------------------------------------------------------------------------------
+
+
+def test_the_mail_stack_lives_in_the_receiving_region_and_deploys_after_the_sms_stack(built: Built) -> None:
+    sms, mail = built.stacks[f"Text311-{SMS_REGION}"], built.stacks[f"Text311-mail-{SMS_REGION}"]
+    assert (sms.region, mail.region) == (SMS_REGION, MAIL_REGION)
+    assert sms in mail.dependencies
+    assert built.resources(f"Text311-{SMS_REGION}", "AWS::SES::ReceiptRule") == {}  # nothing received here
+
+
+def test_the_receiving_rule_stores_then_invokes_the_forwarder(built: Built) -> None:
+    name = f"Text311-mail-{SMS_REGION}"
+    (rule,) = built.resources(name, "AWS::SES::ReceiptRule").values()
+    props = rule["Properties"]["Rule"]
+    assert props["Recipients"] == ["reply.fr.text311.example"]
+    assert props["ScanEnabled"] and props["TlsPolicy"] == "Require"
+    s3_action, lambda_action = props["Actions"]
+    assert s3_action["S3Action"]["ObjectKeyPrefix"] == "inbound/"
+    forwarder = built.stacks[name].forwarder
+    assert lambda_action["LambdaAction"]["InvocationType"] == "Event"
+    assert lambda_action["LambdaAction"]["FunctionArn"]["Fn::GetAtt"][0] == built.stacks[name].get_logical_id(
+        forwarder.node.default_child
+    )
+
+
+def test_the_forwarder_targets_the_sms_region_through_the_role_and_parameters_that_stack_owns(built: Built) -> None:
+    sms_name, mail_name = f"Text311-{SMS_REGION}", f"Text311-mail-{SMS_REGION}"
+    (function,) = [
+        f for f in built.resources(mail_name, "AWS::Lambda::Function").values()
+        if "TARGET_REGION" in f["Properties"].get("Environment", {}).get("Variables", {})
+    ]
+    env = function["Properties"]["Environment"]["Variables"]
+    assert env["TARGET_REGION"] == SMS_REGION
+    assert env["TARGET_PARAMETER_PREFIX"] == f"/text311/{SMS_REGION}/mail-relay/"
+    assert f"text311-mail-relay-{SMS_REGION}" in json.dumps(function["Properties"]["Role"])
+    parameters = {p["Properties"]["Name"] for p in built.resources(sms_name, "AWS::SSM::Parameter").values()}
+    assert parameters == {f"/text311/{SMS_REGION}/mail-relay/inbound-email-function",
+                          f"/text311/{SMS_REGION}/mail-relay/raw-mail-bucket"}
+    (role,) = [r for r in built.resources(sms_name, "AWS::IAM::Role").values()
+               if r["Properties"].get("RoleName") == f"text311-mail-relay-{SMS_REGION}"]
+    assert role
+    statements = [
+        s for p in built.resources(sms_name, "AWS::IAM::Policy").values()
+        if "ForwarderRole" in json.dumps(p["Properties"]["Roles"])
+        for s in p["Properties"]["PolicyDocument"]["Statement"]
+    ]
+    actions = {a for s in statements for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])}
+    assert actions == {"ssm:GetParameter", "s3:PutObject", "kms:GenerateDataKey", "lambda:InvokeFunction"}
+    assert all(s["Resource"] != "*" for s in statements)
+
+
+def test_the_mx_points_at_the_receiving_region_in_outputs_and_route53(built: Built) -> None:
+    sms_name = f"Text311-{SMS_REGION}"
+    outputs = built.raw[sms_name]["Outputs"]
+    (mx_output,) = [o for key, o in outputs.items() if key.startswith("EmailDnsInboundMx")]
+    assert mx_output["Value"] == f"reply.fr.text311.example MX 10 inbound-smtp.{MAIL_REGION}.amazonaws.com"
+    records = built.resources(sms_name, "AWS::Route53::RecordSet").values()
+    mx = [r["Properties"] for r in records if r["Properties"]["Type"] == "MX"]
+    assert {"reply.fr.text311.example": f"10 inbound-smtp.{MAIL_REGION}.amazonaws.com",
+            "bounce.fr.text311.example": f"10 feedback-smtp.{SMS_REGION}.amazonses.com"} == {
+        r["Name"]: r["ResourceRecords"][0] for r in mx
+    }
+    assert all(r["HostedZoneId"] == ZONE for r in mx)
+    spf = [r["Properties"] for r in records if r["Properties"]["Type"] == "TXT"]
+    assert [r["ResourceRecords"] for r in spf] == [['"v=spf1 include:amazonses.com ~all"']]  # DMARC: output only
+    # the reply domain is verified (Easy DKIM) where SES receives, and its CNAMEs published there
+    mail_records = built.resources(f"Text311-mail-{SMS_REGION}", "AWS::Route53::RecordSet")
+    assert len(mail_records) == 3
+    assert built.resources(f"Text311-mail-{SMS_REGION}", "AWS::SES::EmailIdentity")
+
+
+def test_relayed_answers_are_kept_a_week_where_received_and_retained(built: Built) -> None:
+    mail_name = f"Text311-mail-{SMS_REGION}"
+    bucket = built.raw[mail_name]["Resources"][
+        built.stacks[mail_name].get_logical_id(built.stacks[mail_name].bucket.node.default_child)
+    ]
+    assert bucket["DeletionPolicy"] == bucket["UpdateReplacePolicy"] == "Retain"
+    (rule,) = bucket["Properties"]["LifecycleConfiguration"]["Rules"]
+    assert rule["ExpirationInDays"] == 7 and rule["Prefix"] == "inbound/"
+
+
+# --- receipt rule set modes ------------------------------------------------------------------------------
+
+
+def _activation(built: Built, name: str) -> dict:
+    (resource,) = built.resources(name, "Custom::SesActiveReceiptRuleSet").values()
+    return resource
+
+
+def test_create_and_activate_owns_its_rule_set_and_activates_it_after_the_rule(built: Built) -> None:
+    name = f"Text311-mail-{SMS_REGION}"
+    (rule_set,) = built.resources(name, "AWS::SES::ReceiptRuleSet").values()
+    assert rule_set["Properties"]["RuleSetName"] == "text311"
+    activation = _activation(built, name)
+    assert activation["Properties"]["Mode"] == "activate" and activation["Properties"]["ReplaceActive"] == "false"
+    (rule_id,) = built.resources(name, "AWS::SES::ReceiptRule")
+    assert rule_id in activation["DependsOn"]
+
+
+def test_existing_mode_adds_our_rule_to_the_named_set_and_only_verifies_it(built: Built) -> None:
+    name = "Text311-eu-west-2"
+    assert built.resources(name, "AWS::SES::ReceiptRuleSet") == {}
+    (rule,) = built.resources(name, "AWS::SES::ReceiptRule").values()
+    assert rule["Properties"]["RuleSetName"] == "helpdesk-inbound"
+    assert _activation(built, name)["Properties"]["Mode"] == "verify"
+    statements = json.dumps(
+        [p["Properties"]["PolicyDocument"] for p in built.resources(name, "AWS::IAM::Policy").values()]
+    )
+    assert "ses:DescribeActiveReceiptRuleSet" in statements and "ses:SetActiveReceiptRuleSet" not in statements
+    bucket_policy = json.dumps(built.resources(name, "AWS::S3::BucketPolicy"))
+    assert "receipt-rule-set/helpdesk-inbound:receipt-rule/agent-answers" in bucket_policy
+
+
+def test_cdk_nag_finds_nothing_unsuppressed_in_either_stack(built: Built) -> None:
+    from aws_cdk.assertions import Annotations, Match
+
+    rule = Match.string_like_regexp("AwsSolutions-.*")
+    for name, stack in built.stacks.items():
+        annotations = Annotations.from_stack(stack)
+        findings = annotations.find_error("*", rule) + annotations.find_warning("*", rule)
+        assert [f"{name} {f.id}: {f.entry.data}" for f in findings] == []
+
+
+def test_cfn_lint_reports_nothing_for_the_mail_stack(built: Built, tmp_path: Path) -> None:
+    from cfnlint.api import ManualArgs, lint_file
+
+    from tests.infra.test_checks import IGNORED_LINT_RULES
+
+    name = f"Text311-mail-{SMS_REGION}"
+    path = tmp_path / "mail.template.json"
+    path.write_text(json.dumps(built.raw[name]))
+    matches = lint_file(path, config=ManualArgs(regions=[MAIL_REGION], ignore_checks=sorted(IGNORED_LINT_RULES)))
+    assert [str(m) for m in matches] == []
