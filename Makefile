@@ -61,6 +61,8 @@ bench: $(STAMP)
 	$(PY) bench/resolver.py
 	$(PY) bench/replies.py
 	$(PY) bench/outbound.py
+	$(PY) bench/coldstart.py
+	$(PY) bench/throughput.py
 
 directory: $(STAMP)
 	$(PY) scripts/build_directory.py

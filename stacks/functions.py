@@ -34,7 +34,15 @@ SQS_FUNCTION_TIMEOUT = Duration.seconds(30)
 EMAIL_FUNCTION_TIMEOUT = Duration.seconds(60)
 # Under API Gateway's 30 s integration limit, with room for the SMS sender's retries.
 API_FUNCTION_TIMEOUT = Duration.seconds(15)
-READ_WRITE = ("residents_table", "conversations_table", "messages_table", "idempotency_table")
+READ_WRITE = ("residents_table", "conversations_table", "messages_table", "idempotency_table", "limits_table")
+
+
+def _defaults(*aliases: str) -> dict[str, str]:
+    """Settings' own defaults for these variables, so the stack and the code cannot disagree."""
+    from text311.settings import Settings
+
+    fields = {f.alias: f.default for f in Settings.model_fields.values()}
+    return {alias: str(fields[alias]) for alias in aliases}
 
 
 class Functions(Construct):
@@ -69,6 +77,8 @@ class Functions(Construct):
             "SERVED_COUNTRIES": ",".join(deployment.served_countries),
             "CONVERSATION_IDLE_DAYS": str(deployment.conversation_idle_days),
             "RETENTION_DAYS": str(deployment.retention_days),
+            # Abuse and spend limits (text311.limits) and the subscriber cache: the Settings defaults.
+            **_defaults("FLOOD_LIMIT_PER_MINUTE", "CITY_SMS_PER_HOUR", "CITY_SMS_PER_DAY", "SUBSCRIBER_CACHE_SECONDS"),
             "POWERTOOLS_SERVICE_NAME": "text311",
             "POWERTOOLS_METRICS_NAMESPACE": "Text311",
             "POWERTOOLS_LOG_LEVEL": "INFO",
@@ -145,7 +155,7 @@ class Functions(Construct):
         function: lambda_.Function, security: Security, data: Data, messaging: Messaging, email: Email
     ) -> None:
         tables = data.tables
-        for name in ("conversations_table", "messages_table", "idempotency_table"):
+        for name in ("conversations_table", "messages_table", "idempotency_table", "limits_table"):
             tables[name].grant_read_write_data(function)
         tables["subscribers_table"].grant_read_data(function)
         tables["residents_table"].grant_read_data(function)

@@ -31,6 +31,7 @@ def aws_env() -> dict[str, str]:
         "CONVERSATIONS_TABLE": "test-conversations",
         "MESSAGES_TABLE": "test-messages",
         "IDEMPOTENCY_TABLE": "test-idempotency",
+        "LIMITS_TABLE": "test-limits",
         "PHONE_KEY_ID": "alias/text311-phones",
         "TOKEN_SECRET_ID": "text311/reply-token-keys",
         "PHONE_HASH_SECRET_ID": "text311/phone-hash-key",

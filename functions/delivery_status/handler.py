@@ -4,19 +4,28 @@ Events are idempotent by nature (a final status is never overwritten), so no ide
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
-from aws_lambda_powertools.utilities.parser.models import SnsNotificationModel, SqsRecordModel
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from text311 import services
-from text311.delivery import SmsEvent
-from text311.events import SmsEventPayload
 from text311.observability import logger, metrics, tracer
 
-processor = BatchProcessor(event_type=EventType.SQS, model=SqsRecordModel, raise_on_entire_batch_failure=False)
+if TYPE_CHECKING:
+    from text311.delivery import SmsEvent
+
+processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 
 
-def parse_event(record: SqsRecordModel) -> SmsEvent:
+def parse_event(record: SQSRecord) -> SmsEvent:
+    # Imported by the first record, not at cold start: the pydantic models (bench/coldstart.py).
+    from aws_lambda_powertools.utilities.parser.models import SnsNotificationModel
+
+    from text311.delivery import SmsEvent
+    from text311.events import SmsEventPayload
+
     notification = SnsNotificationModel.model_validate_json(record.body)
     payload = SmsEventPayload.model_validate_json(notification.Message)
     return SmsEvent(
@@ -29,7 +38,7 @@ def parse_event(record: SqsRecordModel) -> SmsEvent:
     )
 
 
-def handle_record(record: SqsRecordModel) -> None:
+def handle_record(record: SQSRecord) -> None:
     services.delivery_status_service().record(parse_event(record))
 
 

@@ -10,20 +10,21 @@ from __future__ import annotations
 
 from dataclasses import asdict
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.utilities.idempotency import (
     DynamoDBPersistenceLayer,
     IdempotencyConfig,
     idempotent_function,
 )
-from aws_lambda_powertools.utilities.parser import parse
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from text311 import services
-from text311.answers import ReceivedMail
-from text311.events import SesReceiptEvent, SesRecord
 from text311.observability import logger, metrics, tracer
+
+if TYPE_CHECKING:
+    from text311.answers import ReceivedMail
+    from text311.events import SesRecord
 
 idempotency_config = IdempotencyConfig(
     event_key_jmespath="ses_message_id", expires_after_seconds=7 * 24 * 3600
@@ -31,6 +32,8 @@ idempotency_config = IdempotencyConfig(
 
 
 def received_mail(record: SesRecord) -> ReceivedMail:
+    from text311.answers import ReceivedMail
+
     mail, receipt = record.ses.mail, record.ses.receipt
     settings = services.settings()
     return ReceivedMail(
@@ -67,6 +70,11 @@ def process_once() -> Any:
 @tracer.capture_lambda_handler
 @metrics.log_metrics(capture_cold_start_metric=True)
 def lambda_handler(event: dict, context: LambdaContext) -> list[dict]:
+    # Imported by the first event, not at cold start: the pydantic models (bench/coldstart.py).
+    from aws_lambda_powertools.utilities.parser import parse
+
+    from text311.events import SesReceiptEvent
+
     idempotency_config.register_lambda_context(context)
     outcomes = []
     for record in parse(event=event, model=SesReceiptEvent).Records:

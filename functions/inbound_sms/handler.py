@@ -4,6 +4,9 @@ Each record is parsed through the exact envelopes (SQS record → SNS notificati
 payload) and handed to the core once: Powertools Idempotency keys on ``inboundMessageId``,
 so a redelivered text sends no second email and no second SMS. A record that fails is
 reported alone (partial batch response) and SQS retries it, then moves it to the DLQ.
+
+Cold start: the pydantic envelope models (Powertools' parser imports every AWS event model at
+once) and the core are imported by the first record, not at import (bench/coldstart.py).
 """
 
 from __future__ import annotations
@@ -11,31 +14,35 @@ from __future__ import annotations
 from dataclasses import asdict
 from datetime import UTC
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.idempotency import (
     DynamoDBPersistenceLayer,
     IdempotencyConfig,
     idempotent_function,
 )
-from aws_lambda_powertools.utilities.parser.models import SnsNotificationModel, SqsRecordModel
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from text311 import services
-from text311.events import TwoWaySmsPayload
-from text311.inbound import InboundSms
 from text311.observability import logger, metrics, tracer
+
+if TYPE_CHECKING:
+    from text311.inbound import InboundSms
 
 # Always answer with the partial batch response, even when every record failed: same retries,
 # one documented shape.
-processor = BatchProcessor(
-    event_type=EventType.SQS, model=SqsRecordModel, raise_on_entire_batch_failure=False
-)
+processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 idempotency_config = IdempotencyConfig(event_key_jmespath="message_id", expires_after_seconds=7 * 24 * 3600)
 
 
-def parse_sms(record: SqsRecordModel) -> InboundSms:
+def parse_sms(record: SQSRecord) -> InboundSms:
+    from aws_lambda_powertools.utilities.parser.models import SnsNotificationModel
+
+    from text311.events import TwoWaySmsPayload
+    from text311.inbound import InboundSms
+
     notification = SnsNotificationModel.model_validate_json(record.body)
     payload = TwoWaySmsPayload.model_validate_json(notification.Message)
     return InboundSms(
@@ -63,7 +70,7 @@ def process_once() -> Any:
     return process
 
 
-def handle_record(record: SqsRecordModel) -> None:
+def handle_record(record: SQSRecord) -> None:
     sms = parse_sms(record)
     logger.append_keys(inbound_message_id=sms.message_id)
     process_once()(sms=sms)

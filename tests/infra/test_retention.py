@@ -12,6 +12,7 @@ pytestmark = [pytest.mark.infra, pytest.mark.xdist_group("infra")]
 # Resources the stack may delete, with the reason (anything else of these types must be retained).
 DISPOSABLE = {
     "DataIdempotencyTable": "Powertools idempotency records: hashes of requests, 7-day TTL, rebuilt on use",
+    "DataLimitsTable": "flood and per-city SMS counters: windows of a minute to a day, TTL'd, rebuilt on use",
     "ConsoleSiteBucket": "the console's static files, published again by every deployment",
 }
 KEPT_TYPES = (

@@ -220,3 +220,20 @@ def test_an_answer_whose_send_is_in_doubt_is_not_resent_and_the_agent_is_told(re
     assert first["reason"] == "in_doubt" and len(calls) == 1
     assert second["sent"] is False
     assert "may or may not have reached" in sent_mails()[-1].get_content()
+
+
+def test_an_answer_over_the_citys_sms_cap_is_not_sent_and_the_agent_is_told(region, monkeypatch):
+    answers, sms, city_mail = region
+    monkeypatch.setenv("CITY_SMS_PER_HOUR", "1")
+    from text311 import services
+
+    services.reset()
+    texts_before = len(sms.sent)
+    [first] = deliver(answers, agent_reply(city_mail, "Une équipe passe demain."), recipient=str(city_mail["Reply-To"]))
+    [second] = deliver(answers, agent_reply(city_mail, "C'est réparé."), recipient=str(city_mail["Reply-To"]))
+
+    assert first["sent"] is True
+    assert second == {"sent": False, "reason": "city_cap", "conversation_id": None, "parts": 0}
+    assert len(sms.sent) == texts_before + 1
+    notices = [m for m in sent_mails() if m["To"] == AGENT]
+    assert notices and "SMS limit" in notices[-1].get_body(("plain",)).get_content()

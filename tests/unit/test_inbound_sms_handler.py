@@ -205,3 +205,74 @@ def test_the_area_code_never_overrides_what_the_resident_wrote(region):
     kingston_resident = "+16135550188"
     text(handler, "Kingston NY", number=kingston_resident)
     assert sms.to(kingston_resident)[-1].startswith("Kingston is not on Text311 yet.")
+
+
+@pytest.fixture
+def flood_region(aws_env, monkeypatch):
+    with mock_aws():
+        sms = setup_region({**aws_env, "FLOOD_LIMIT_PER_MINUTE": "3"}, monkeypatch)
+        handler = importlib.import_module("functions.inbound_sms.handler")
+        handler.process_once.cache_clear()
+        yield handler, sms
+
+
+def held_messages() -> list[MessageModel]:
+    [conversation] = list(ConversationModel.query(GATINEAU.geonameid))
+    return [m for m in MessageModel.query(conversation.conversation_id) if m.status == "throttled"]
+
+
+def test_texts_beyond_the_flood_limit_are_held_not_mailed_and_answered_once(flood_region, capsys):
+    handler, sms = flood_region
+    minute = datetime.now(UTC).replace(second=1, microsecond=0)
+    text(handler, "Gatineau", at=minute)  # 1 of 3 this minute
+    before = len(sms.sent)
+    for i in range(5):
+        text(handler, f"flood {i}", at=minute + timedelta(seconds=i))
+    assert [text_of(m).count("flood") for m in sent_mails()] == [1, 1]  # "flood 0" and "flood 1" only
+    assert sms.to(RESIDENT)[before:] == [
+        "Text311: more than 3 texts in a minute. Further texts are kept but not sent to the city. "
+        "Please wait a minute."
+    ]
+    assert sorted(m.body for m in held_messages()) == ["flood 2", "flood 3", "flood 4"]
+    assert capsys.readouterr().out.count('"FloodThrottled":[1.0]') == 3
+
+
+def test_the_flood_notice_follows_the_residents_language(flood_region):
+    handler, sms = flood_region
+    minute = datetime.now(UTC).replace(second=1, microsecond=0)
+    text(handler, "Bonjour, je suis à Gatineau", at=minute)
+    for i in range(3):
+        text(handler, f"encore {i}", at=minute)
+    assert sms.to(RESIDENT)[-1].startswith("Text311 : plus de 3 textos en une minute.")
+
+
+def test_the_next_minute_is_mailed_again(flood_region):
+    handler, _ = flood_region
+    minute = datetime.now(UTC).replace(second=1, microsecond=0) - timedelta(minutes=2)
+    for body in ("Gatineau", "burst 1", "burst 2", "burst 3"):
+        text(handler, body, at=minute)
+    mailed = len(sent_mails())
+    text(handler, "a minute later", at=minute + timedelta(minutes=1))
+    assert len(sent_mails()) == mailed + 1 and "a minute later" in text_of(sent_mails()[-1])
+
+
+def test_stop_is_honoured_even_over_the_flood_limit(flood_region):
+    handler, sms = flood_region
+    minute = datetime.now(UTC).replace(second=1, microsecond=0)
+    for body in ("Gatineau", "one", "two", "three", "STOP"):
+        text(handler, body, at=minute)
+    [resident] = list(ResidentModel.scan())
+    assert resident.opted_out is True
+
+
+def test_a_redelivered_held_text_is_held_once(flood_region):
+    handler, sms = flood_region
+    minute = datetime.now(UTC).replace(second=1, microsecond=0)
+    for body in ("Gatineau", "one", "two"):
+        text(handler, body, at=minute)
+    payload = two_way_sms("held twice", RESIDENT, OUR_NUMBER, message_id="held-dup")
+    event = inbound_sms_event(payload, at=minute)
+    handler.lambda_handler(event, CONTEXT)
+    handler.lambda_handler(event, CONTEXT)
+    assert [m.body for m in held_messages()] == ["held twice"]
+    assert len(sent_mails()) == 2

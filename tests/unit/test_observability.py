@@ -92,8 +92,10 @@ def test_a_rejected_answer_is_counted_by_reason_and_in_the_alarmed_total(region,
     assert total == {"value": 1.0, "service": "text311"}
 
 
-def test_one_correlation_id_follows_a_conversation_from_answer_to_delivery(region, log_records):
+def test_one_correlation_id_follows_a_conversation_from_text_to_answer_to_delivery(region, log_records):
     handlers, sms, city_mail = region
+    handlers["inbound_sms"].lambda_handler(
+        inbound_sms_event(two_way_sms("Et le trottoir aussi", RESIDENT, OUR_NUMBER)), LambdaContext("inbound-sms"))
     agent_answer(handlers["inbound_email"], city_mail, "Une équipe passe demain.", sender=AGENT)
     sent = sms.sent[-1]
     event = sms_delivery_event("sms-1", "DELIVERED", final=True, context=sent.context)
@@ -103,6 +105,6 @@ def test_one_correlation_id_follows_a_conversation_from_answer_to_delivery(regio
     logs = log_records()
     conversation_id = sent.context["conversation"]
     about = [r for r in logs if r.get("conversation_id") or r.get("correlation_id")]
-    assert {r["function_name"] for r in about} >= {"inbound-email", "delivery-status"}
+    assert {r["function_name"] for r in about} == {"inbound-sms", "inbound-email", "delivery-status"}
     assert all(r.get("correlation_id") == conversation_id for r in about), about
     assert RESIDENT not in json.dumps(logs)

@@ -13,6 +13,7 @@ from botocore.exceptions import ConnectTimeoutError, ReadTimeoutError
 from botocore.stub import Stubber
 
 from text311.adapters.sms_sender import (
+    DynamoDBPartLedger,
     EndUserMessagingSender,
     InMemoryPartLedger,
     PermanentSendFailure,
@@ -220,6 +221,41 @@ def test_a_completed_send_is_not_sent_again(sms):
     again = send(sender(client, ledger=ledger), "Merci.")  # the Stubber would fail on a second call
 
     assert again.message_ids == ["m-1"]
+
+
+def test_a_part_claimed_and_never_recorded_is_in_doubt_and_never_sent_again(sms):
+    client, _ = sms  # the Stubber has no response queued: any SendTextMessage call would fail the test
+    ledger = InMemoryPartLedger()
+    ledger.claim_part("ses-1", 1)  # the last run stopped between SendTextMessage and its record
+
+    with pytest.raises(SendInDoubt):
+        sender(client, ledger=ledger).send("+15145550199", "Merci.", idempotency_key="ses-1")
+
+
+def test_the_dynamodb_ledger_claims_once_records_and_releases_only_unsent_parts():
+    from moto import mock_aws
+
+    with mock_aws():
+        dynamodb = boto3.client("dynamodb", region_name="ca-central-1")
+        dynamodb.create_table(
+            TableName="idem", KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}], BillingMode="PAY_PER_REQUEST",
+        )
+        ledger = DynamoDBPartLedger(dynamodb, "idem", now=lambda: 1_000.0)
+
+        assert ledger.claim_part("ses-1", 1) is None
+        with pytest.raises(SendInDoubt):
+            ledger.claim_part("ses-1", 1)  # another container, same part: claimed, not recorded
+        ledger.record_part("ses-1", 1, "m-1")
+        assert ledger.claim_part("ses-1", 1) == "m-1"
+        ledger.release_part("ses-1", 1)  # a recorded part is never released
+        assert ledger.claim_part("ses-1", 1) == "m-1"
+
+        assert ledger.claim_part("ses-1", 2) is None
+        ledger.release_part("ses-1", 2)  # refused by the service: free to send again
+        assert ledger.claim_part("ses-1", 2) is None
+        item = dynamodb.get_item(TableName="idem", Key={"id": {"S": "sms-part#ses-1#2"}})["Item"]
+        assert item["expiration"] == {"N": str(1_000 + 7 * 24 * 3600)}
 
 
 def test_read_timeout_is_in_doubt_and_not_retried(sms):

@@ -42,6 +42,7 @@ class Rejection(StrEnum):
     TOO_LONG = "too_long"
     UNDELIVERABLE = "undeliverable"
     IN_DOUBT = "in_doubt"
+    CITY_CAP = "city_cap"
 
 
 # Reasons we may explain to the sender, because SES authenticated who they are.
@@ -56,6 +57,8 @@ _EXPLAINED = {
     Rejection.UNDELIVERABLE: "Your answer could not be delivered by SMS ({detail}).",
     Rejection.IN_DOUBT: "The SMS service did not confirm your answer: it may or may not have reached the "
     "resident. It was not sent again, so that the resident never gets it twice.",
+    Rejection.CITY_CAP: "Your city has reached its Text311 SMS limit for now ({detail}), so your answer was not "
+    "sent. Answer again later, or ask your Text311 administrator to raise the limit.",
 }
 
 
@@ -135,6 +138,8 @@ class AnswerService:
     reply_domain: str
     sender_address: str
     mark_opted_out: Callable[[str], None] = field(default=lambda phone_hash: None)
+    # (city geonameid, SMS parts) -> within the city's caps? Takes the allowance when it says yes.
+    allow_outbound: Callable[[int, int], bool] = field(default=lambda city, parts: True)
 
     def handle(self, mail: ReceivedMail) -> AnswerOutcome:
         try:
@@ -214,6 +219,10 @@ class AnswerService:
         )
         if not new and record.status in ("sent", "failed", "in_doubt", "delivered", "undelivered"):
             return AnswerOutcome(record.status in ("sent", "delivered", "undelivered"), "duplicate", conversation_id)
+        if new and not self.allow_outbound(int(conversation.municipality_id), sms_parts(text)):
+            record.update(actions=[type(record).status.set("failed")])
+            metrics.add_metric(name="CityCapReached", unit="Count", value=1)
+            raise AnswerRejected(Rejection.CITY_CAP, "per hour or per day")
         number = self.decrypt_phone(conversation.phone_encrypted)
         try:
             result = self.sms.send(
@@ -314,3 +323,10 @@ def _single_from(message: EmailMessage) -> str | None:
 def mask_address(address: str) -> str:
     name, _, domain = parseaddr(address)[1].partition("@")
     return f"{name[:1]}***@{domain}" if domain else "***"
+
+
+def sms_parts(text: str) -> int:
+    """SMS the sender will send for ``text`` (what a city's cap counts)."""
+    from text311.sms import SmsSegmenter
+
+    return max(1, SmsSegmenter().count(text).parts)

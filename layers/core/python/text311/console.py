@@ -12,12 +12,14 @@ from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from text311.adapters.dynamodb import ConversationModel, MessageModel
-from text311.answers import AnswerRejected, AnswerService
 from text311.auth import Caller
 from text311.observability import correlate
+
+if TYPE_CHECKING:  # the console API's cold start imports answers only when an answer is sent
+    from text311.answers import AnswerService
 
 PAGE = 50
 
@@ -119,6 +121,8 @@ class ConsoleService:
     # -- acting -----------------------------------------------------------------------------------
 
     def answer(self, caller: Caller, conversation_id: str, text: str, request_id: str) -> dict[str, Any]:
+        from text311.answers import AnswerRejected
+
         conversation = self._conversation(caller, conversation_id)
         try:
             outcome = self.answers.send_answer(

@@ -11,14 +11,30 @@ Key design (see README, "Data"):
 
 from __future__ import annotations
 
+import hashlib
 import secrets
+import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
-from pynamodb.exceptions import DoesNotExist, PutError
+from pynamodb.exceptions import DoesNotExist, PutError, TransactWriteError
+from pynamodb.expressions.update import Action
+from pynamodb.transactions import TransactWrite
 
-from text311.adapters.dynamodb import ConversationModel, MessageModel, ResidentModel
+from text311.adapters.dynamodb import ConversationModel, LimitModel, MessageModel, ResidentModel
 from text311.dialog import ResidentState, State
+from text311.limits import Window
+
+# Inbound ids kept on the resident: far more than SQS redelivers before the DLQ (5 receives).
+HANDLED_KEPT = 20
+# Tries of the write that follows a sent mail (each one after botocore's own retries).
+MAILED_WRITE_ATTEMPTS = 5
+
+# Inbound ids kept on a conversation to recognise a redelivered text (see ``mailed_already``):
+# enough for any redelivery SQS can make, a few KB at most.
+RECENT_INBOUND_KEPT = 50
 
 _ID_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"  # no look-alikes: ids are read aloud on the phone
 
@@ -37,6 +53,23 @@ def municipality_of(conversation_id: str) -> int:
 
 def expiry(now: datetime, days: int) -> datetime:
     return now + timedelta(days=days)
+
+
+def message_key(received_at: datetime, external_id: str) -> str:
+    return f"{received_at.astimezone(UTC).isoformat(timespec='milliseconds')}#{external_id}"
+
+
+@dataclass(frozen=True)
+class Mailed:
+    """An inbound text mailed into its thread: what the thread and the message record."""
+
+    external_id: str
+    received_at: datetime
+    body: str
+    urgent: bool
+    email_message_id: str
+    ses_message_id: str
+    references: Sequence[str]  # the thread's References after this mail
 
 
 @dataclass
@@ -89,12 +122,49 @@ class ConversationStore:
     def new_resident(self, phone_hash: str, phone_encrypted: str) -> ResidentRecord:
         return ResidentRecord(ResidentModel(phone_hash=phone_hash, phone_encrypted=phone_encrypted))
 
-    def save_resident(self, record: ResidentRecord, now: datetime) -> None:
+    def resident_and_count(self, phone_hash: str, window: Window) -> tuple[ResidentRecord | None, int]:
+        """The resident and the texts counted in their flood window, in one BatchGetItem."""
+        residents, limits = ResidentModel.Meta.table_name, LimitModel.Meta.table_name
+        request: dict[str, Any] = {
+            residents: {"Keys": [{"phone_hash": {"S": phone_hash}}]},
+            limits: {"Keys": [{"key": {"S": window.key}}], "ConsistentRead": True},
+        }
+        client = ResidentModel._get_connection().connection.client
+        found: dict[str, list[dict]] = {residents: [], limits: []}
+        for _ in range(5):  # UnprocessedKeys only under throttling; each retry is one more call
+            response = client.batch_get_item(RequestItems=request)
+            for table, items in response.get("Responses", {}).items():
+                found[table] += items
+            request = response.get("UnprocessedKeys") or {}
+            if not request:
+                break
+        else:
+            raise RuntimeError("DynamoDB left keys unprocessed five times in a row")
+        record = ResidentRecord(ResidentModel.from_raw_data(found[residents][0])) if found[residents] else None
+        count = int(found[limits][0]["hits"]["N"]) if found[limits] else 0
+        return record, count
+
+    def save_resident(
+        self, record: ResidentRecord, now: datetime, count: Window | None = None, handled_id: str | None = None
+    ) -> None:
         """Save with optimistic locking: a concurrent update makes this raise, and the
-        message is retried with fresh state instead of overwriting the other update."""
+        message is retried with fresh state instead of overwriting the other update.
+        ``count``: a flood window to count the text in, in the same call (a transaction).
+        ``handled_id``: the inbound text whose turn this saves, kept with the state it produced."""
+        if handled_id is not None:
+            record.item.handled = [*(record.item.handled or [])[-(HANDLED_KEPT - 1):], handled_id]
         record.item.last_message_at = now
         record.item.expires_at = expiry(now, self.retention_days)
-        record.item.save()
+        if count is None:
+            record.item.save()
+            return
+        with TransactWrite(connection=ResidentModel._get_connection().connection) as transaction:
+            transaction.save(record.item)
+            transaction.update(LimitModel(key=count.key), count.count_actions())
+
+    def count(self, window: Window) -> None:
+        """Count a text that writes nothing else (a keyword, an empty text)."""
+        LimitModel(key=window.key).update(actions=window.count_actions())
 
     def opted_out(self, phone_hash: str) -> bool:
         record = self.resident(phone_hash)
@@ -156,6 +226,124 @@ class ConversationStore:
 
     # -- messages -------------------------------------------------------------------------------
 
+    @staticmethod
+    def mailed_already(conversation: ConversationModel, external_id: str) -> bool:
+        """Whether this inbound text was already mailed into the thread (a redelivery), read from
+        the conversation item itself: no read of the message is needed before mailing."""
+        return any(entry.partition("#")[2] == external_id for entry in conversation.recent_inbound or ())
+
+    def record_mailed(
+        self,
+        conversation: ConversationModel,
+        mailed: Mailed,
+        *,
+        resident: ResidentRecord | None = None,
+        count: Window | None = None,
+    ) -> MessageModel:
+        """After the mail went out: the message (status ``emailed``), the thread's new state and
+        its recent inbound ids, and optionally the resident's activity and the flood count, in ONE
+        TransactWriteItems. The thread's update carries no version condition, so a concurrent text
+        cannot cancel it after the mail was sent (the count is an atomic ADD; last Message-ID and
+        References are last-writer-wins, which threading tolerates); it still bumps the version,
+        so a console write based on older state fails and re-reads.
+        ``resident``: refresh its activity and expiry without a version condition (its dialog
+        state is unchanged; a concurrent state change wins, as it should)."""
+        now = mailed.received_at
+        message = self._message(
+            conversation.conversation_id, mailed.external_id, now, direction="in", channel="sms",
+            body=mailed.body, urgent=mailed.urgent, status="emailed",
+        )
+        message.email_message_id = mailed.email_message_id
+        message.ses_message_id = mailed.ses_message_id
+        recent = sorted(conversation.recent_inbound or (), key=lambda e: int(e.partition("#")[0]))
+        recent = recent[-(RECENT_INBOUND_KEPT - 1):] + [f"{int(now.timestamp())}#{mailed.external_id}"]
+        model = ConversationModel
+        changes: dict[str, Any] = {
+            "last_message_id": mailed.email_message_id,
+            "last_message_at": now,
+            "references": list(mailed.references),
+            "recent_inbound": set(recent),
+        }
+        if not conversation.first_message_id:
+            changes |= {"first_message_id": mailed.email_message_id, "first_ses_message_id": mailed.ses_message_id}
+        if mailed.urgent:
+            changes["urgent"] = True
+        thread: list[Action] = [model.message_count.add(1)]
+        thread += [getattr(model, name).set(value) for name, value in changes.items()]
+        # The mail is out: this write must not fail on a passing error, or the redelivered text is
+        # mailed again. Retried with one client request token, so DynamoDB applies it once.
+        token = hashlib.sha256(f"{conversation.conversation_id}#{mailed.external_id}".encode()).hexdigest()[:36]
+        for attempt in range(1, MAILED_WRITE_ATTEMPTS + 1):
+            try:
+                with TransactWrite(
+                    connection=ConversationModel._get_connection().connection, client_request_token=token
+                ) as transaction:
+                    transaction.save(message, condition=MessageModel.message_key.does_not_exist())
+                    # a copy: pynamodb appends its version action to the list it is given
+                    transaction.update(conversation, list(thread), add_version_condition=False)
+                    if resident is not None:
+                        item = resident.item
+                        activity: list[Action] = [
+                            ResidentModel.last_message_at.set(now),
+                            ResidentModel.expires_at.set(expiry(now, self.retention_days)),
+                        ]
+                        transaction.update(item, activity, condition=ResidentModel.phone_hash.exists(),
+                                           add_version_condition=False)
+                    if count is not None:
+                        transaction.update(LimitModel(key=count.key), count.count_actions())
+                break
+            except TransactWriteError as exc:
+                first = exc.cancellation_reasons[0] if exc.cancellation_reasons else None
+                if first is not None and first.code == "ConditionalCheckFailed":
+                    # The message is already recorded: an earlier delivery of this text finished its write.
+                    return message
+                if attempt == MAILED_WRITE_ATTEMPTS:
+                    raise
+                time.sleep(min(2.0, 0.1 * 2**attempt))
+        # The transaction returns nothing: keep the local item in step for the next mail of this turn.
+        for name, value in changes.items():
+            setattr(conversation, name, value)
+        conversation.message_count = int(conversation.message_count) + 1
+        return message
+
+    def hold_message(self, conversation_id: str, external_id: str, received_at: datetime, body: str) -> None:
+        """Keep a text we will not mail (flood): in its conversation, status ``throttled``."""
+        message = self._message(
+            conversation_id, external_id, received_at, direction="in", channel="sms", body=body, status="throttled"
+        )
+        try:
+            message.save(condition=MessageModel.message_key.does_not_exist())
+        except PutError as exc:
+            if exc.cause_response_code != "ConditionalCheckFailedException":
+                raise
+
+    def _message(
+        self,
+        conversation_id: str,
+        external_id: str,
+        received_at: datetime,
+        *,
+        direction: str,
+        channel: str,
+        body: str,
+        status: str,
+        urgent: bool = False,
+        author: str | None = None,
+    ) -> MessageModel:
+        return MessageModel(
+            conversation_id=conversation_id,
+            message_key=message_key(received_at, external_id),
+            direction=direction,
+            channel=channel,
+            body=body,
+            author=author,
+            external_id=external_id,
+            status=status,
+            urgent=urgent,
+            created_at=received_at,
+            expires_at=expiry(received_at, self.retention_days),
+        )
+
     def claim_message(
         self,
         conversation_id: str,
@@ -170,20 +358,11 @@ class ConversationStore:
     ) -> tuple[MessageModel, bool]:
         """Record a message once. Returns (message, new): ``new`` is False when the same
         external id was already recorded, so the caller skips work already done."""
-        key = f"{received_at.astimezone(UTC).isoformat(timespec='milliseconds')}#{external_id}"
-        message = MessageModel(
-            conversation_id=conversation_id,
-            message_key=key,
-            direction=direction,
-            channel=channel,
-            body=body,
-            author=author,
-            external_id=external_id,
-            status="pending",
-            urgent=urgent,
-            created_at=received_at,
-            expires_at=expiry(received_at, self.retention_days),
+        message = self._message(
+            conversation_id, external_id, received_at, direction=direction, channel=channel, body=body,
+            status="pending", urgent=urgent, author=author,
         )
+        key = message.message_key
         try:
             message.save(condition=MessageModel.message_key.does_not_exist())
             return message, True

@@ -120,6 +120,13 @@ class Dialog:
         turn = self._step(resident, text, country_hint)
         return replace(turn, replies=notice + turn.replies, urgent=urgent)
 
+    def is_consent_keyword(self, text: str) -> bool:
+        """Whether a text opts out or back in (STOP, ARRÊT, START…): these are always handled, even
+        from a resident over the flood limit, so our opt-out state never falls out of step with the
+        carrier's. Other keywords may wait (End User Messaging answers HELP itself)."""
+        keyword, _ = classify_keyword(text.strip(), self.catalog)
+        return keyword in (Keyword.OPT_OUT, Keyword.OPT_IN)
+
     # -- states -------------------------------------------------------------------------------------
 
     def _step(self, resident: ResidentState, text: str, country_hint: str | None) -> Turn:

@@ -10,10 +10,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from text311.adapters.phone_vault import PhoneVault
-from text311.conversations import ConversationStore, ResidentRecord, new_conversation_id
+from text311.conversations import ConversationStore, Mailed, ResidentRecord, new_conversation_id
 from text311.dialog import Dialog, Turn
+from text311.limits import FloodLimiter, Window
 from text311.mail import ThreadMail, build_thread_mail, ses_reference, thread_subject
-from text311.observability import logger, metrics
+from text311.observability import correlate, logger, metrics
 from text311.phone import InvalidPhoneNumber, country_of, mask, normalize_e164
 from text311.tokens import TokenSigner
 
@@ -86,6 +87,8 @@ class InboundSmsService:
     console_url: str = ""
     # resolve(text, country, phone): lets the resolver use the area code to break ties.
     phone_resolver: Callable[[str, str | None, str], Any] | None = None
+    # None: no flood limit (and no counter read or write).
+    flood: FloodLimiter | None = None
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
 
     def handle(self, sms: InboundSms) -> Outcome:
@@ -96,6 +99,7 @@ class InboundSmsService:
         except InvalidPhoneNumber as exc:
             raise BadOrigin(f"origination {mask(sms.origination)} is not a phone number") from exc
         log = {"resident": mask(number), "inbound_message_id": sms.message_id}
+        correlate(None)  # set once the text belongs to a conversation
         country = country_of(number)
         if country not in self.countries:
             # SMS pumping protection: we neither answer nor forward numbers from elsewhere.
@@ -105,7 +109,20 @@ class InboundSmsService:
 
         body = clean_body(sms.body)
         phone_hash = self.vault.hash(number)
-        record = self.store.resident(phone_hash)
+        window = self.flood.window(phone_hash, sms.received_at) if self.flood else None
+        texts_so_far = 0
+        if window is None:
+            record = self.store.resident(phone_hash)
+        else:
+            record, texts_so_far = self.store.resident_and_count(phone_hash, window)
+        if record is not None and sms.message_id in (record.item.handled or ()):
+            # Its turn was saved already; Powertools could not record that it completed. Running it
+            # again would hold a text twice or read "Gatineau" as a report.
+            logger.info("text already handled: redelivery ignored", extra=log)
+            return Outcome("duplicate")
+        if window is not None and self.flood and not self.flood.allows(texts_so_far):
+            if not self.dialog.is_consent_keyword(body):
+                return self._hold(record, window, sms, body, number)
         is_new = record is None
         if record is None:
             record = self.store.new_resident(phone_hash, self.vault.encrypt(number))
@@ -121,16 +138,61 @@ class InboundSmsService:
 
         conversation_id, emails = None, 0
         changed = record.apply(turn.state)
+        must_save = is_new or changed
+        uncounted = window
         if turn.forwards:
-            conversation_id, emails = self._forward(record, turn, sms, number)
-        if is_new or changed or turn.forwards:
-            self.store.save_resident(record, sms.received_at)
+            # An unchanged resident's activity and the flood count ride on the thread's write.
+            thread_before = record.item.conversation_id
+            conversation_id, emails, counted = self._forward(
+                record, turn, sms, number, refresh=None if must_save else record, count=window
+            )
+            uncounted = None if counted else window
+            # A new thread (the old one idle), or nothing written (all redelivered): save as before.
+            must_save = must_save or record.item.conversation_id != thread_before or not counted
+        if must_save:
+            self.store.save_resident(record, sms.received_at, count=uncounted, handled_id=sms.message_id)
+        elif uncounted is not None:
+            self.store.count(uncounted)
         replies = self._reply(number, record, turn, sms.message_id)
         return Outcome(turn.event, conversation_id, emails, replies)
 
+    # -- flood ------------------------------------------------------------------------------------
+
+    def _hold(self, record: ResidentRecord | None, window: Window, sms: InboundSms, body: str, number: str) -> Outcome:
+        """A text beyond the resident's limit for this minute: kept in their conversation as
+        ``throttled`` (or, with no conversation yet, logged by id), counted, never mailed. The
+        first held text of the window answers with one notice."""
+        assert self.flood is not None
+        log = {"resident": mask(number), "inbound_message_id": sms.message_id}
+        conversation_id = record.item.conversation_id if record is not None else None
+        correlate(conversation_id)
+        if conversation_id and body:
+            self.store.hold_message(conversation_id, sms.message_id, sms.received_at, body)
+        logger.warning("text held: resident over the flood limit", extra={**log, "conversation_id": conversation_id})
+        metrics.add_metric(name="FloodThrottled", unit="Count", value=1)
+        first = self.flood.hold(window, sms.message_id)
+        replies = 0
+        if first and record is not None and not record.state.opted_out:
+            notice = self.dialog.catalog.message(
+                record.state.language, "flood_throttled", limit=self.flood.per_minute
+            )
+            replies = self._send(number, notice, f"{sms.message_id}:flood", sms.message_id)
+        return Outcome("throttled", conversation_id, 0, replies)
+
     # -- to the city ------------------------------------------------------------------------------
 
-    def _forward(self, record: ResidentRecord, turn: Turn, sms: InboundSms, number: str) -> tuple[str, int]:
+    def _forward(
+        self,
+        record: ResidentRecord,
+        turn: Turn,
+        sms: InboundSms,
+        number: str,
+        *,
+        refresh: ResidentRecord | None,
+        count: Window | None,
+    ) -> tuple[str, int, bool]:
+        """Mail each forwarded text into the thread. Returns (conversation id, mails sent, whether
+        ``refresh`` and ``count`` were written: they go with the last text's record)."""
         municipality_id = turn.state.municipality_id
         if municipality_id is None:
             raise ValueError("forward without a municipality")
@@ -145,33 +207,34 @@ class InboundSmsService:
             conversation = self.store.open(
                 record, conversation_id, subject, turn.state.language, now, phone_masked=mask(number)
             )
-        sent = 0
+            refresh = None  # the resident now points at a new thread: the caller saves it whole
+        correlate(conversation.conversation_id)
+        sent, written = 0, False
+        last = len(turn.forwards) - 1
         for index, text in enumerate(turn.forwards):
             external_id = sms.message_id if len(turn.forwards) == 1 else f"{sms.message_id}:{index}"
-            message, new = self.store.claim_message(
-                conversation.conversation_id,
-                external_id,
-                now + timedelta(milliseconds=index),
-                direction="in",
-                channel="sms",
-                body=text,
-                urgent=turn.urgent,
-            )
-            if not new and message.status == "emailed":
+            if self.store.mailed_already(conversation, external_id):
                 continue  # done by an earlier delivery of this same text
-            self._email(conversation, subscriber, message, text, turn, mask(number), now)
+            final = index == last
+            self._email(conversation, subscriber, external_id, text, turn, mask(number),
+                        now + timedelta(milliseconds=index),
+                        resident=refresh if final else None, count=count if final else None)
+            written = written or final
             sent += 1
-        return conversation.conversation_id, sent
+        return conversation.conversation_id, sent, written
 
     def _email(
         self,
         conversation: Any,
         subscriber: Any,
-        message: Any,
+        external_id: str,
         text: str,
         turn: Turn,
         masked_phone: str,
         now: datetime,
+        *,
+        resident: ResidentRecord | None = None,
+        count: Window | None = None,
     ) -> None:
         owner = conversation.owner_email
         to = (owner,) if owner else tuple(subscriber.contact_emails)
@@ -197,28 +260,23 @@ class InboundSmsService:
             domain=self.reply_domain,
         )
         ses_id = self.mailer.send(build_thread_mail(mail))
-        model = type(conversation)
         references = list(mail.references) + [mail.message_id]
-        actions = [
-            model.message_count.add(1),
-            model.last_message_id.set(mail.message_id),
-            model.last_message_at.set(now),
-        ]
         if not conversation.first_message_id:
             # SES may have replaced our Message-ID: the thread's root is known under both.
             references.append(ses_reference(ses_id, self.region))
-            actions += [model.first_message_id.set(mail.message_id), model.first_ses_message_id.set(ses_id)]
-        actions.append(model.references.set(references))
-        if turn.urgent:
-            actions.append(model.urgent.set(True))
-        conversation.update(actions=actions)
-        message_model = type(message)
-        message.update(
-            actions=[
-                message_model.status.set("emailed"),
-                message_model.email_message_id.set(mail.message_id),
-                message_model.ses_message_id.set(ses_id),
-            ]
+        self.store.record_mailed(
+            conversation,
+            Mailed(
+                external_id=external_id,
+                received_at=now,
+                body=text,
+                urgent=turn.urgent,
+                email_message_id=mail.message_id,
+                ses_message_id=ses_id,
+                references=references,
+            ),
+            resident=resident,
+            count=count,
         )
         logger.info(
             "mailed the city",
@@ -239,20 +297,19 @@ class InboundSmsService:
             return 0
         sent = 0
         for index, text in enumerate(turn.replies):
-            try:
-                self.sms.send(
-                    number,
-                    text,
-                    idempotency_key=f"{inbound_id}:r{index}",
-                    context={"inbound": inbound_id[:64]},
-                )
-                sent += 1
-            except Exception as exc:  # noqa: BLE001 - a lost answer must not re-run the dialog
-                # The resident's own text is safe (stored and mailed); re-running the turn on retry
-                # would answer a question twice. Logged and counted for the alarm.
-                logger.error("reply not sent", extra={"resident": mask(number), "error": type(exc).__name__})
-                metrics.add_metric(name="ReplyFailed", unit="Count", value=1)
+            sent += self._send(number, text, f"{inbound_id}:r{index}", inbound_id)
         return sent
+
+    def _send(self, number: str, text: str, idempotency_key: str, inbound_id: str) -> int:
+        try:
+            self.sms.send(number, text, idempotency_key=idempotency_key, context={"inbound": inbound_id[:64]})
+            return 1
+        except Exception as exc:  # noqa: BLE001 - a lost answer must not re-run the dialog
+            # The resident's own text is safe (stored and mailed); re-running the turn on retry
+            # would answer a question twice. Logged and counted for the alarm.
+            logger.error("reply not sent", extra={"resident": mask(number), "error": type(exc).__name__})
+            metrics.add_metric(name="ReplyFailed", unit="Count", value=1)
+            return 0
 
 
 def _e164_or_none(number: str) -> str | None:

@@ -19,6 +19,9 @@ class Settings(BaseModel):
     conversations_table: str = Field(alias="CONVERSATIONS_TABLE")
     messages_table: str = Field(alias="MESSAGES_TABLE")
     idempotency_table: str = Field(alias="IDEMPOTENCY_TABLE")
+    # Abuse and spend counters (text311.limits). The stack always sets it; the default keeps older
+    # local and test environments working (create_tables makes it under this name).
+    limits_table: str = Field(default="text311-limits", alias="LIMITS_TABLE")
     # KMS key that encrypts residents' phone numbers inside items (beyond table encryption).
     phone_key_id: str = Field(alias="PHONE_KEY_ID")
     # Secrets Manager secrets: JSON objects {"<key id>": "<key>"}; see text311.tokens.
@@ -44,6 +47,13 @@ class Settings(BaseModel):
     local_session_key: str = Field(default="", alias="LOCAL_SESSION_KEY")
     conversation_idle_days: int = Field(default=7, alias="CONVERSATION_IDLE_DAYS", ge=1)
     retention_days: int = Field(default=365, alias="RETENTION_DAYS", ge=1)
+    # A resident's texts beyond this many in one minute are held, not mailed (one notice per minute).
+    flood_limit_per_minute: int = Field(default=20, alias="FLOOD_LIMIT_PER_MINUTE", ge=1)
+    # Agents' answers one city may send by SMS, per clock hour and per UTC day (spend and pumping caps).
+    city_sms_per_hour: int = Field(default=500, alias="CITY_SMS_PER_HOUR", ge=1)
+    city_sms_per_day: int = Field(default=3000, alias="CITY_SMS_PER_DAY", ge=1)
+    # How long a warm container trusts a subscriber record it read (contact addresses, status).
+    subscriber_cache_seconds: int = Field(default=60, alias="SUBSCRIBER_CACHE_SECONDS", ge=0)
     aws_region: str = Field(default="ca-central-1", alias="AWS_REGION")
     endpoint_url: str | None = Field(default=None, alias="AWS_ENDPOINT_URL")
 

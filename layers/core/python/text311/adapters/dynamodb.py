@@ -8,19 +8,23 @@ through :func:`bind_tables`.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from pynamodb.attributes import (
     BooleanAttribute,
     ListAttribute,
     NumberAttribute,
     TTLAttribute,
     UnicodeAttribute,
+    UnicodeSetAttribute,
     UTCDateTimeAttribute,
     VersionAttribute,
 )
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, LocalSecondaryIndex
 from pynamodb.models import Model
 
-from text311.settings import Settings
+if TYPE_CHECKING:
+    from text311.settings import Settings
 
 
 class SubscriberModel(Model):
@@ -56,6 +60,9 @@ class ResidentModel(Model):
     municipality_id = NumberAttribute(null=True)
     pending_choices = ListAttribute(of=NumberAttribute, null=True)
     pending = ListAttribute(of=UnicodeAttribute, null=True)  # texts held until a city is chosen
+    # Inbound ids whose dialog turn was saved (the last few): a redelivery of one of them is not
+    # run again, even when Powertools could not record that it completed.
+    handled = ListAttribute(of=UnicodeAttribute, null=True)
     attempts = NumberAttribute(default=0)
     opted_out = BooleanAttribute(default=False)
     conversation_id = UnicodeAttribute(null=True)
@@ -111,6 +118,9 @@ class ConversationModel(Model):
     urgent = BooleanAttribute(default=False)
     resident_opted_out = BooleanAttribute(default=False)
     message_count = NumberAttribute(default=0)
+    # The last inbound texts mailed into this thread, "<epoch seconds>#<external id>": read with the
+    # conversation, they tell a redelivered text from a new one without reading the message itself.
+    recent_inbound = UnicodeSetAttribute(null=True)
     expires_at = TTLAttribute(null=True)
     version = VersionAttribute()
     by_resident = ByResidentIndex()
@@ -130,11 +140,25 @@ class MessageModel(Model):
     body = UnicodeAttribute()
     author = UnicodeAttribute(null=True)
     external_id = UnicodeAttribute(null=True)  # inboundMessageId, SES message id, SMS MessageId
-    status = UnicodeAttribute(null=True)  # "pending" → "emailed"; delivery status of outbound SMS
+    # "pending" → "emailed"; "throttled" (held by the flood limit, not mailed); outbound SMS: delivery status
+    status = UnicodeAttribute(null=True)
     email_message_id = UnicodeAttribute(null=True)
     ses_message_id = UnicodeAttribute(null=True)
     urgent = BooleanAttribute(default=False)
     created_at = UTCDateTimeAttribute()
+    expires_at = TTLAttribute(null=True)
+
+
+class LimitModel(Model):
+    """A counter in a time window (text311.limits): texts from one number in a minute, SMS one
+    city sent in an hour or a day. Items expire shortly after their window closes."""
+
+    class Meta:
+        table_name = "text311-limits"
+
+    key = UnicodeAttribute(hash_key=True)  # "<what>#<whose>#<window>"
+    hits = NumberAttribute(default=0)
+    noticed = UnicodeAttribute(null=True)  # the inbound id whose notice went out in this window
     expires_at = TTLAttribute(null=True)
 
 
@@ -156,6 +180,7 @@ TABLES: dict[str, type[Model]] = {
     "conversations_table": ConversationModel,
     "messages_table": MessageModel,
     "idempotency_table": IdempotencyModel,
+    "limits_table": LimitModel,
 }
 
 

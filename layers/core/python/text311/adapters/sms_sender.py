@@ -14,8 +14,10 @@ the policies; the short version:
 - Opted out: :class:`RecipientOptedOut`. Everything else the service refuses (validation, spend
   limit, access, unknown resource, other conflicts): :class:`PermanentSendFailure` with the
   service's ``code`` and ``reason``.
-- A :class:`PartLedger` records each part sent under (idempotency key, part number): a retry of the
-  whole send after a crash or a failure sends only the parts not yet recorded.
+- A :class:`PartLedger` claims each part before its call and records it after, under (idempotency key,
+  part number): a retry of the whole send after a crash or a failure sends only the parts not yet
+  recorded, and a part claimed but never recorded (the process stopped in between) is in doubt, never
+  resent. :class:`DynamoDBPartLedger` keeps it across containers.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import logging
 import random
 import threading
 import time
+import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -109,34 +112,136 @@ class SendInDoubt(SmsSendError):
 
 
 class PartLedger(Protocol):
-    """Which parts of a reply went out, keyed by (idempotency key, part number from 1)."""
+    """Which parts of a reply went out, keyed by (idempotency key, part number from 1).
 
-    def sent_part(self, idempotency_key: str, part: int) -> str | None:
-        """The SMS message id of that part if it was sent, else ``None``."""
+    A part is *claimed* before its SendTextMessage call and *recorded* with the SMS message id after
+    it. A claim with no record means a send that may have gone out (the process stopped between the
+    call and the record, or the answer never came): never sent again, :class:`SendInDoubt`."""
+
+    def claim_part(self, idempotency_key: str, part: int) -> str | None:
+        """Claim the part for sending: ``None`` when it is ours to send, the SMS message id when it
+        was sent already; raises :class:`SendInDoubt` when an earlier claim never got its record."""
         ...
 
     def record_part(self, idempotency_key: str, part: int, message_id: str) -> None: ...
 
+    def release_part(self, idempotency_key: str, part: int) -> None:
+        """Drop a claim whose send certainly did not go out (refused, never connected)."""
+        ...
+
+
+_CLAIMED = ""  # a claim without a message id yet
+
 
 class InMemoryPartLedger:
-    """A :class:`PartLedger` in a dict: tests, the local run, and the default of a sender that a warm
-    Lambda container reuses (so a retried invocation in the same container resumes; a durable ledger
-    is needed to resume across containers). Bounded: the oldest entries go first."""
+    """A :class:`PartLedger` in a dict: tests and the local run. Bounded: the oldest entries go first.
+    A Lambda uses :class:`DynamoDBPartLedger`, so a retry in another container also resumes."""
 
     def __init__(self, max_entries: int = 10_000) -> None:
         self.parts: dict[tuple[str, int], str] = {}
         self.max_entries = max_entries
         self._lock = threading.Lock()
 
-    def sent_part(self, idempotency_key: str, part: int) -> str | None:
+    def claim_part(self, idempotency_key: str, part: int) -> str | None:
         with self._lock:
-            return self.parts.get((idempotency_key, part))
+            known = self.parts.get((idempotency_key, part))
+            if known == _CLAIMED:
+                raise SendInDoubt(f"part {part} of {idempotency_key} was claimed and never recorded")
+            if known is not None:
+                return known
+            self.parts[(idempotency_key, part)] = _CLAIMED
+            while len(self.parts) > self.max_entries:
+                del self.parts[next(iter(self.parts))]
+            return None
 
     def record_part(self, idempotency_key: str, part: int, message_id: str) -> None:
         with self._lock:
             self.parts[(idempotency_key, part)] = message_id
-            while len(self.parts) > self.max_entries:
-                del self.parts[next(iter(self.parts))]
+
+    def release_part(self, idempotency_key: str, part: int) -> None:
+        with self._lock:
+            if self.parts.get((idempotency_key, part)) == _CLAIMED:
+                del self.parts[(idempotency_key, part)]
+
+
+class DynamoDBPartLedger:
+    """The durable :class:`PartLedger`: one item per part in the idempotency table (key ``id`` =
+    ``sms-part#<key>#<n>``, expiring with the table's TTL like Powertools' own records). A claim is a
+    conditional put carrying a token, so two containers retrying the same answer never both send a
+    part, and a claim whose response was lost (the SDK retried it) is still known as ours. Records
+    and releases follow a send: they are retried a few more times, since a claim left behind makes
+    the part "in doubt" for good."""
+
+    PREFIX = "sms-part#"
+
+    def __init__(self, client: Any, table: str, ttl_seconds: int = 7 * 24 * 3600,
+                 now: Callable[[], float] = time.time, attempts: int = 5,
+                 sleep: Callable[[float], None] = time.sleep) -> None:
+        self.client = client
+        self.table = table
+        self.ttl_seconds = ttl_seconds
+        self.now = now
+        self.attempts = attempts
+        self.sleep = sleep
+
+    def _key(self, idempotency_key: str, part: int) -> dict[str, Any]:
+        return {"id": {"S": f"{self.PREFIX}{idempotency_key}#{part}"}}
+
+    def claim_part(self, idempotency_key: str, part: int) -> str | None:
+        token = uuid.uuid4().hex
+        item = {
+            **self._key(idempotency_key, part),
+            "owner": {"S": token},
+            "expiration": {"N": str(int(self.now()) + self.ttl_seconds)},
+        }
+        try:
+            self.client.put_item(TableName=self.table, Item=item, ConditionExpression="attribute_not_exists(id)")
+            return None
+        except ClientError as exc:
+            if _code(exc) != "ConditionalCheckFailedException":
+                raise
+        known = self.client.get_item(
+            TableName=self.table, Key=self._key(idempotency_key, part), ConsistentRead=True
+        ).get("Item", {})
+        message_id = known.get("message_id", {}).get("S")
+        if message_id:
+            return message_id
+        if known.get("owner", {}).get("S") == token:
+            return None  # our own put, retried by the SDK after its response was lost
+        raise SendInDoubt(f"part {part} of {idempotency_key} was claimed and never recorded")
+
+    def record_part(self, idempotency_key: str, part: int, message_id: str) -> None:
+        self._persist(lambda: self.client.update_item(
+            TableName=self.table, Key=self._key(idempotency_key, part),
+            UpdateExpression="SET message_id = :m", ExpressionAttributeValues={":m": {"S": message_id}},
+        ))
+
+    def release_part(self, idempotency_key: str, part: int) -> None:
+        def delete() -> None:
+            try:
+                self.client.delete_item(
+                    TableName=self.table, Key=self._key(idempotency_key, part),
+                    ConditionExpression="attribute_not_exists(message_id)",
+                )
+            except ClientError as exc:
+                if _code(exc) != "ConditionalCheckFailedException":
+                    raise  # a recorded part stays recorded
+
+        self._persist(delete)
+
+    def _persist(self, write: Callable[[], Any]) -> None:
+        for attempt in range(1, self.attempts + 1):
+            try:
+                write()
+                return
+            except ClientError as exc:
+                if attempt == self.attempts or not _retryable(exc, _code(exc)) and not _dynamodb_busy(exc):
+                    raise
+            self.sleep(min(1.0, 0.05 * 2**attempt))
+
+
+def _dynamodb_busy(exc: ClientError) -> bool:
+    return _code(exc) in ("ProvisionedThroughputExceededException", "RequestLimitExceeded", "ThrottlingException")
 
 
 class SmsSender(Protocol):
@@ -223,9 +328,19 @@ class EndUserMessagingSender:
         contexts = [_context(idempotency_key, n, len(parts), context) for n in range(1, len(parts) + 1)]
         message_ids: list[str] = []
         for number, (text, part_context) in enumerate(zip(parts, contexts, strict=True), 1):
-            message_id = self.ledger.sent_part(idempotency_key, number)
+            try:
+                message_id = self.ledger.claim_part(idempotency_key, number)
+            except SendInDoubt as exc:
+                exc.message_ids = list(message_ids)
+                raise
             if message_id is None:
-                message_id = self._send_part(destination, text, part_context, message_ids)
+                try:
+                    message_id = self._send_part(destination, text, part_context, message_ids)
+                except SendInDoubt:
+                    raise  # the claim stays: this part is never sent again
+                except SmsSendError:
+                    self.ledger.release_part(idempotency_key, number)  # refused or never sent: free
+                    raise
                 self.ledger.record_part(idempotency_key, number, message_id)
             message_ids.append(message_id)
         return SendResult(message_ids=message_ids, parts=len(parts), encoding=_encoding(parts))
@@ -353,7 +468,7 @@ class RecordingSmsSender:
                 )
             message_ids = []
             for number, text in enumerate(parts, 1):
-                message_id = self.ledger.sent_part(idempotency_key, number)
+                message_id = self.ledger.claim_part(idempotency_key, number)
                 if message_id is None:
                     message_id = f"recorded-{len(self.sent) + 1:06d}"
                     part_context = _context(idempotency_key, number, len(parts), context)

@@ -1,0 +1,1 @@
+"""Property tests (hypothesis) of the handlers' and the reply extractor's inputs."""
