@@ -110,7 +110,8 @@ class SoakFigures:
     unexpected_emails: int = 0  # city mails that carry no report (a city name or a re-run text)
     sms_sent: int = 0  # SMS parts End User Messaging accepted
     answers_texted_once: int = 0
-    answers_lost: int = 0
+    answers_lost: int = 0  # never texted and not recorded in doubt
+    answers_in_doubt: int = 0  # never texted: a send cut between its claim and its record (agent told)
     duplicate_answer_sms: int = 0
     duplicate_sms: int = 0  # same phone, idempotency key and part accepted twice
     # ... of which the first send was cut by a timeout right after End User Messaging accepted it
@@ -134,7 +135,8 @@ class SoakFigures:
             f"(reports mailed once {self.reports_mailed_once}), lost {self.reports_lost}, "
             f"duplicate emails {self.duplicate_emails}, unexpected emails {self.unexpected_emails}",
             f"  SMS sent {self.sms_sent}, answers texted once {self.answers_texted_once}, answers lost "
-            f"{self.answers_lost}, duplicate answer SMS {self.duplicate_answer_sms}, "
+            f"{self.answers_lost}, in doubt (agent told) {self.answers_in_doubt}, "
+            f"duplicate answer SMS {self.duplicate_answer_sms}, "
             f"duplicate SMS {self.duplicate_sms} ({self.duplicate_sms_after_cut_send} after a send cut by a timeout)",
             f"  DLQ after redrive {self.dlq_after_redrive}; {self.seconds:.1f} s",
         ]
@@ -338,8 +340,9 @@ def _soak_region(env: dict[str, str], monkeypatch: Any, config: SoakConfig, rng:
         parked_answers = {e["Records"][0]["ses"]["mail"]["messageId"] for e in invoker.failed_events}
         texted = Counter(t for s in eum.accepted for t in ANSWER_TAG.findall(s.body))
         parked_tags = {answer_of_mail[ses_id] for ses_id in parked_answers}
+        doubted = _answers_in_doubt(answer_of_mail)
         figures.answers_lost_before_redrive += sum(
-            1 for tag in expected_answers if not texted[tag] and tag not in parked_tags)
+            1 for tag in expected_answers if not texted[tag] and tag not in parked_tags and tag not in doubted)
 
         # 3. redrive both DLQs, faults off
         figures.redriven += queue.redrive() + len(invoker.failed_events)
@@ -369,10 +372,24 @@ def _soak_region(env: dict[str, str], monkeypatch: Any, config: SoakConfig, rng:
             if sms.destination == expected_answers[tag].number:
                 texted[tag] += 1
     figures.answers_texted_once += sum(texted[tag] == 1 for tag in expected_answers)
-    figures.answers_lost += sum(texted[tag] == 0 for tag in expected_answers)
+    doubted = _answers_in_doubt(answer_of_mail)
+    figures.answers_lost += sum(texted[tag] == 0 and tag not in doubted for tag in expected_answers)
+    figures.answers_in_doubt += sum(texted[tag] == 0 and tag in doubted for tag in expected_answers)
     figures.duplicate_answer_sms += sum(texted[tag] - 1 for tag in expected_answers if texted[tag] > 1)
     figures.duplicate_sms += eum.duplicates()
     figures.duplicate_sms_after_cut_send += eum.duplicates(among=cut_sends)
+
+
+def _answers_in_doubt(answer_of_mail: dict[str, str]) -> set[str]:
+    """Answers recorded ``in_doubt``: a send whose part was claimed and never recorded (the
+    invocation stopped in between). At most once: not resent, and the agent is told."""
+    table = services.settings().messages_table
+    pages = boto3.client("dynamodb", region_name=REGION).get_paginator("scan").paginate(
+        TableName=table, FilterExpression="#s = :d", ExpressionAttributeNames={"#s": "status"},
+        ExpressionAttributeValues={":d": {"S": "in_doubt"}},
+    )
+    ses_ids = {item["message_key"]["S"].partition("#")[2] for page in pages for item in page["Items"]}
+    return {answer_of_mail[ses_id] for ses_id in ses_ids if ses_id in answer_of_mail}
 
 
 def main(argv: list[str] | None = None) -> int:
