@@ -462,7 +462,7 @@ def test_every_dlq_and_every_function_alarms_to_the_alarm_email(synth: Synth, re
     assert watched_functions == {logical_id(f) for f in stack.functions.all.values()}
     for alarm in alarms.values():
         assert alarm["Properties"]["AlarmActions"] == [alarm_topic]
-        # DLQs and errors page at the first one; rejected answers at a spike (test_observability.py)
+        # DLQs and errors page at the first one; rejected answers at a spike (test_dashboard_alarms.py)
         assert alarm["Properties"]["Threshold"] == (10 if alarm["Properties"]["MetricName"] == "AnswersRejected" else 0)
     synth.templates[region].has_resource_properties(
         "AWS::SNS::Subscription",
