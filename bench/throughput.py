@@ -37,32 +37,18 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tests"), str(ROOT / "layers" / "core" / "python")]
 
-# A deployed function's environment (as tests/conftest.py's aws_env), with fake credentials.
+from environment import FUNCTIONS_ENVIRONMENT  # noqa: E402 - tests/ is on the path from here on
+
+# A deployed function's environment (as the tests' aws_env), with fake credentials.
 ENVIRONMENT = {
     "AWS_ACCESS_KEY_ID": "testing",
     "AWS_SECRET_ACCESS_KEY": "testing",
     "AWS_SESSION_TOKEN": "testing",
     "AWS_DEFAULT_REGION": "ca-central-1",
-    "AWS_REGION": "ca-central-1",
     "POWERTOOLS_TRACE_DISABLED": "true",
     "POWERTOOLS_METRICS_NAMESPACE": "Text311",
     "POWERTOOLS_LOG_LEVEL": "WARNING",
-    "SUBSCRIBERS_TABLE": "bench-subscribers",
-    "RESIDENTS_TABLE": "bench-residents",
-    "CONVERSATIONS_TABLE": "bench-conversations",
-    "MESSAGES_TABLE": "bench-messages",
-    "IDEMPOTENCY_TABLE": "bench-idempotency",
-    "LIMITS_TABLE": "bench-limits",
-    "PHONE_KEY_ID": "alias/text311-phones",
-    "TOKEN_SECRET_ID": "text311/reply-token-keys",
-    "PHONE_HASH_SECRET_ID": "text311/phone-hash-key",
-    "SMS_ORIGINATION_IDENTITY": "+15145550100",
-    "SMS_CONFIGURATION_SET": "text311-sms",
-    "SENDER_ADDRESS": "Text311 <notify@text311.example.ca>",
-    "REPLY_DOMAIN": "reply.text311.example.ca",
-    "SES_CONFIGURATION_SET": "text311-email",
-    "RAW_MAIL_BUCKET": "text311-raw-mail-test",
-    "CONSOLE_URL": "https://console.text311.example.ca",
+    **FUNCTIONS_ENVIRONMENT,
 }
 os.environ.pop("AWS_PROFILE", None)
 os.environ.pop("AWS_ENDPOINT_URL", None)

@@ -31,6 +31,7 @@ from typing import Any
 import boto3
 import pytest
 from aws_events import QUEUE, TOPIC, ses_receipt, sns_notification, sqs_record, two_way_sms
+from environment import FUNCTIONS_ENVIRONMENT
 from harness import OUR_NUMBER, RAW_MAIL_BUCKET, REGION, LambdaContext, sent_mails, setup_region, text_of
 from moto import mock_aws
 
@@ -405,16 +406,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def functions_environment() -> dict[str, str]:
-    return {  # the functions' environment, as tests/conftest.py's aws_env fixture gives it
-        "SUBSCRIBERS_TABLE": "test-subscribers", "RESIDENTS_TABLE": "test-residents",
-        "CONVERSATIONS_TABLE": "test-conversations", "MESSAGES_TABLE": "test-messages",
-        "IDEMPOTENCY_TABLE": "test-idempotency", "PHONE_KEY_ID": "alias/text311-phones",
-        "TOKEN_SECRET_ID": "text311/reply-token-keys", "PHONE_HASH_SECRET_ID": "text311/phone-hash-key",
-        "SMS_ORIGINATION_IDENTITY": OUR_NUMBER, "SMS_CONFIGURATION_SET": "text311-sms",
-        "SENDER_ADDRESS": "Text311 <notify@text311.example.ca>", "REPLY_DOMAIN": "reply.text311.example.ca",
-        "SES_CONFIGURATION_SET": "text311-email", "RAW_MAIL_BUCKET": RAW_MAIL_BUCKET,
-        "CONSOLE_URL": "https://console.text311.example.ca", "AWS_REGION": REGION, "LIMITS_TABLE": "test-limits",
-    }
+    return dict(FUNCTIONS_ENVIRONMENT)  # as the tests' aws_env fixture gives it
 
 
 if __name__ == "__main__":
