@@ -311,11 +311,7 @@ class ConversationStore:
         message = self._message(
             conversation_id, external_id, received_at, direction="in", channel="sms", body=body, status="throttled"
         )
-        try:
-            message.save(condition=MessageModel.message_key.does_not_exist())
-        except PutError as exc:
-            if exc.cause_response_code != "ConditionalCheckFailedException":
-                raise
+        _save_once(message)
 
     def _message(
         self,
@@ -362,11 +358,17 @@ class ConversationStore:
             conversation_id, external_id, received_at, direction=direction, channel=channel, body=body,
             status="pending", urgent=urgent, author=author,
         )
-        key = message.message_key
-        try:
-            message.save(condition=MessageModel.message_key.does_not_exist())
+        if _save_once(message):
             return message, True
-        except PutError as exc:
-            if exc.cause_response_code != "ConditionalCheckFailedException":
-                raise
-            return MessageModel.get(conversation_id, key), False
+        return MessageModel.get(conversation_id, message.message_key), False
+
+
+def _save_once(message: MessageModel) -> bool:
+    """Write the message unless its key exists (a redelivery): True when this call wrote it."""
+    try:
+        message.save(condition=MessageModel.message_key.does_not_exist())
+        return True
+    except PutError as exc:
+        if exc.cause_response_code != "ConditionalCheckFailedException":
+            raise
+        return False

@@ -41,6 +41,16 @@ class Context:
     sms: Any
     inbound_topic_arn: str | None = None
     _numbers: list[dict] | None = field(default=None, repr=False)
+    _identity: dict | None = field(default=None, repr=False)
+
+    def sender_identity(self) -> dict | None:
+        """SES v2 ``GetEmailIdentity`` of the sender domain (None: no such identity), read once."""
+        if self._identity is None:
+            try:
+                self._identity = self.sesv2.get_email_identity(EmailIdentity=self.plan.sender_domain)
+            except self.sesv2.exceptions.NotFoundException:
+                self._identity = {}
+        return self._identity or None
 
     def numbers(self) -> list[dict]:
         """Our End User Messaging numbers: the configured ones, else those whose two-way goes to our topic."""
@@ -72,9 +82,8 @@ def _sms_console(region: str) -> str:
 
 def sending_identity_verified(ctx: Context) -> Finding:
     name, domain, region = "SES sending identity verified", ctx.plan.sender_domain, ctx.plan.region
-    try:
-        identity = ctx.sesv2.get_email_identity(EmailIdentity=domain)
-    except ctx.sesv2.exceptions.NotFoundException:
+    identity = ctx.sender_identity()
+    if identity is None:
         return Finding(
             name, "missing", f"no identity {domain} in {region}", f"deploy the stack: make deploy REGION={region}"
         )
@@ -88,9 +97,8 @@ def sending_identity_verified(ctx: Context) -> Finding:
 
 def dkim_signing(ctx: Context) -> Finding:
     name, domain = "Easy DKIM status SUCCESS", ctx.plan.sender_domain
-    try:
-        identity = ctx.sesv2.get_email_identity(EmailIdentity=domain)
-    except ctx.sesv2.exceptions.NotFoundException:
+    identity = ctx.sender_identity()
+    if identity is None:
         return Finding(name, "missing", f"no identity {domain}", f"make deploy REGION={ctx.plan.region}")
     status = identity.get("DkimAttributes", {}).get("Status", "NOT_STARTED")
     if status == "SUCCESS":
