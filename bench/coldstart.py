@@ -34,6 +34,10 @@ FIRST_EVENT: dict[str, tuple[str, ...]] = {
     ),
     "functions.inbound_email.handler": ("text311.settings", "text311.answers", "text311.replies"),
     "functions.delivery_status.handler": ("text311.settings", "text311.delivery"),
+    "functions.mail_events.handler": (
+        "aws_lambda_powertools.utilities.parser.models", "text311.events", "text311.settings",
+        "text311.mail_confirmations", "text311.conversations",
+    ),
     "functions.console_api.handler": ("text311.settings", "text311.console", "text311.auth"),
 }
 

@@ -287,6 +287,7 @@
     if (!quiet) show("thread");
     const previous = fresh ? 0 : thread.count;
     thread = { id, conversation: c, count: data.messages.length };
+    if (fresh) $("#answer-outcome").textContent = ""; // a queued notice belongs to its own thread
     $("#thread-h").replaceChildren(...(c.urgent ? [el("span", { className: "badge", textContent: t("urgent") })] : []),
       c.subject || c.id);
     const meta = [["resident", c.resident], ["status", t(`status_${c.status}`)],
@@ -352,11 +353,20 @@
           break;
         } catch (error) { if (error instanceof ApiError || attempt >= 2) throw error; }
       }
-      if (result.sent) { $("#answer").value = ""; updateCount(); say(t("sent", { parts: result.parts || 1 })); }
-      else fail(t(`reason_${result.reason}`));
+      if (result.sent) {
+        $("#answer").value = "";
+        updateCount();
+        if (result.status === "queued") { say(""); $("#answer-outcome").textContent = queuedText(result); }
+        else say(t("sent", { parts: result.parts || 1 }));
+      } else fail(t(`reason_${result.reason}`));
       await openThread(thread.id, { quiet: true });
     } catch (error) { report(error); }
     finally { button.disabled = !thread || thread.conversation.status !== "open"; }
+  }
+
+  // A busy SMS line queues the answer (docs/outbound.md); the wait comes only when over a minute.
+  function queuedText(result) {
+    return result.wait_minutes ? t("queuedWait", { minutes: result.wait_minutes }) : t("queued");
   }
 
   function updateCount() { $("#answer-count").textContent = t("characters", { n: $("#answer").value.length }); }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -12,6 +13,7 @@ from typing import IO, Any
 
 from localrun.aws import RAW_MAIL_BUCKET, RAW_MAIL_PREFIX, LocalAws, PortBusy, provision
 from localrun.bus import AsyncFunction, EventBus, SqsQueue
+from localrun.drainer import DrainerLoop
 from localrun.events import two_way_sms
 from localrun.lambdas import load_function
 from localrun.mail import Mailbox, MailReceiver
@@ -23,6 +25,21 @@ log = logging.getLogger("localrun")
 
 # Timeouts of the deployed functions (stacks/functions.py): what get_remaining_time_in_millis counts down.
 SQS_FUNCTION_TIMEOUT, EMAIL_FUNCTION_TIMEOUT = 30, 60
+# The sink's pace in message parts per second; unset, the deployment's (config/local.yaml, sms_mps).
+LOCAL_MPS = "TEXT311_LOCAL_MPS"
+
+
+def local_mps(default: float) -> float:
+    raw = os.environ.get(LOCAL_MPS, "").strip()
+    if not raw:
+        return default
+    try:
+        mps = float(raw)
+    except ValueError:
+        mps = 0.0
+    if not mps > 0 or mps == float("inf"):
+        raise StartError(f"{LOCAL_MPS}={raw!r}: expected a positive number of message parts per second")
+    return mps
 
 
 class StartError(RuntimeError):
@@ -46,6 +63,7 @@ class LocalRun:
         self.smtp: SmtpServer | None = None
         self.web: Any = None
         self._lambda_log: IO[str] | None = None
+        self.drainer: DrainerLoop | None = None
 
     # -- start ------------------------------------------------------------------------------------
 
@@ -62,12 +80,17 @@ class LocalRun:
         # Imported only now: Powertools reads its settings from the environment at import.
         from text311 import services
         from text311.adapters.dynamodb import create_tables
+        from text311.outbound.pacing import SystemClock
         from text311.subscribers import SubscriberRepository
 
         self.sink = SmsSink(self.phones, self.seed.sms_number,
-                            lambda message: self.bus.publish(aws.events.topic_arn, message))
+                            lambda message: self.bus.publish(aws.events.topic_arn, message),
+                            mps=local_mps(self.seed.deployment.mps))
         services.reset()
-        services.sms_sender = lambda: self.sink  # End User Messaging → the local phones
+        # Producers queue on the moto queue with the real queued sender (services.sms_sender); only
+        # the drainer's line, End User Messaging itself, is the local phones.
+        services.sms_line = lambda: self.sink
+        services.sms_drainer = functools.cache(lambda: _short_polls(services.drainer_with(SystemClock())))
         services.tables_bound()
         create_tables()
         repository = SubscriberRepository()
@@ -80,6 +103,7 @@ class LocalRun:
         delivery_status = load_function("delivery_status", aws.region, SQS_FUNCTION_TIMEOUT, logs)
         # The agents' console: same handler as behind API Gateway, invoked per request (local sign-in).
         self.console_api = load_function("console_api", aws.region, SQS_FUNCTION_TIMEOUT, logs)
+        self.drainer = DrainerLoop(load_function("sms_drainer", aws.region, SQS_FUNCTION_TIMEOUT, logs))
         self._check_services(services)
 
         self.bus.subscribe(
@@ -96,6 +120,7 @@ class LocalRun:
             export_dir=self.data_dir / "received",
         )
         self.bus.start()
+        self.drainer.start()
         self.smtp = SmtpServer(self.receiver, self.ports.host, self.ports.smtp)
         try:
             self.smtp.start()
@@ -134,6 +159,7 @@ class LocalRun:
             services.inbound_sms_service()
             services.answer_service()
             services.delivery_status_service()
+            services.sms_drainer()
         except ImportError as exc:
             raise StartError(f"the core is incomplete: {exc}") from exc
 
@@ -206,6 +232,30 @@ class LocalRun:
                               message_id=message_id)
         self.bus.publish(self.aws.inbound.topic_arn, json.dumps(payload))
 
+    def outbound(self) -> dict[str, Any]:
+        """The outbound queue as the demo shows it: messages waiting or held by the drainer, the
+        drainer's last status (rate, expected wait per class), and the sink's refusals."""
+        assert self.aws is not None
+        from text311 import services
+        from text311.outbound.lease import StatusBoard
+        from text311.outbound.queued import STATUS_FRESH
+
+        attributes = self.aws.client("sqs").get_queue_attributes(
+            QueueUrl=self.aws.outbound_queue_url,
+            AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+        )["Attributes"]
+        s = services.settings()
+        status = StatusBoard(services.clients().dynamodb, s.idempotency_table, s.sms_origination_identity).read(
+            STATUS_FRESH) or {}
+        return {
+            "waiting": int(attributes["ApproximateNumberOfMessages"]),
+            "held": int(attributes["ApproximateNumberOfMessagesNotVisible"]),
+            "mps": self.sink.mps,
+            "throttled": self.sink.throttled,
+            "rate": status.get("rate"),
+            "wait_seconds": status.get("wait_by_priority", {}),
+        }
+
     def _export_sms(self, number: str, message: Any) -> None:
         with (self.data_dir / "sms.jsonl").open("a", encoding="utf-8") as out:
             out.write(json.dumps({"phone": number, **message.as_json()}, ensure_ascii=False) + "\n")
@@ -214,7 +264,7 @@ class LocalRun:
 
     def stop(self) -> None:
         """Stop taking work first (SMTP, HTTP), then the bus, then moto; each step bounded in time."""
-        for step in (self._stop_smtp, self._stop_web, self.bus.stop, self._stop_aws):
+        for step in (self._stop_smtp, self._stop_web, self._stop_drainer, self.bus.stop, self._stop_aws):
             try:
                 step()
             except Exception:  # noqa: BLE001 - one stuck part must not keep the others running
@@ -231,9 +281,34 @@ class LocalRun:
             self.web.shutdown()
             self.web.server_close()
 
+    def _stop_drainer(self) -> None:
+        if self.drainer is not None:
+            self.drainer.stop()
+
     def _stop_aws(self) -> None:
         if self.aws is not None:
             self.aws.stop()
+
+
+class _ShortLongPolls:
+    """The drainer's SQS client with long polls of at most a second. Against moto's server a 20-s
+    long poll did not end when a message was sent (measured: answers 17-18 s late, 0.15 s with
+    this), where SQS returns at once; a second keeps the demo's answers prompt."""
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+
+    def receive_message(self, **request: Any) -> Any:
+        request["WaitTimeSeconds"] = min(int(request.get("WaitTimeSeconds", 0)), 1)
+        return self._client.receive_message(**request)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
+
+
+def _short_polls(drainer: Any) -> Any:
+    drainer.sqs = _ShortLongPolls(drainer.sqs)
+    return drainer
 
 
 def _quote(value: str) -> str:

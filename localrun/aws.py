@@ -30,6 +30,10 @@ RULE_SET, RULE = "text311", "agent-answers"  # stacks/email.py
 TOKEN_SECRET = "text311/reply-token-keys"
 PHONE_HASH_SECRET = "text311/phone-hash-key"
 MAX_RECEIVE_COUNT = 5  # stacks/messaging.py
+# The outbound SMS queue (stacks/outbound.py): a drainer handoff receives every held message again.
+OUTBOUND_QUEUE = "text311-outbound-sms"
+OUTBOUND_MAX_RECEIVE_COUNT = 60  # stacks/outbound.py OUTBOUND_MAX_RECEIVE_COUNT
+OUTBOUND_VISIBILITY = 900  # stacks/outbound.py DRAINER_TIMEOUT
 
 
 @dataclass(frozen=True)
@@ -50,6 +54,7 @@ class LocalAws:
     inbound: Topic
     events: Topic
     email_failures_arn: str
+    outbound_queue_url: str
 
     def client(self, service: str) -> Any:
         return boto3.client(service, region_name=self.region, endpoint_url=self.endpoint_url)
@@ -118,6 +123,7 @@ def provision(deployment: Deployment, host: str, port: int) -> LocalAws:
     events = _queued_topic(client, "text311-sms-events")
     sqs = client("sqs")
     failures_arn = _queue_arn(sqs, sqs.create_queue(QueueName="text311-inbound-email-failures")["QueueUrl"])
+    outbound_url = _outbound_queue(sqs)
 
     _email(client, deployment)
 
@@ -129,6 +135,9 @@ def provision(deployment: Deployment, host: str, port: int) -> LocalAws:
         "SMS_ORIGINATION_IDENTITY": deployment.sms_origination_identity,
         "SMS_CONFIGURATION_SET": f"arn:aws:sms-voice:{region}:{ACCOUNT}:configuration-set/{SMS_CONFIGURATION_SET}",
         "SMS_NUMBERS": ",".join(deployment.sms_numbers),
+        # Producers queue every SMS here; the drainer sends it at SMS_MPS (docs/outbound.md).
+        "OUTBOUND_QUEUE_URL": outbound_url,
+        "SMS_MPS": f"{deployment.mps:g}",
         # End User Messaging answers HELP/START itself in AWS; locally nobody else would.
         "ANSWER_KEYWORDS": "true",
         "SENDER_ADDRESS": deployment.sender_address,
@@ -153,7 +162,7 @@ def provision(deployment: Deployment, host: str, port: int) -> LocalAws:
         "POWERTOOLS_METRICS_DISABLED": "true",
         "POWERTOOLS_TRACE_DISABLED": "true",
     }
-    return LocalAws(server, endpoint, region, environment, inbound, events, failures_arn)
+    return LocalAws(server, endpoint, region, environment, inbound, events, failures_arn, outbound_url)
 
 
 def _queued_topic(client: Any, name: str) -> Topic:
@@ -164,6 +173,14 @@ def _queued_topic(client: Any, name: str) -> Topic:
     queue_arn = _queue_arn(sqs, sqs.create_queue(QueueName=name, Attributes={"RedrivePolicy": redrive})["QueueUrl"])
     sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=queue_arn)
     return Topic(topic_arn, queue_arn, dlq_arn)
+
+
+def _outbound_queue(sqs: Any) -> str:
+    """The identity's outbound queue and its DLQ, as ``Outbound`` makes them (redrive, visibility)."""
+    dlq_arn = _queue_arn(sqs, sqs.create_queue(QueueName=f"{OUTBOUND_QUEUE}-dlq")["QueueUrl"])
+    redrive = json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": OUTBOUND_MAX_RECEIVE_COUNT})
+    attributes = {"RedrivePolicy": redrive, "VisibilityTimeout": str(OUTBOUND_VISIBILITY)}
+    return str(sqs.create_queue(QueueName=OUTBOUND_QUEUE, Attributes=attributes)["QueueUrl"])
 
 
 def _queue_arn(sqs: Any, url: str) -> str:

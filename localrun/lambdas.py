@@ -41,6 +41,10 @@ class LambdaContext:
     def get_remaining_time_in_millis(self) -> int:
         return max(0, int((self._deadline - time.monotonic()) * 1000))
 
+    def end_now(self) -> None:
+        """As if the timeout were reached: a handler that watches its remaining time winds down."""
+        self._deadline = time.monotonic()
+
 
 @dataclass(frozen=True)
 class Function:
@@ -58,13 +62,22 @@ class Function:
     def arn(self) -> str:
         return f"arn:aws:lambda:{self.region}:{ACCOUNT}:function:text311-{self.name.replace('_', '-')}"
 
+    def context(self) -> LambdaContext:
+        return LambdaContext(function_name=f"text311-{self.name.replace('_', '-')}",
+                             invoked_function_arn=self.arn, timeout_seconds=self.timeout_seconds)
+
     def invoke(self, event: dict) -> Any:
-        context = LambdaContext(function_name=f"text311-{self.name.replace('_', '-')}",
-                                invoked_function_arn=self.arn, timeout_seconds=self.timeout_seconds)
+        context = self.context()
         # Only the bus's worker thread invokes functions, and nothing else prints to stdout once the
         # run has started, so swapping sys.stdout for the call is safe.
         with _INVOKE, contextlib.redirect_stdout(self.stdout or sys.stdout):
             return self.handler(event, context)
+
+    def invoke_alongside(self, event: dict, context: LambdaContext) -> Any:
+        """Run beside the bus's invocations, as another Lambda container would (the outbound drainer
+        lives for minutes; holding the invocation lock that long would stop every other function).
+        Its stdout is not swapped: that swap is process-wide and only safe one call at a time."""
+        return self.handler(event, context)
 
 
 def load_function(name: str, region: str, timeout_seconds: int, stdout: IO[str] | None = None) -> Function:

@@ -5,20 +5,28 @@ context)`` → ``.message_ids``, ``.parts``). It sends through the core's ``Reco
 splits a reply exactly as the real sender does (numbered parts, one segment each) and keeps its part
 ledger; each part lands on the phone it went to, and End User Messaging's delivery event for it is
 published to the configuration set's event destination.
+
+Like the real identity, the sink takes at most ``mps`` message parts per second (``MpsLimit``, the
+model the bench uses): a send above it is refused with the adapter's ``SendThrottled``
+(``ThrottlingException``), nothing sent, so the drainer's AIMD slows down as it would on AWS.
 """
 
 from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from localrun.events import sms_event
-from text311.adapters.sms_sender import RecordingSmsSender, SendResult
+from text311.adapters.sms_sender import RecordingSmsSender, SendResult, SendThrottled
+from text311.outbound.pacing import MpsLimit
 from text311.sms import Encoding, encoding_of
+
+JITTER = 1.05
 
 
 @dataclass(frozen=True)
@@ -64,12 +72,25 @@ class SmsSink:
     """The core's SMS sender, locally. ``recorder.opted_out`` / ``recorder.rejected`` make a number
     fail the way End User Messaging would refuse it."""
 
-    def __init__(self, phones: PhoneLog, origination: str, publish_event: Callable[[str], Any]) -> None:
+    def __init__(self, phones: PhoneLog, origination: str, publish_event: Callable[[str], Any], *,
+                 mps: float, clock: Callable[[], float] = time.monotonic) -> None:
         self.phones, self.origination, self.publish_event = phones, origination, publish_event
         self.recorder = RecordingSmsSender()
+        self.mps, self.clock = mps, clock
+        # A one-second bucket, as the service keeps, plus 5 % for the scheduling jitter of two clocks
+        # in one process (a send due at t+1 s may start a millisecond early; AWS does not count µs).
+        self.limit = MpsLimit(mps, burst=mps * JITTER)
+        self.throttled = 0  # sends refused for going above the MPS (shown by /sim/status)
+        self._limit_lock = threading.Lock()
 
     def send(self, destination: str, body: str, *, idempotency_key: str,
              context: dict[str, str] | None = None) -> SendResult:
+        parts = len(self.recorder.segmenter.split(body))
+        with self._limit_lock:
+            if not self.limit.try_acquire(parts, self.clock()):
+                self.throttled += 1
+                raise SendThrottled(f"ThrottlingException: above {self.mps:g} MPS (local sink)",
+                                    code="ThrottlingException")
         requested_ms = int(datetime.now(UTC).timestamp() * 1000)
         before = len(self.recorder.sent)
         result = self.recorder.send(destination, body, idempotency_key=idempotency_key, context=context)

@@ -96,6 +96,13 @@ def parse_email(data: dict[str, Any]) -> tuple[bytes, dict[str, str], list[str] 
     return raw.encode("utf-8"), verdicts, recipients, mail_from
 
 
+def status(run: LocalRun) -> dict[str, Any]:
+    """Pending work includes SMS still in the outbound queue: the run is idle once they are sent."""
+    outbound = run.outbound()
+    return {"pending": run.bus.pending() + outbound["waiting"] + outbound["held"],
+            "dlq": len(run.bus.dead_letters), "outbound": outbound}
+
+
 def make_handler(run: LocalRun) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         server_version = "Text311Local/1"
@@ -155,8 +162,7 @@ def make_handler(run: LocalRun) -> type[BaseHTTPRequestHandler]:
                 r"/sim/mailbox": self._mailbox,
                 r"/sim/received": lambda url: self._json(200, run.receiver.all()),
                 r"/sim/dlq": lambda url: self._json(200, [d.as_json() for d in run.bus.dead_letters]),
-                r"/sim/status": lambda url: self._json(200, {"pending": run.bus.pending(),
-                                                             "dlq": len(run.bus.dead_letters)}),
+                r"/sim/status": lambda url: self._json(200, status(run)),
             })
 
         do_HEAD = do_GET

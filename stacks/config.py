@@ -40,6 +40,10 @@ _CLOUDFRONT_CERTIFICATE = re.compile(r"^arn:aws[a-z-]*:acm:us-east-1:\d{12}:cert
 _RULE_SET_NAME = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9_.-]{0,62}[A-Za-z0-9])?$")
 _DNS_LABEL = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
 _HOSTED_ZONE_ID = re.compile(r"^Z[A-Z0-9]{1,32}$")
+# Message parts per second an identity may send when the entry gives no ``sms_mps``. Source: AWS End
+# User Messaging SMS User Guide, "MPS limits" (sms-limitations-mps): Canadian long code 1, US 10DLC 1
+# by default, US toll-free 3, US/Canadian short code 100. The simulator is paced like a long code.
+DEFAULT_MPS = {"LONG_CODE": 1.0, "TEN_DLC": 1.0, "TOLL_FREE": 3.0, "SHORT_CODE": 100.0, "SIMULATOR": 1.0}
 _IDENTITY_ARN = re.compile(
     r"^arn:aws[a-z-]*:sms-voice:(?P<region>[a-z0-9-]+):(?P<account>\d{12}):(phone-number|pool)/[A-Za-z0-9_-]+$"
 )
@@ -176,7 +180,12 @@ class Deployment(BaseModel):
     # existing phone number or pool whose two-way channel already points at the stack's topic.
     sms_origination_identity: str
     sms_iso_country: Country = "CA"
-    sms_number_type: Literal["LONG_CODE", "TOLL_FREE", "TEN_DLC", "SIMULATOR"] = "LONG_CODE"
+    # The identity's type: what ``create`` buys, and what ``sms_mps`` defaults from. SHORT_CODE only
+    # for an existing identity (a short code is leased through a registration, not bought by a stack).
+    sms_number_type: Literal["LONG_CODE", "TOLL_FREE", "TEN_DLC", "SHORT_CODE", "SIMULATOR"] = "LONG_CODE"
+    # Message parts per second the outbound drainer sends at (SMS_MPS). Absent: DEFAULT_MPS of the
+    # number type. Set it when AWS raised the identity's MPS, or for a pool.
+    sms_mps: float | None = Field(default=None, gt=0, allow_inf_nan=False)
     # Numbers residents text; texts to any other number are refused. With "create" the bought
     # number is added by the stack.
     sms_numbers: list[E164] = Field(default_factory=list)
@@ -216,6 +225,11 @@ class Deployment(BaseModel):
     def _identity_matches_region(self) -> Deployment:
         identity = self.sms_origination_identity
         if identity == "create":
+            if self.sms_number_type == "SHORT_CODE":
+                raise ValueError(
+                    "sms_number_type: a short code cannot be bought by the stack; give its ARN as "
+                    "sms_origination_identity"
+                )
             return self
         match = _IDENTITY_ARN.match(identity)
         if not match:
@@ -263,6 +277,11 @@ class Deployment(BaseModel):
     @property
     def mail_from_domain(self) -> str:
         return f"{self.mail_from_subdomain}.{self.sender_domain}"
+
+    @property
+    def mps(self) -> float:
+        """Parts per second the identity may send: ``sms_mps``, else the number type's default."""
+        return self.sms_mps if self.sms_mps is not None else DEFAULT_MPS[self.sms_number_type]
 
     @property
     def creates_number(self) -> bool:

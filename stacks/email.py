@@ -22,10 +22,12 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_ses as ses
 from aws_cdk import aws_ses_actions as actions
 from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sqs as sqs
 from cdk_nag import NagPackSuppression, NagSuppressions
 from constructs import Construct
 
 from stacks.config import Deployment
+from stacks.messaging import dead_lettered_queue, sqs_source, subscribe_queue
 from stacks.packaging import plain_function
 from stacks.security import Security
 
@@ -76,6 +78,7 @@ class Email(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
         self.deployment = deployment
+        self.security = security
         stack = Stack.of(self)
         key = security.data_key
 
@@ -96,6 +99,9 @@ class Email(Construct):
             configuration_set_event_destination_name="email-events",
             destination=ses.EventDestination.sns_topic(self.events_topic),
             events=[
+                # SEND confirms a mail SES took, for the text whose invocation stopped before recording it
+                # (text311/mail_confirmations.py); the mail_events function reads it from the topic.
+                ses.EmailSendingEvent.SEND,
                 ses.EmailSendingEvent.BOUNCE,
                 ses.EmailSendingEvent.COMPLAINT,
                 ses.EmailSendingEvent.DELIVERY,
@@ -155,6 +161,14 @@ class Email(Construct):
                 conditions={"StringEquals": {"kms:ViaService": f"s3.{Stack.of(self).region}.amazonaws.com"}},
             )
         )
+
+    def confirm_sends(self, mail_events: lambda_.IFunction, *, visibility: Duration) -> sqs.Queue:
+        """The events topic → a queue (+ DLQ) → ``mail_events``, which notes each Send event of a
+        resident text's mail (text311/mail_confirmations.py). Returns the DLQ, for its alarm."""
+        queue, dlq = dead_lettered_queue(self, "SendEvents", self.security, visibility=visibility)
+        subscribe_queue(self, "SendEvents", self.events_topic, queue)
+        mail_events.add_event_source(sqs_source(queue))
+        return dlq
 
     def receive(self, inbound_email: lambda_.IFunction) -> Receiving | None:
         """The receipt rule for the reply domain, here when SES receives in this region.

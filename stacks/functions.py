@@ -1,16 +1,27 @@
-"""The three Lambda functions, their settings (``text311.settings.Settings``) and their permissions.
+"""The Lambda functions, their settings (``text311.settings.Settings``) and their permissions.
 
 Every function gets the whole settings contract (Settings validates all of it at cold start); each
 gets only the permissions its code path uses:
 
 - inbound_sms, inbound_email: read/write residents, conversations, messages, idempotency; read
-  subscribers; phone key (with the vault's encryption context); both secrets; SES send; SMS send.
+  subscribers; phone key (with the vault's encryption context); both secrets; SES send.
   inbound_email also reads raw mail under ``inbound/``.
-- delivery_status: read/write conversations, messages; read subscribers; SES send (failure notices).
+- delivery_status: read/write conversations, messages, idempotency; read subscribers; SES send
+  (failure notices).
 - console_api (when the deployment has a console): read/write conversations, messages, idempotency;
   read subscribers and residents, and UpdateItem on residents (an SMS refused as opted out is
-  recorded); Decrypt only on the phone key (it sends, never stores, a number); both secrets (the
-  answer service builds the reply-token signer and the phone vault); SES send; SMS send.
+  recorded); the phone key (it decrypts the conversation's number and seals it for the outbound
+  queue); both secrets (the answer service builds the reply-token signer and the phone vault); SES
+  send.
+- producers (all four above): sqs:SendMessage on the outbound queue (``stacks/outbound.py``), and no
+  SMS permission: every SMS they send is queued there. delivery_status reads and writes idempotency
+  for the outbound status item and the ledger it settles from delivery events.
+- sms_drainer: consumes the outbound queue; SMS send (the only function that calls SendTextMessage);
+  read/write idempotency (ledger, lease, status item), messages and conversations (a sent or failed
+  answer's status); UpdateItem on residents (opted out); read subscribers and SES send (the agent is
+  told when an answer cannot be delivered); kms:Decrypt only on the phone key (a queued message
+  carries its number sealed by the phone vault, so the queue, its DLQ and request logs hold none).
+- mail_events: UpdateItem on conversations (SES's Send event noted on its thread), nothing else.
 """
 
 from __future__ import annotations
@@ -27,8 +38,9 @@ from stacks.console import Console
 from stacks.data import Data
 from stacks.email import Email
 from stacks.messaging import Messaging
+from stacks.outbound import DRAINER_TIMEOUT, Outbound
 from stacks.packaging import Layers, plain_function
-from stacks.security import PHONE_CONTEXT, Security
+from stacks.security import Security
 
 SQS_FUNCTION_TIMEOUT = Duration.seconds(30)
 EMAIL_FUNCTION_TIMEOUT = Duration.seconds(60)
@@ -56,6 +68,7 @@ class Functions(Construct):
         data: Data,
         messaging: Messaging,
         email: Email,
+        outbound: Outbound,
         console: Console | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
@@ -71,6 +84,8 @@ class Functions(Construct):
             # The number answers HELP/STOP/AIDE/START… itself (keywords set by Messaging).
             "ANSWER_KEYWORDS": "false",
             **email.environment,
+            # Every SMS goes to the identity's queue (producers) and leaves it at SMS_MPS (the drainer).
+            **outbound.environment,
             # The console's CloudFront (or own-domain) URL when this stack serves it.
             "CONSOLE_URL": console.url if console else deployment.console_url,
             "SUPPORT_CONTACT": deployment.support_contact,
@@ -123,7 +138,18 @@ class Functions(Construct):
             description="SMS delivery events from SQS: message status, failure notices",
         )
 
+        # SES's Send events: one conditional UpdateItem on a conversation each, nothing else.
+        self.mail_events = self._function(
+            "MailEvents",
+            "mail_events",
+            environment,
+            memory=256,
+            timeout=SQS_FUNCTION_TIMEOUT,
+            description="SES Send events from SQS: a text's mail noted on its conversation",
+        )
+
         tables = data.tables
+        tables["conversations_table"].grant(self.mail_events, "dynamodb:UpdateItem")
         for function in (self.inbound_sms, self.inbound_email):
             tables["subscribers_table"].grant_read_data(function)
             for name in READ_WRITE:
@@ -131,12 +157,27 @@ class Functions(Construct):
             security.grant_phone_crypto(function)
             security.grant_secrets(function)
             email.grant_send_email(function)
-            messaging.grant_send_sms(function)
         email.grant_read_raw_mail(self.inbound_email)
         tables["subscribers_table"].grant_read_data(self.delivery_status)
-        for name in ("conversations_table", "messages_table"):
+        for name in ("conversations_table", "messages_table", "idempotency_table"):
             tables[name].grant_read_write_data(self.delivery_status)
         email.grant_send_email(self.delivery_status)
+
+        self.sms_drainer = self._function(
+            "SmsDrainer",
+            "sms_drainer",
+            environment,
+            memory=256,
+            timeout=DRAINER_TIMEOUT,
+            description="Outbound SMS: drains the identity's queue at its MPS, urgent first, cities fairly",
+            # A failed drainer is not retried by Lambda: the schedule starts another within a minute,
+            # and the messages it held come back to the queue by themselves.
+            retry_attempts=0,
+            # Each drainer invokes its successor at hand-off (a chain, one at a time by the lease);
+            # Lambda would otherwise stop the chain after 16 links as a recursive loop.
+            recursive_loop=lambda_.RecursiveLoop.ALLOW,
+        )
+        self._grant_drainer(self.sms_drainer, security, data, messaging, email, outbound)
 
         self.console_api: lambda_.Function | None = None
         if console is not None:
@@ -148,31 +189,49 @@ class Functions(Construct):
                 timeout=API_FUNCTION_TIMEOUT,
                 description="Agents' console API behind API Gateway's JWT authorizer",
             )
-            self._grant_console(self.console_api, security, data, messaging, email)
+            self._grant_console(self.console_api, security, data, email)
+        for producer in self.producers.values():
+            outbound.grant_enqueue(producer)
 
     @staticmethod
-    def _grant_console(
-        function: lambda_.Function, security: Security, data: Data, messaging: Messaging, email: Email
+    def _grant_drainer(
+        function: lambda_.Function, security: Security, data: Data, messaging: Messaging, email: Email,
+        outbound: Outbound,
     ) -> None:
+        tables = data.tables
+        security.grant_phone_decrypt(function)
+        for name in ("idempotency_table", "messages_table", "conversations_table"):
+            tables[name].grant_read_write_data(function)
+        tables["subscribers_table"].grant_read_data(function)
+        tables["residents_table"].grant(function, "dynamodb:UpdateItem")
+        email.grant_send_email(function)
+        messaging.grant_send_sms(function)
+        outbound.drive(function)
+        # The hand-off invokes its own function: in a policy of its own, since the function depends on
+        # its default policy and a statement there naming the function would be a cycle.
+        iam.Policy(
+            function,
+            "Handoff",
+            roles=[function.role],
+            statements=[iam.PolicyStatement(actions=["lambda:InvokeFunction"], resources=[function.function_arn])],
+        )
+
+    @staticmethod
+    def _grant_console(function: lambda_.Function, security: Security, data: Data, email: Email) -> None:
         tables = data.tables
         for name in ("conversations_table", "messages_table", "idempotency_table", "limits_table"):
             tables[name].grant_read_write_data(function)
         tables["subscribers_table"].grant_read_data(function)
         tables["residents_table"].grant_read_data(function)
         tables["residents_table"].grant(function, "dynamodb:UpdateItem")
-        function.add_to_role_policy(
-            iam.PolicyStatement(
-                actions=["kms:Decrypt"],
-                resources=[security.phone_key.key_arn],
-                conditions={"StringEquals": PHONE_CONTEXT},
-            )
-        )
+        # Decrypt: the conversation's number; Encrypt: sealed again for the outbound queue.
+        security.grant_phone_crypto(function)
         security.grant_secrets(function)
         email.grant_send_email(function)
-        messaging.grant_send_sms(function)
 
     @property
-    def all(self) -> dict[str, lambda_.Function]:
+    def producers(self) -> dict[str, lambda_.Function]:
+        """The functions that queue SMS (none of them sends one itself)."""
         functions = {
             "inbound_sms": self.inbound_sms,
             "inbound_email": self.inbound_email,
@@ -181,6 +240,10 @@ class Functions(Construct):
         if self.console_api is not None:
             functions["console_api"] = self.console_api
         return functions
+
+    @property
+    def all(self) -> dict[str, lambda_.Function]:
+        return {**self.producers, "sms_drainer": self.sms_drainer, "mail_events": self.mail_events}
 
     def _function(
         self,

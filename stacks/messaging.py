@@ -49,14 +49,22 @@ class QueuedTopic:
         return self.topic.node.find_child("Policy")
 
 
-def queued_topic(scope: Construct, name: str, security: Security, visibility: Duration) -> QueuedTopic:
-    """SNS topic → SQS queue (+ DLQ after MAX_RECEIVE_COUNT receives), all under the data key."""
-    key = security.data_key
+def dead_lettered_queue(
+    scope: Construct,
+    name: str,
+    security: Security,
+    *,
+    visibility: Duration,
+    max_receive_count: int = MAX_RECEIVE_COUNT,
+    retention: Duration = Duration.days(4),
+) -> tuple[sqs.Queue, sqs.Queue]:
+    """A work queue and its DLQ (after ``max_receive_count`` receives), both under the data key and
+    refusing plain HTTP. The DLQ keeps 14 days, SQS's maximum: time to read and redrive."""
     dlq = sqs.Queue(
         scope,
         f"{name}Dlq",
         encryption=sqs.QueueEncryption.KMS,
-        encryption_master_key=key,
+        encryption_master_key=security.data_key,
         enforce_ssl=True,
         retention_period=Duration.days(14),
     )
@@ -64,13 +72,20 @@ def queued_topic(scope: Construct, name: str, security: Security, visibility: Du
         scope,
         f"{name}Queue",
         encryption=sqs.QueueEncryption.KMS,
-        encryption_master_key=key,
-        data_key_reuse=Duration.hours(1),
+        encryption_master_key=security.data_key,
+        data_key_reuse=Duration.hours(1),  # fewer KMS calls on a busy queue
         enforce_ssl=True,
         visibility_timeout=visibility,
-        retention_period=Duration.days(4),
-        dead_letter_queue=sqs.DeadLetterQueue(max_receive_count=MAX_RECEIVE_COUNT, queue=dlq),
+        retention_period=retention,
+        dead_letter_queue=sqs.DeadLetterQueue(max_receive_count=max_receive_count, queue=dlq),
     )
+    return queue, dlq
+
+
+def queued_topic(scope: Construct, name: str, security: Security, visibility: Duration) -> QueuedTopic:
+    """SNS topic → SQS queue (+ DLQ after MAX_RECEIVE_COUNT receives), all under the data key."""
+    key = security.data_key
+    queue, dlq = dead_lettered_queue(scope, name, security, visibility=visibility)
     topic = sns.Topic(scope, f"{name}Topic", master_key=key, enforce_ssl=True)
     # End User Messaging publishes here (two-way SMS, delivery events), for this account only.
     topic.add_to_resource_policy(

@@ -14,6 +14,9 @@ from aws_cdk import aws_sns_subscriptions as subscriptions
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from stacks.outbound import Outbound
+from text311.outbound.message import Priority
+
 PERIOD = Duration.minutes(5)
 # The functions' own metrics (Powertools EMF, text311.observability): namespace and service dimension.
 NAMESPACE = "Text311"
@@ -22,12 +25,31 @@ SERVICE = {"service": "text311"}
 # a personal address make a few a day; ten in five minutes is forged mail, a misrouted mailing list
 # or a broken DKIM/SPF setup at a city, and each of them means answers are not reaching residents.
 REJECTED_ANSWERS_ALARM = 10
+# A resident waiting more than 15 minutes for an agent's answer, for 5 minutes in a row: the identity
+# is too slow for the traffic (a faster identity or shorter answers are the levers, docs/outbound.md).
+ANSWER_WAIT_ALARM_SECONDS = 15 * 60
+ANSWER_WAIT_MINUTES = 5
+# What the drainer publishes (docs/outbound.md, "Visibility"): per identity and priority class.
+EXPECTED_WAIT = "OutboundExpectedWaitSeconds"
+PRIORITIES = tuple(priority.name for priority in Priority)  # URGENT, ANSWER, NOTICE
+QUEUE_PARTS = "OutboundQueueParts"
 
 
 def service_metric(name: str, statistic: str = "Sum", label: str | None = None) -> cloudwatch.Metric:
     return cloudwatch.Metric(
         namespace=NAMESPACE, metric_name=name, dimensions_map=SERVICE, period=PERIOD, statistic=statistic,
         label=label,
+    )
+
+
+def outbound_metric(name: str, identity: str, priority: str, statistic: str) -> cloudwatch.Metric:
+    """A drainer metric of one identity and class (``URGENT``, ``ANSWER``, ``NOTICE``), per minute."""
+    return cloudwatch.Metric(
+        namespace=NAMESPACE,
+        metric_name=name,
+        dimensions_map={**SERVICE, "identity": identity, "class": priority},
+        period=Duration.minutes(1),
+        statistic=statistic,
     )
 
 
@@ -51,6 +73,7 @@ class Observability(Construct):
         functions: dict[str, lambda_.Function],
         inbound_queue: sqs.IQueue,
         dead_letter_queues: dict[str, sqs.IQueue],
+        outbound: Outbound,
         api: apigwv2.HttpApi | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
@@ -96,6 +119,23 @@ class Observability(Construct):
             treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
         )
         self.alarms.append(rejected)
+        # Minimum per minute: every estimate in the minute was above the threshold, not one spike.
+        self.answer_wait_alarm = outbound_metric(EXPECTED_WAIT, outbound.identity, "ANSWER", "Minimum").create_alarm(
+            self,
+            "OutboundAnswerWait",
+            alarm_description=(
+                f"Text311: agents' answers wait more than {ANSWER_WAIT_ALARM_SECONDS // 60} minutes in the "
+                f"outbound SMS queue, for {ANSWER_WAIT_MINUTES} minutes (the identity's MPS is too low "
+                "for the traffic)"
+            ),
+            threshold=ANSWER_WAIT_ALARM_SECONDS,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+            evaluation_periods=ANSWER_WAIT_MINUTES,
+            datapoints_to_alarm=ANSWER_WAIT_MINUTES,
+            # No drainer running (none is needed, or the tick has not come yet): no data is no wait.
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        )
+        self.alarms.append(self.answer_wait_alarm)
         for alarm in self.alarms:
             alarm.add_alarm_action(notify)
 
@@ -159,6 +199,7 @@ class Observability(Construct):
                 width=24,
             ),
         )
+        self._outbound_widgets(outbound)
         if api is not None:
             # 4xx includes refused tokens (401) and other cities' conversations (404); 5xx also
             # shows as console_api errors, which alarm.
@@ -179,6 +220,40 @@ class Observability(Construct):
                 ),
             )
         self.dashboard.add_widgets(cloudwatch.AlarmStatusWidget(title="Alarms", alarms=self.alarms, width=24))
+
+
+    def _outbound_widgets(self, outbound: Outbound) -> None:
+        queue = outbound.queue
+        # In flight is what the drainer holds (it holds the whole backlog), so depth is both counts.
+        self.dashboard.add_widgets(
+            cloudwatch.GraphWidget(
+                title="Outbound SMS queue (messages waiting and held by the drainer; parts per class)",
+                left=[
+                    queue.metric_approximate_number_of_messages_visible(
+                        period=PERIOD, statistic="Maximum", label="waiting"
+                    ),
+                    queue.metric_approximate_number_of_messages_not_visible(
+                        period=PERIOD, statistic="Maximum", label="held by the drainer"
+                    ),
+                ],
+                right=[
+                    outbound_metric(QUEUE_PARTS, outbound.identity, p, "Maximum").with_(label=f"{p} parts")
+                    for p in PRIORITIES
+                ],
+                width=12,
+            ),
+            cloudwatch.GraphWidget(
+                title=f"Outbound SMS expected wait per class (seconds; alarm on ANSWER > {ANSWER_WAIT_ALARM_SECONDS})",
+                left=[
+                    outbound_metric(EXPECTED_WAIT, outbound.identity, priority, "Maximum").with_(label=priority)
+                    for priority in PRIORITIES
+                ],
+                left_annotations=[
+                    cloudwatch.HorizontalAnnotation(value=ANSWER_WAIT_ALARM_SECONDS, label="ANSWER alarm")
+                ],
+                width=12,
+            ),
+        )
 
 
 def _id(label: str) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from aws_cdk import App, CfnOutput, Environment, Stack, Tags
+from aws_cdk import App, CfnOutput, Duration, Environment, Stack, Tags
 from constructs import Construct
 
 from stacks.config import ROOT, Config, Deployment
@@ -16,6 +16,7 @@ from stacks.mail_region import MailRegionStack, MailRelayTarget
 from stacks.messaging import Messaging
 from stacks.nag import suppress
 from stacks.observability import Observability
+from stacks.outbound import Outbound
 from stacks.security import Security
 
 
@@ -39,6 +40,14 @@ class RegionStack(Stack):
             function_timeout=SQS_FUNCTION_TIMEOUT,
         )
         self.email = Email(self, "Email", deployment=deployment, security=self.security)
+        # One identity per stack today, so one outbound queue, paced at that identity's MPS.
+        self.outbound = Outbound(
+            self,
+            "Outbound",
+            security=self.security,
+            identity=self.messaging.origination_identity,
+            mps=deployment.mps,
+        )
         # Built before the functions: they all link to the console (CONSOLE_URL is its URL).
         self.console = (
             Console(self, "Console", settings=deployment.console)
@@ -53,6 +62,7 @@ class RegionStack(Stack):
             data=self.data,
             messaging=self.messaging,
             email=self.email,
+            outbound=self.outbound,
             console=self.console,
         )
         if self.console is not None:
@@ -60,6 +70,8 @@ class RegionStack(Stack):
             self.console.serve(self.functions.console_api)
         self.messaging.connect(self.functions.inbound_sms, self.functions.delivery_status)
         self.email.receive(self.functions.inbound_email)
+        send_events_dlq = self.email.confirm_sends(
+            self.functions.mail_events, visibility=Duration.seconds(SQS_FUNCTION_TIMEOUT.to_seconds() * 6))
         # Where SES cannot receive here, Text311-mail-<region> relays answers into this stack.
         self.mail_relay = (
             MailRelayTarget(
@@ -79,7 +91,10 @@ class RegionStack(Stack):
             dead_letter_queues={
                 **self.messaging.dead_letter_queues,
                 "inbound email failures": self.functions.email_failures,
+                "outbound SMS": self.outbound.dlq,
+                "SES send events": send_events_dlq,
             },
+            outbound=self.outbound,
             api=self.console.api if self.console else None,
         )
         CfnOutput(
@@ -89,6 +104,7 @@ class RegionStack(Stack):
             description="Two-way channel for an existing number or pool (set it in End User Messaging)",
         )
         CfnOutput(self, "OriginationIdentity", value=self.messaging.origination_identity)
+        CfnOutput(self, "OutboundQueueUrl", value=self.outbound.queue.queue_url, description="Queued SMS")
         CfnOutput(self, "RawMailBucketName", value=self.email.bucket.bucket_name)
         CfnOutput(
             self,

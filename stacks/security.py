@@ -89,6 +89,17 @@ class Security(Construct):
             )
         )
 
+    def grant_phone_decrypt(self, grantee: iam.IGrantable) -> None:
+        """kms:Decrypt only on the phone key, with the vault's encryption context: for a function
+        that reads a sealed number to text it and never seals one."""
+        grantee.grant_principal.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=["kms:Decrypt"],
+                resources=[self.phone_key.key_arn],
+                conditions={"StringEquals": PHONE_CONTEXT},
+            )
+        )
+
     def grant_secrets(self, grantee: iam.IGrantable) -> None:
         self.token_secret.grant_read(grantee)
         self.phone_hash_secret.grant_read(grantee)

@@ -95,6 +95,24 @@ def sms_delivery_event(message_id: str, status: str, *, final: bool, context: di
     return {"Records": [sqs_record(body, "arn:aws:sqs:ca-central-1:123456789012:text311-sms-events")]}
 
 
+def ses_sending_event(ses_message_id: str, tags: dict[str, str], *, event_type: str = "Send") -> dict:
+    """What SES publishes for one mail sent with our configuration set and ``tags`` (the sample's
+    own custom tags replaced by ours; SES's ``ses:*`` tags kept)."""
+    payload = sample("ses_send_event.json")
+    payload["eventType"] = event_type
+    payload["mail"]["messageId"] = ses_message_id
+    own = {name: values for name, values in payload["mail"]["tags"].items() if name.startswith("ses:")}
+    payload["mail"]["tags"] = own | {name: [value] for name, value in tags.items()}
+    return payload
+
+
+def mail_events_batch(*payloads: dict) -> dict:
+    """An SQS batch of SES sending events, each wrapped in its SNS notification."""
+    topic = "arn:aws:sns:ca-central-1:123456789012:text311-email-events"
+    queue = "arn:aws:sqs:ca-central-1:123456789012:text311-email-events"
+    return {"Records": [sqs_record(json.dumps(sns_notification(json.dumps(p), topic)), queue) for p in payloads]}
+
+
 def http_api_request(method: str, path: str, *, claims: dict[str, str] | None, body: dict | None = None,
                      query: dict[str, str] | None = None, headers: dict[str, str] | None = None) -> dict:
     """An HTTP API (payload 2.0) request as the JWT authorizer passes it on; claims=None: no authorizer."""

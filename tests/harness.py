@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import email
 import json
+import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from email.policy import default as default_policy
@@ -45,16 +47,63 @@ class SentSms:
 
 @dataclass
 class FakeSms:
-    """Stands in for End User Messaging in handler tests (moto has no pinpoint-sms-voice-v2)."""
+    """Stands in for End User Messaging in handler tests (moto has no pinpoint-sms-voice-v2): the
+    line the drainer sends through (``services.sms_line``). Producers put SMS on the outbound queue
+    (moto's SQS); reading ``sent`` or ``to()`` first runs the drainer until the queue is empty, as the
+    deployed drainer would within seconds, on a simulated clock (the MPS pacing waits no real time).
+    ``held`` is what is still queued, read without draining."""
 
-    sent: list[SentSms] = field(default_factory=list)
+    drain: Callable[[], object] | None = None
+    _sent: list[SentSms] = field(default_factory=list)
 
     def send(self, destination, body, *, idempotency_key, context=None):
-        self.sent.append(SentSms(destination, body, idempotency_key, context))
+        self._sent.append(SentSms(destination, body, idempotency_key, context))
         return None
 
+    @property
+    def sent(self) -> list[SentSms]:
+        return self.flush()._sent
+
+    def flush(self) -> FakeSms:
+        """Let the drainer send what is queued (and run its callbacks: answer marked sent, agent
+        assigned or told) before the test looks."""
+        if self.drain is not None:
+            self.drain()
+        return self
+
     def to(self, number: str) -> list[str]:
+        """The texts ``number`` received, each as the resident reads it: the drainer sends a long
+        text as numbered SMS ("1/2 …", key ``<id>#<part>``), put back together here."""
+        texts: dict[str, list[str]] = {}
+        for sms in self.sent:
+            if sms.destination == number:
+                texts.setdefault(sms.idempotency_key.rsplit("#", 1)[0], []).append(_PART_MARKER.sub("", sms.body))
+        return [" ".join(parts) for parts in texts.values()]
+
+    def parts_to(self, number: str) -> list[str]:
+        """The SMS ``number`` received, one per part, markers included."""
         return [s.body for s in self.sent if s.destination == number]
+
+
+_PART_MARKER = re.compile(r"^\d+/\d+ ")
+OUTBOUND_QUEUE = "text311-outbound-test"
+
+
+def simulated_drainer() -> object:
+    """The drainer on a simulated clock (the MPS pacing waits no real time), no long polls, and
+    exiting as soon as the queue is empty."""
+    from text311.outbound.pacing import FakeClock
+
+    return services.drainer_with(FakeClock(1_000.0), long_poll=False, max_idle=0.0)
+
+
+def drain_outbound() -> dict:
+    """One invocation of the sms_drainer handler (services.sms_drainer is the simulated one here):
+    its metrics are printed as the deployed function prints them."""
+    import importlib
+
+    handler = importlib.import_module("functions.sms_drainer.handler")
+    return handler.lambda_handler({"nudge": True}, LambdaContext("sms-drainer", remaining_ms=600_000))
 
 
 def setup_region(env: dict[str, str], monkeypatch, subscribers=(GATINEAU, KINGSTON)) -> FakeSms:
@@ -67,7 +116,10 @@ def setup_region(env: dict[str, str], monkeypatch, subscribers=(GATINEAU, KINGST
     ses = boto3.client("sesv2", region_name=REGION)
     ses.create_email_identity(EmailIdentity="text311.example.ca")
 
-    env = {**env, "PHONE_KEY_ID": key_id, "SMS_NUMBERS": OUR_NUMBER, "ANSWER_KEYWORDS": "true"}
+    queue_url = boto3.client("sqs", region_name=REGION).create_queue(QueueName=OUTBOUND_QUEUE)["QueueUrl"]
+
+    env = {**env, "PHONE_KEY_ID": key_id, "SMS_NUMBERS": OUR_NUMBER, "ANSWER_KEYWORDS": "true",
+           "OUTBOUND_QUEUE_URL": queue_url}
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     services.reset()
@@ -76,8 +128,9 @@ def setup_region(env: dict[str, str], monkeypatch, subscribers=(GATINEAU, KINGST
     repo = SubscriberRepository()
     for sub in subscribers:
         repo.add(sub)
-    fake = FakeSms()
-    monkeypatch.setattr(services, "sms_sender", lambda: fake)
+    fake = FakeSms(drain=drain_outbound)
+    monkeypatch.setattr(services, "sms_line", lambda: fake)
+    monkeypatch.setattr(services, "sms_drainer", simulated_drainer)
     return fake
 
 

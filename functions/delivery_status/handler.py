@@ -35,6 +35,7 @@ def parse_event(record: SQSRecord) -> SmsEvent:
         final=payload.isFinal,
         conversation_id=payload.context.get("conversation"),
         message_key=payload.context.get("message"),
+        idempotency_key=payload.context.get("idempotency_key"),
     )
 
 

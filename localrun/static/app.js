@@ -257,8 +257,21 @@ async function start() {
   $("phone-text").addEventListener("keydown", (e) => {
     if (e.key === "Enter" && !e.shiftKey) { e.preventDefault(); $("phone-send").requestSubmit(); }
   });
-  await Promise.all([refreshPhone(), refreshMailbox()]);
-  setInterval(() => { refreshPhone().catch(() => {}); refreshMailbox().catch(() => {}); }, 1000);
+  await Promise.all([refreshPhone(), refreshMailbox(), refreshOutbound()]);
+  setInterval(() => {
+    refreshPhone().catch(() => {}); refreshMailbox().catch(() => {}); refreshOutbound().catch(() => {});
+  }, 1000);
+}
+
+// The outbound queue (docs/outbound.md): what waits for the line, the drainer's pace, an answer's wait.
+async function refreshOutbound() {
+  const { outbound: q } = await api("/sim/status");
+  const queued = q.waiting + q.held;
+  const rate = q.rate == null ? q.mps : q.rate;
+  const wait = (q.wait_seconds || {}).ANSWER || 0;
+  $("outbound").textContent = `Outbound SMS queue: ${queued} message${queued === 1 ? "" : "s"} queued · ` +
+    `sending at ${Number(rate).toFixed(2)} of ${q.mps} parts/s · a new answer waits about ${Math.round(wait)} s` +
+    (q.throttled ? ` · ${q.throttled} throttled by the line` : "");
 }
 
 start().catch((error) => { $("summary").textContent = "Cannot reach the local run: " + error.message; });

@@ -100,3 +100,15 @@ def test_the_demo_page_fits_a_phone_screen(browser, local_run: LocalRun):
     page.screenshot(path=str(ARTIFACTS / "demo-page-phone.png"), full_page=True)
     context.close()
     assert overflow <= 0, f"the page is {overflow}px wider than a phone screen"
+
+
+def test_the_page_shows_the_outbound_queue_and_its_pace(page, local_run):
+    # given an idle run, then the page says how much waits for the SMS line and at what pace
+    from playwright.sync_api import expect
+
+    local_run.idle()
+    mps = local_run.get("/sim/status")["outbound"]["mps"]
+    expect(page.locator("#outbound")).to_contain_text(
+        re.compile(rf"Outbound SMS queue: 0 messages queued · sending at [0-9.]+ of {mps:g} parts/s"),
+        timeout=WITHIN_MS,
+    )

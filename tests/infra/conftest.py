@@ -79,3 +79,12 @@ def logical_id(construct: Any) -> str:
 
     resource = getattr(construct.node, "default_child", None) or construct
     return Stack.of(construct).get_logical_id(resource)
+
+
+def role_statements(synth: Synth, region: str, role: Any) -> list[dict]:
+    """Every IAM statement attached to ``role`` in the region's template."""
+    statements = []
+    for policy in synth.resources(region, "AWS::IAM::Policy").values():
+        if {"Ref": logical_id(role)} in policy["Properties"]["Roles"]:
+            statements += policy["Properties"]["PolicyDocument"]["Statement"]
+    return statements

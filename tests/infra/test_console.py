@@ -12,7 +12,7 @@ import yaml
 
 from stacks.config import DEFAULT_CONFIG, ConfigError, load_config
 from stacks.console import handler_routes
-from tests.infra.conftest import Synth, logical_id
+from tests.infra.conftest import Synth, logical_id, role_statements
 
 pytestmark = [pytest.mark.infra, pytest.mark.xdist_group("infra")]
 
@@ -217,12 +217,7 @@ def test_the_hosted_ui_prefix_comes_from_config(synth: Synth, region: str) -> No
 # --- The console's function -----------------------------------------------------------------------
 
 
-def _role_statements(synth: Synth, region: str, role: Any) -> list[dict]:
-    statements = []
-    for policy in synth.resources(region, "AWS::IAM::Policy").values():
-        if {"Ref": logical_id(role)} in policy["Properties"]["Roles"]:
-            statements += policy["Properties"]["PolicyDocument"]["Statement"]
-    return statements
+_role_statements = role_statements
 
 
 WRITES = {"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem"}

@@ -105,7 +105,8 @@ def test_keys_rotate(synth: Synth, region: str) -> None:
 
 def test_every_queue_is_encrypted_with_the_cmk_and_refuses_plain_http(synth: Synth, region: str) -> None:
     queues = synth.resources(region, "AWS::SQS::Queue")
-    assert len(queues) == 5  # 2 work queues, their 2 DLQs, inbound_email's failure queue
+    # 4 work queues (inbound, SMS events, SES send events, outbound SMS), their 4 DLQs, inbound_email's failures
+    assert len(queues) == 9
     for queue in queues.values():
         assert queue["Properties"]["KmsMasterKeyId"] == _data_key(synth, region)
     for policy in synth.resources(region, "AWS::SQS::QueuePolicy").values():
@@ -174,6 +175,7 @@ def test_sqs_functions_read_batches_with_partial_failures(synth: Synth, region: 
     expected = {
         (logical_id(stack.functions.inbound_sms), logical_id(stack.messaging.inbound.queue)),
         (logical_id(stack.functions.delivery_status), logical_id(stack.messaging.events.queue)),
+        (logical_id(stack.functions.mail_events), logical_id(stack.email.node.find_child("SendEventsQueue"))),
     }
     assert set(wiring) == expected
     for props in wiring.values():
@@ -293,13 +295,14 @@ def test_the_data_key_lets_ses_and_end_user_messaging_in_for_this_account_only(
         }
 
 
-def test_ses_configuration_set_sends_bounces_complaints_deliveries_rejects_to_sns(
+def test_ses_configuration_set_sends_sends_bounces_complaints_deliveries_rejects_to_sns(
     synth: Synth, region: str
 ) -> None:
     topic = synth.stacks[region].email.events_topic
     (destination,) = synth.resources(region, "AWS::SES::ConfigurationSetEventDestination").values()
     props = destination["Properties"]["EventDestination"]
-    assert sorted(props["MatchingEventTypes"]) == ["bounce", "complaint", "delivery", "reject"]
+    # "send" confirms a text's mail for its redelivery (text311/mail_confirmations.py)
+    assert sorted(props["MatchingEventTypes"]) == ["bounce", "complaint", "delivery", "reject", "send"]
     assert props["SnsDestination"] == {"TopicARN": {"Ref": logical_id(topic)}}
 
 
@@ -359,9 +362,11 @@ def test_settings_values_point_at_the_stacks_resources(synth: Synth, region: str
 
 def test_inbound_email_failures_are_retried_then_parked_on_a_queue(synth: Synth, region: str) -> None:
     functions = synth.stacks[region].functions
-    (config,) = synth.resources(region, "AWS::Lambda::EventInvokeConfig").values()
-    props = config["Properties"]
-    assert props["FunctionName"] == {"Ref": logical_id(functions.inbound_email)}
+    (props,) = [
+        config["Properties"]
+        for config in synth.resources(region, "AWS::Lambda::EventInvokeConfig").values()
+        if config["Properties"]["FunctionName"] == {"Ref": logical_id(functions.inbound_email)}
+    ]
     assert props["MaximumRetryAttempts"] == 2
     assert props["DestinationConfig"] == {"OnFailure": {"Destination": _getatt_arn(functions.email_failures)}}
 
@@ -380,12 +385,12 @@ def test_no_data_action_is_granted_on_every_resource(synth: Synth, region: str, 
 def test_sending_is_limited_to_our_identities_and_configuration_sets(synth: Synth, region: str) -> None:
     stack = synth.stacks[region]
     sends = [s for s in _statements(synth, region) if "ses:SendRawEmail" in _as_list(s["Action"])]
-    assert len(sends) == len(stack.functions.all)  # one per function
+    assert len(sends) == len(stack.functions.all) - 1  # one per function but mail_events, which sends nothing
     for statement in sends:
         text = str(statement["Resource"])
         assert f":identity/{stack.deployment.sender_domain}" in text and ":configuration-set/text311" in text
     sms = [s for s in _statements(synth, region) if "sms-voice:SendTextMessage" in _as_list(s["Action"])]
-    assert len(sms) == 3  # inbound_sms, inbound_email, console_api; delivery_status sends no SMS
+    assert len(sms) == 1  # the outbound drainer; producers queue (tests/infra/test_outbound_stack.py)
     for statement in sms:
         resources = _as_list(statement["Resource"])
         assert _getatt_arn(stack.messaging.configuration_set) in resources
@@ -408,11 +413,12 @@ def test_only_the_functions_that_handle_numbers_can_use_the_phone_key(synth: Syn
                 }
                 for role in policy["Properties"]["Roles"]:
                     actions.setdefault(role["Ref"], set()).update(_as_list(statement["Action"]))
-    # the two inbound functions store numbers; the console only sends to one, so it only decrypts
+    # the producers store or seal numbers (the outbound queue carries them sealed); the drainer only unseals
     assert actions == {
         logical_id(functions.inbound_sms.role): {"kms:Encrypt", "kms:Decrypt"},
         logical_id(functions.inbound_email.role): {"kms:Encrypt", "kms:Decrypt"},
-        logical_id(functions.console_api.role): {"kms:Decrypt"},
+        logical_id(functions.console_api.role): {"kms:Encrypt", "kms:Decrypt"},
+        logical_id(functions.sms_drainer.role): {"kms:Decrypt"},
     }
 
 
@@ -445,7 +451,13 @@ def test_every_dlq_and_every_function_alarms_to_the_alarm_email(synth: Synth, re
     stack = synth.stacks[region]
     alarm_topic = {"Ref": logical_id(stack.observability.alarm_topic)}
     alarms = synth.resources(region, "AWS::CloudWatch::Alarm")
-    dlqs = [stack.messaging.inbound.dlq, stack.messaging.events.dlq, stack.functions.email_failures]
+    dlqs = [
+        stack.messaging.inbound.dlq,
+        stack.messaging.events.dlq,
+        stack.functions.email_failures,
+        stack.outbound.dlq,
+        stack.email.node.find_child("SendEventsDlq"),
+    ]
     watched_queues = {
         d["Value"]["Fn::GetAtt"][0]
         for a in alarms.values()
@@ -462,8 +474,10 @@ def test_every_dlq_and_every_function_alarms_to_the_alarm_email(synth: Synth, re
     assert watched_functions == {logical_id(f) for f in stack.functions.all.values()}
     for alarm in alarms.values():
         assert alarm["Properties"]["AlarmActions"] == [alarm_topic]
-        # DLQs and errors page at the first one; rejected answers at a spike (test_dashboard_alarms.py)
-        assert alarm["Properties"]["Threshold"] == (10 if alarm["Properties"]["MetricName"] == "AnswersRejected" else 0)
+        # DLQs and errors page at the first one; rejected answers at a spike (test_dashboard_alarms.py),
+        # outbound answers after 15 minutes of wait (test_outbound_stack.py)
+        thresholds = {"AnswersRejected": 10, "OutboundExpectedWaitSeconds": 900}
+        assert alarm["Properties"]["Threshold"] == thresholds.get(alarm["Properties"]["MetricName"], 0)
     synth.templates[region].has_resource_properties(
         "AWS::SNS::Subscription",
         {"Protocol": "email", "Endpoint": stack.deployment.alarm_email, "TopicArn": alarm_topic},

@@ -16,6 +16,7 @@ import pytest
 from aws_events import QUEUE, TOPIC, ses_receipt, sns_notification, sqs_record, two_way_sms
 from harness import OUR_NUMBER, RAW_MAIL_BUCKET, REGION, LambdaContext, sent_mails, setup_region, text_of
 from moto import mock_aws
+from ses_events import SesSendEvents
 
 from text311 import services
 
@@ -49,12 +50,27 @@ def mails_containing(text: str) -> int:
 class Region:
     inbound: ModuleType
     answers: ModuleType
+    mail_events: ModuleType
+    ses: SesSendEvents
     eum: SimulatedEndUserMessaging
     plan: FaultPlan
     monkeypatch: Any
 
-    def deliver(self, *records: dict) -> dict:
-        """One inbound_sms invocation with these records as its SQS batch."""
+    def publish_ses_events(self) -> None:
+        """SES's Send events for the mails it took since last time, through the mail_events function.
+        They take seconds; SQS gives a record back after its visibility timeout (minutes): so they
+        come first. A record the function fails is delivered again until it passes."""
+        batch = self.ses.pending()
+        while batch is not None:
+            with quiet_output():
+                response = self.mail_events.lambda_handler(batch, LambdaContext("mail-events"))
+            failed = set(failed_ids(response))
+            batch = {"Records": [r for r in batch["Records"] if r["messageId"] in failed]} if failed else None
+
+    def deliver(self, *records: dict, ses_events_first: bool = True) -> dict:
+        """One inbound_sms invocation with these records as its SQS batch (after SES's pending events)."""
+        if ses_events_first:
+            self.publish_ses_events()
         with quiet_output():
             return self.inbound.lambda_handler(
                 {"Records": list(records)}, LambdaContext("inbound-sms", remaining_ms=EXPIRED_CONTEXT_MS))
@@ -104,6 +120,8 @@ def region(aws_env, monkeypatch) -> Region:
         plan = inject_faults(monkeypatch, FaultPlan())
         inbound = importlib.import_module("functions.inbound_sms.handler")
         answers = importlib.import_module("functions.inbound_email.handler")
+        mail_events = importlib.import_module("functions.mail_events.handler")
         inbound.process_once.cache_clear()
         answers.process_once.cache_clear()
-        yield Region(inbound, answers, eum, plan, monkeypatch)
+        ses = SesSendEvents().attach(services.clients().sesv2)
+        yield Region(inbound, answers, mail_events, ses, eum, plan, monkeypatch)

@@ -78,7 +78,7 @@ SERVICE_FAULTS: dict[str, tuple[Fault, ...]] = {
 }
 # Calls after which the invocation may time out: the ones that change something outside the process.
 SIDE_EFFECTS = frozenset({"PutItem", "UpdateItem", "DeleteItem", "TransactWriteItems", "BatchWriteItem", "SendEmail",
-                          "SendTextMessage"})
+                          "SendTextMessage", "SendMessage"})
 
 
 @dataclass

@@ -32,8 +32,18 @@ import boto3
 import pytest
 from aws_events import QUEUE, TOPIC, ses_receipt, sns_notification, sqs_record, two_way_sms
 from environment import FUNCTIONS_ENVIRONMENT
-from harness import OUR_NUMBER, RAW_MAIL_BUCKET, REGION, LambdaContext, sent_mails, setup_region, text_of
+from harness import (
+    OUR_NUMBER,
+    RAW_MAIL_BUCKET,
+    REGION,
+    LambdaContext,
+    drain_outbound,
+    sent_mails,
+    setup_region,
+    text_of,
+)
 from moto import mock_aws
+from ses_events import SesSendEvents
 
 from text311 import services
 from text311.observability import logger
@@ -119,6 +129,8 @@ class SoakFigures:
     # (the known window of test_a_timeout_right_after_the_sms_went_out_sends_no_second_sms_on_retry)
     duplicate_sms_after_cut_send: int = 0
     dlq_after_redrive: int = 0
+    ses_send_events: int = 0  # Send events SES published (one per mail it took)
+    dlq_send_events: int = 0  # ... that the mail_events function never managed to note
     seconds: float = 0.0
 
     def lines(self) -> list[str]:
@@ -139,7 +151,8 @@ class SoakFigures:
             f"{self.answers_lost}, in doubt (agent told) {self.answers_in_doubt}, "
             f"duplicate answer SMS {self.duplicate_answer_sms}, "
             f"duplicate SMS {self.duplicate_sms} ({self.duplicate_sms_after_cut_send} after a send cut by a timeout)",
-            f"  DLQ after redrive {self.dlq_after_redrive}; {self.seconds:.1f} s",
+            f"  SES Send events {self.ses_send_events} (in their DLQ: {self.dlq_send_events}); "
+            f"DLQ after redrive {self.dlq_after_redrive}; {self.seconds:.1f} s",
         ]
 
 
@@ -239,11 +252,14 @@ def _soak_region(env: dict[str, str], monkeypatch: Any, config: SoakConfig, rng:
     """One region's part of the soak, inside ``mock_aws``; adds its figures to ``figures``."""
     setup_region(env, monkeypatch)
     eum = SimulatedEndUserMessaging()
-    sms_sender = eum.sender()
-    monkeypatch.setattr(services, "sms_sender", lambda: sms_sender)
+    # Producers queue every SMS (services.sms_sender, over moto's SQS); the drainer sends them through
+    # this line, on a simulated clock (harness.setup_region).
+    line = services.sms_sender_over(eum.client(), max_attempts=1, durable_parts=False)
+    monkeypatch.setattr(services, "sms_line", lambda: line)
     boto3.client("s3", region_name=REGION).create_bucket(
         Bucket=RAW_MAIL_BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION})
-    rates = {"dynamodb": config.fault_rate, "sesv2": config.fault_rate, "pinpoint-sms-voice-v2": config.fault_rate}
+    rates = {"dynamodb": config.fault_rate, "sesv2": config.fault_rate, "pinpoint-sms-voice-v2": config.fault_rate,
+             "sqs": config.fault_rate}
     plan = inject_faults(monkeypatch, FaultPlan(seed=rng.randrange(2**32), rates=rates,
                                                 timeout_rate=config.timeout_rate, enabled=False))
     cut_sends: set[tuple[str, str, str]] = set()
@@ -271,6 +287,37 @@ def _soak_region(env: dict[str, str], monkeypatch: Any, config: SoakConfig, rng:
 
     queue = SimulatedSqsQueue(rng=rng, duplicate_rate=config.duplicate_rate)
     invoker = SimulatedAsyncInvoker(handle_mail)
+    mail_events = importlib.import_module("functions.mail_events.handler")
+    send_events = SesSendEvents().attach(services.clients().sesv2)
+    events_queue = SimulatedSqsQueue(rng=rng, duplicate_rate=config.duplicate_rate)
+    events_context = LambdaContext("mail-events", remaining_ms=EXPIRED_CONTEXT_MS)
+
+    def handle_send_events(event: dict) -> dict:
+        with quiet_output():
+            return mail_events.lambda_handler(event, events_context)
+
+    def drain_sms() -> None:
+        """The drainer sends what the producers queued. Its own faults (throttling, lost answers, a
+        crash between call and record) are bench/outbound.py's and tests/unit/test_outbound*'s
+        subject; here it runs fault-free, so what is measured is the producers' side of the queue."""
+        enabled, plan.enabled = plan.enabled, False
+        try:
+            with quiet_output():
+                drain_outbound()
+        finally:
+            plan.enabled = enabled
+
+    def deliver_texts() -> None:
+        """One inbound batch. SES's Send events for the mails so far go first, through their own queue
+        (with the same faults and duplicates): they take seconds, and SQS gives a text back only after
+        its visibility timeout (minutes)."""
+        pending = send_events.pending()
+        for record in pending["Records"] if pending else ():
+            events_queue.send(record)
+        events_queue.drain(handle_send_events)
+        queue.deliver_one_batch(handle_texts)
+        drain_sms()
+
     by_message_id = {mid: (r, tag) for r in residents for mid, _, tag in r.texts}
     by_index = {r.index: r for r in residents}
     try:
@@ -285,7 +332,7 @@ def _soak_region(env: dict[str, str], monkeypatch: Any, config: SoakConfig, rng:
                 queue.send(_sqs_record(*arrivals.pop(0)))
             outage = config.ses_outage_batches[0] <= batch < config.ses_outage_batches[1]
             plan.rates["sesv2"] = 1.0 if outage else config.fault_rate
-            queue.deliver_one_batch(handle_texts)
+            deliver_texts()
             batch += 1
         plan.rates["sesv2"] = config.fault_rate
 
@@ -320,6 +367,7 @@ def _soak_region(env: dict[str, str], monkeypatch: Any, config: SoakConfig, rng:
             outage = config.sms_outage_answers[0] <= index < config.sms_outage_answers[1]
             plan.rates["pinpoint-sms-voice-v2"] = 1.0 if outage else config.fault_rate
             invoker.invoke(event)
+            drain_sms()
         plan.enabled = False
         plan.rates["pinpoint-sms-voice-v2"] = config.fault_rate
 
@@ -347,11 +395,15 @@ def _soak_region(env: dict[str, str], monkeypatch: Any, config: SoakConfig, rng:
 
         # 3. redrive both DLQs, faults off
         figures.redriven += queue.redrive() + len(invoker.failed_events)
-        queue.drain(handle_texts)
+        while queue.waiting:
+            deliver_texts()
         invoker.redrive()
+        drain_sms()
         figures.dlq_after_redrive += len(queue.dead_letters) + len(invoker.failed_events)
     finally:
         plan.enabled = False
+    figures.ses_send_events += len(send_events.accepted)
+    figures.dlq_send_events += len(events_queue.dead_letters)
     figures.sqs_invocations += queue.invocations
     figures.sqs_redeliveries += queue.redeliveries
     figures.sns_duplicates += queue.duplicates_sent

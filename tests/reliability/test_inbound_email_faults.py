@@ -104,7 +104,8 @@ def test_an_answer_end_user_messaging_never_confirmed_is_not_sent_again_and_the_
     [first] = region.invoke_answers(event)
     [again] = region.invoke_answers(event)  # SES or Lambda delivering the same event again
 
-    assert first == again == {"sent": False, "reason": "in_doubt", "conversation_id": None, "parts": 0}
+    assert first == again == {"sent": False, "reason": "in_doubt", "conversation_id": None, "parts": 0,
+                               "wait_minutes": None}
     assert texts_of(region, ANSWER) == 1  # at most once
     [notice] = [mail for mail in sent_mails() if mail["To"] == AGENT]
     assert "may or may not have reached" in notice.get_content()

@@ -36,8 +36,6 @@ def test_after_the_redrive_every_report_is_mailed_and_every_answer_texted_and_th
     assert soak.handler_crashes == []
 
 
-@pytest.mark.xfail(strict=True, reason="LIMIT: a timeout right after SES accepted a mail re-mails it on redelivery "
-                   "(SES takes no idempotency key; see test_inbound_sms_faults): a few duplicates, none lost")
 def test_every_report_is_mailed_exactly_once_and_nothing_else_is_mailed(soak):
     assert soak.reports_mailed_once == soak.reports_in
     assert soak.duplicate_emails == 0 and soak.unexpected_emails == 0

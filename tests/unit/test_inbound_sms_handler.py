@@ -125,6 +125,7 @@ def test_no_plain_phone_number_in_the_tables_or_the_logs(region, caplog):
 def test_an_emergency_is_answered_at_once_and_mailed_flagged_urgent(region):
     handler, sms = region
     text(handler, "Gatineau")
+    assert sms.to(RESIDENT)[-1].startswith("You're connected")  # the drainer sent the dialog answer
     text(handler, "There is a fire in the park behind the arena")
     assert sms.to(RESIDENT)[-1].startswith("Text311 is not for emergencies")
     mail = sent_mails()[-1]

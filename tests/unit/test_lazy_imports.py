@@ -29,6 +29,8 @@ def modules_after_import(module: str, **env: str) -> set[str]:
         ("functions.inbound_email.handler", {"pydantic", "aws_xray_sdk", "text311.inbound",
                                              "aws_lambda_powertools.utilities.parser"}),
         ("functions.delivery_status.handler", {"pydantic", "aws_xray_sdk", "text311.answers"}),
+        ("functions.mail_events.handler", {"pydantic", "aws_xray_sdk", "text311.conversations",
+                                           "aws_lambda_powertools.utilities.parser"}),
     ],
 )
 def test_a_handler_import_leaves_the_first_events_work_to_the_first_event(handler, not_loaded):

@@ -16,6 +16,7 @@ from text311.outbound import (
     FailureReason,
     FakeClock,
     InMemoryLedger,
+    InMemorySource,
     Kind,
     LedgerState,
     MpsLimit,
@@ -30,6 +31,7 @@ from text311.outbound import (
 )
 from text311.outbound.errors import Throttled, TransientFailure
 from text311.outbound.pacing import max_in_window, part_slots
+from text311.outbound.scheduler import part_key
 from text311.sms import SmsSegmenter
 
 IDENTITY = "+15145550100"
@@ -49,14 +51,19 @@ class FakeSender:
     def __init__(self, clock: FakeClock, failures: list[Exception] | None = None) -> None:
         self.clock = clock
         self.failures = list(failures or [])
-        self.calls: list[tuple[float, str, int]] = []  # (time, id, parts) of calls that succeeded
-        self.attempts: list[str] = []
+        self.calls: list[tuple[float, str, int]] = []  # (time, message id, parts) of calls that succeeded
+        self.keys: list[str] = []  # the idempotency key of each call that succeeded ("<id>#<part>")
+        self.bodies: list[str] = []
+        self.attempts: list[str] = []  # the message id of every call, failed or not
 
     def send(self, destination, body, *, idempotency_key, context):
-        self.attempts.append(idempotency_key)
+        message_id = idempotency_key.rsplit("#", 1)[0]
+        self.attempts.append(message_id)
         if self.failures:
             raise self.failures.pop(0)
-        self.calls.append((self.clock.now(), idempotency_key, count_parts(body)))
+        self.calls.append((self.clock.now(), message_id, count_parts(body)))
+        self.keys.append(idempotency_key)
+        self.bodies.append(body)
         return type("Result", (), {"message_id": f"sms-{len(self.calls)}"})()
 
 
@@ -116,15 +123,19 @@ def test_pacing_stays_within_the_mps_whatever_the_arrivals_and_idle_gaps(mps, pl
     assert all(service.try_acquire(parts, t) for t, _, parts in sender.calls)
 
 
-def test_line_is_busy_for_a_long_message_parts_over_mps():
-    # given a 3-part message on a 1-MPS long code
+def test_long_message_goes_as_numbered_parts_one_part_time_apart():
+    # given a 3-part message and a 1-part one on a 1-MPS long code
     sched, sender, clock, _ = scheduler(1)
-    sched.enqueue(message(parts=3))
-    sched.enqueue(message(parts=1))
+    long, short = message(parts=3), message(parts=1)
+    sched.enqueue(long)
+    sched.enqueue(short)
     # when both are sent
     drain(sched, clock)
-    # then the second waits out the first one's three part-times
-    assert [t for t, _, _ in sender.calls] == [0.0, 3.0]
+    # then the long one is three calls of one numbered part each, a second apart, and the next waits them out
+    assert [t for t, _, _ in sender.calls] == [0.0, 1.0, 2.0, 3.0]
+    assert sender.keys == [f"{long.id}#1", f"{long.id}#2", f"{long.id}#3", f"{short.id}#1"]
+    assert sender.bodies[:3] == SmsSegmenter().split(long.body)
+    assert [b[:4] for b in sender.bodies[:3]] == ["1/3 ", "2/3 ", "3/3 "]
 
 
 # -- priority and fairness ----------------------------------------------------------------------------
@@ -191,7 +202,7 @@ def test_cities_share_parts_not_messages_when_one_sends_long_answers():
     while sum(sent.values()) < 400:
         clock.sleep(sched.pacer.delay(clock.now()))
         result = sched.send_next()
-        sent[city_of[result.message.id]] += result.message.parts
+        sent[city_of[result.message.id]] += 1  # each step sends one part
     # then each got half the parts, within one quantum
     assert abs(sent[BUSY] - sent[QUIET]) <= sched.quantum
 
@@ -286,7 +297,7 @@ def test_crash_between_send_and_record_does_not_send_twice_and_tells_the_agent()
     # then at most once: not resent, recorded in doubt, and the agent is told once
     assert len(sender.calls) == 1 and next_sender.attempts == []
     assert result.status is SendStatus.IN_DOUBT
-    assert ledger.entries["ses-0002"].state is LedgerState.IN_DOUBT
+    assert ledger.entries["ses-0002#1"].state is LedgerState.IN_DOUBT
     assert failed == [("ses-0002", FailureReason.IN_DOUBT)]
 
 
@@ -328,7 +339,7 @@ def test_permanent_failure_calls_on_failed_once_and_is_not_retried(error, reason
     assert sender.attempts == [m.id]
     assert failed == [(m.id, reason)]
     assert [r.status for r in results] == [SendStatus.FAILED, SendStatus.DUPLICATE]
-    assert sched.ledger.entries[m.id].state is LedgerState.FAILED
+    assert sched.ledger.entries[part_key(m.id, 1)].state is LedgerState.FAILED
 
 
 def test_transient_failure_backs_off_then_gives_the_message_back_to_the_queue():
@@ -418,3 +429,244 @@ def test_message_round_trips_through_the_queue_body_without_its_receipt():
                                context={"conversation": "6077243-abc"})
     back = OutboundMessage.from_json(m.with_receipt("handle-1").to_json(), receipt="handle-2")
     assert back == m and back.receipt == "handle-2" and back.priority is Priority.ANSWER
+
+
+# -- one part per turn: a STOP between two parts of an answer ---------------------------------------
+
+
+def run_line(sched: OutboundScheduler, clock: FakeClock, arrivals: dict[float, list[OutboundMessage]] | None = None,
+             limit: int = 10_000) -> list:
+    """Send until empty, waiting each time for the line as the drainer does (an urgent head waits
+    only for the MPS); ``arrivals`` are enqueued at their instants, even in the middle of a wait."""
+    pending = sorted((arrivals or {}).items())
+    results = []
+    for _ in range(limit):
+        if not sched.queue and not pending:
+            return results
+        wake = clock.now() + sched.delay() if sched.queue else float("inf")
+        if pending and pending[0][0] <= wake:
+            at, messages = pending.pop(0)
+            clock.set(at)
+            for m in messages:
+                sched.enqueue(m)
+            continue
+        clock.set(wake)
+        results.append(sched.send_next())
+    raise AssertionError("did not drain")
+
+
+def with_callbacks(mps: float = 1, **kwargs):
+    sent: list[tuple[str, float]] = []
+    sched, sender, clock, failed = scheduler(mps, on_sent=lambda m, at: sent.append((m.id, at)), **kwargs)
+    return sched, sender, clock, failed, sent
+
+
+def test_stop_enqueued_during_a_4_part_answer_goes_right_after_the_current_part():
+    # given a 4-part answer on a 1-MPS long code, its first part on the line at t=0
+    sched, sender, clock, failed, sent = with_callbacks(1)
+    answer = message(parts=4, id="answer")
+    stop = message(Kind.KEYWORD, city=None, id="stop")
+    sched.enqueue(answer)
+    # when a STOP confirmation arrives 0.3 s later
+    run_line(sched, clock, {0.3: [stop]})
+    # then it goes at t=1, between parts 1 and 2, and the answer's parts follow in order
+    assert sender.keys == ["answer#1", "stop#1", "answer#2", "answer#3", "answer#4"]
+    assert [t for t, _, _ in sender.calls] == [0.0, 1.0, 2.0, 3.0, 4.0]
+    assert [b[:4] for b in sender.bodies if b[1] == "/"] == ["1/4 ", "2/4 ", "3/4 ", "4/4 "]
+    # and each message is reported sent once, the answer when its last part is through
+    assert sent == [("stop", 1.0), ("answer", 4.0)] and failed == []
+
+
+def test_parts_of_an_answer_are_not_interleaved_with_another_answer():
+    # given two 3-part answers from different cities (DRR would alternate cities message by message)
+    sched, sender, clock, _, sent = with_callbacks(10)
+    first, second = message(parts=3, city=BUSY, id="first"), message(parts=3, city=QUIET, id="second")
+    sched.enqueue(first)
+    sched.enqueue(second)
+    run_line(sched, clock)
+    # then one answer's parts all go before the other's start: only an urgent message may cut in
+    assert sender.keys == ["first#1", "first#2", "first#3", "second#1", "second#2", "second#3"]
+    assert [mid for mid, _ in sent] == ["first", "second"]
+
+
+def test_depth_counts_the_parts_still_to_send_of_an_answer_under_way():
+    sched, sender, clock, _ = scheduler(1)
+    sched.enqueue(message(parts=4))
+    sched.send_next()
+    assert sched.depth()[Priority.ANSWER] == (1, 3)
+    assert sched.expected_wait_seconds(Priority.ANSWER) == pytest.approx(1 + 3)
+
+
+def test_redelivery_after_a_partial_send_resumes_at_the_first_unsent_part():
+    # given a drainer that sent 2 parts of a 4-part answer, then reached the end of its life
+    ledger = InMemoryLedger()
+    source = InMemorySource()
+    first, first_sender, first_clock, _, first_sent = with_callbacks(1, ledger=ledger)
+    first._source = source
+    answer = message(parts=4, id="answer")
+    first.enqueue(answer)
+    for _ in range(2):
+        first_clock.sleep(first.delay())
+        assert first.send_next().status is SendStatus.PART
+    assert first.release_all() == 1
+    # when the queue delivers it to the next drainer (same ledger)
+    second, second_sender, second_clock, failed, second_sent = with_callbacks(1, ledger=ledger)
+    second._source = source
+    for m in source.receive(0.0):
+        second.enqueue(m)
+    run_line(second, second_clock)
+    # then it sends parts 3 and 4 only, and the message is acknowledged and reported sent once
+    assert first_sender.keys == ["answer#1", "answer#2"]
+    assert second_sender.keys == ["answer#3", "answer#4"]
+    assert [b[:4] for b in second_sender.bodies] == ["3/4 ", "4/4 "]
+    assert first_sent == [] and [mid for mid, _ in second_sent] == ["answer"]
+    assert source.acked == ["answer"] and failed == []
+
+
+def test_redelivery_of_a_fully_sent_answer_sends_nothing():
+    sched, sender, clock, _, sent = with_callbacks(1)
+    answer = message(parts=3, id="answer")
+    sched.enqueue(answer)
+    run_line(sched, clock)
+    sched.enqueue(answer)
+    results = run_line(sched, clock)
+    assert len(sender.calls) == 3 and [r.status for r in results] == [SendStatus.DUPLICATE]
+    assert [mid for mid, _ in sent] == ["answer"]
+
+
+class CrashOnPart(InMemoryLedger):
+    def __init__(self, key: str) -> None:
+        super().__init__()
+        self.key = key
+
+    def mark_sent(self, message_id, sms_message_id, parts):
+        if message_id == self.key:
+            raise Crash("the drainer died after this part's call, before its record")
+        super().mark_sent(message_id, sms_message_id, parts)
+
+
+def test_crash_after_a_part_leaves_it_in_doubt_and_the_rest_unsent():
+    # given a drainer that dies between part 2's call and its record
+    crashing = CrashOnPart("answer#2")
+    sched, sender, clock, _ = scheduler(1, ledger=crashing)
+    answer = message(parts=4, id="answer")
+    sched.enqueue(answer)
+    with pytest.raises(Crash):
+        run_line(sched, clock)
+    # when the next drainer gets the redelivery
+    ledger = InMemoryLedger()
+    ledger.entries = crashing.entries
+    nxt, next_sender, next_clock, failed, sent = with_callbacks(1, ledger=ledger)
+    nxt.enqueue(answer)
+    results = run_line(nxt, next_clock)
+    # then nothing is sent again (part 2 may be out, parts 3-4 are withheld) and the agent is told once
+    assert sender.keys == ["answer#1", "answer#2"] and next_sender.attempts == []
+    assert [(r.status, r.part) for r in results] == [(SendStatus.IN_DOUBT, 2)]
+    assert ledger.entries["answer#2"].state is LedgerState.IN_DOUBT
+    assert failed == [("answer", FailureReason.IN_DOUBT)] and sent == []
+
+
+def test_opted_out_between_parts_fails_the_answer_once_and_sends_no_more_parts():
+    # given a resident who replied STOP while their 3-part answer was going out
+    opted_out = _client_error("ConflictException", "DESTINATION_PHONE_NUMBER_OPTED_OUT")
+    sched, sender, clock, failed, sent = with_callbacks(1)
+    sched.sender.failures = []
+    answer = message(parts=3, id="answer")
+    sched.enqueue(answer)
+    sched.send_next()
+    sender.failures = [opted_out]
+    results = run_line(sched, clock)
+    sched.enqueue(answer)  # a redelivery changes nothing
+    results += run_line(sched, clock)
+    assert sender.keys == ["answer#1"] and sender.attempts == ["answer", "answer"]
+    assert [r.status for r in results] == [SendStatus.FAILED, SendStatus.DUPLICATE]
+    assert failed == [("answer", FailureReason.OPTED_OUT)] and sent == []
+
+
+def test_throttled_part_is_retried_before_the_next_part_and_a_stop_can_still_cut_in():
+    sched, sender, clock, failed, sent = with_callbacks(1)
+    answer, stop = message(parts=3, id="answer"), message(Kind.KEYWORD, city=None, id="stop")
+    sched.enqueue(answer)
+    sched.send_next()  # part 1 at t=0
+    sender.failures = [Throttled()]
+    clock.sleep(sched.delay())
+    assert sched.send_next().status is SendStatus.THROTTLED  # part 2 refused at t=1
+    run_line(sched, clock, {1.5: [stop]})
+    assert sender.keys == ["answer#1", "stop#1", "answer#2", "answer#3"]
+    assert sched.depth()[Priority.ANSWER] == (0, 0) and [m for m, _ in sent] == ["stop", "answer"]
+
+
+# -- urgent messages are spaced at the MPS, not at the AIMD pace --------------------------------------
+
+
+def test_stop_after_a_throttle_cut_waits_one_part_time_at_the_mps_not_at_the_cut_pace():
+    # given a 1-MPS line whose pace a throttle cut below the MPS
+    sched, sender, clock, _, _ = with_callbacks(1, failures=[Throttled()])
+    sched.enqueue(message(id="a"))
+    sched.enqueue(message(id="b"))
+    sched.send_next()  # throttled at t=0
+    clock.sleep(sched.delay())
+    sched.send_next()  # "a" at t=1, reserved at the cut pace: the next answer part is due 1/0.75 s later
+    assert sched.pacer.ready_at == pytest.approx(1 + 1 / 0.75) and sched.pacer.rate == pytest.approx(0.8)
+    # when a STOP arrives just after
+    run_line(sched, clock, {1.01: [message(Kind.KEYWORD, city=None, id="stop")]})
+    # then it goes at t=2 (one part-time at the MPS), the answer after it at the (recovering) cut pace
+    assert [(mid, t) for t, mid, _ in sender.calls] == [("a", 1.0), ("stop", 2.0), ("b", pytest.approx(2 + 1 / 0.8))]
+
+
+def test_a_stop_throttled_once_still_goes_within_two_seconds_at_1_mps():
+    sched, sender, clock, _, sent = with_callbacks(1)
+    sched.enqueue(message(parts=4, id="answer"))
+    sched.send_next()  # part 1 at t=0
+    sender.failures = [Throttled()]  # the STOP's first call is refused
+    run_line(sched, clock, {0.001: [message(Kind.KEYWORD, city=None, id="stop")]})
+    stop_at = dict(sent)["stop"]
+    assert stop_at - 0.001 <= 2.0 and sender.attempts[:3] == ["answer", "stop", "stop"]
+
+
+def test_urgent_messages_slow_down_too_when_the_service_keeps_throttling_them():
+    # given a service that refused the last two urgent calls in a row
+    sched, sender, clock, _, _ = with_callbacks(1, failures=[Throttled(), Throttled()])
+    sched.enqueue(message(Kind.KEYWORD, city=None, id="stop"))
+    run_line(sched, clock)
+    # then the third try waits the AIMD pace (1 / 0.5625 s), not 1 / MPS
+    assert sender.calls[0][0] == pytest.approx(1.0 + 1.0 / 0.75)
+
+
+@settings(max_examples=40, deadline=None)
+@given(mps=st.sampled_from([1, 3, 100]),
+       plan=st.lists(st.tuples(st.integers(1, 4), st.booleans(), st.floats(0, 2), st.booleans()),
+                     min_size=1, max_size=40))
+def test_part_by_part_sending_keeps_mps_order_and_once_whatever_the_mix(mps, plan):
+    # given answers of 1 to 4 parts and STOPs arriving at random, and throttles at random
+    sched, sender, clock, failed, sent = with_callbacks(mps)
+    arrivals: dict[float, list[OutboundMessage]] = {}
+    at = 0.0
+    expected_parts: dict[str, int] = {}
+    for i, (parts, urgent, gap, throttle) in enumerate(plan):
+        at += gap
+        m = message(Kind.KEYWORD, city=None, id=f"s{i}") if urgent else message(parts=parts, city=BUSY + i % 3,
+                                                                                  id=f"a{i}")
+        arrivals.setdefault(at, []).append(m)
+        expected_parts[m.id] = m.parts
+        if throttle:
+            sender.failures.append(Throttled())
+    run_line(sched, clock, arrivals)
+    # then every part went once, in order, each message reported once, and never above the MPS
+    assert len(sender.keys) == len(set(sender.keys)) == sum(expected_parts.values())
+    for mid, parts in expected_parts.items():
+        assert [k for k in sender.keys if k.rsplit("#", 1)[0] == mid] == [f"{mid}#{p}" for p in range(1, parts + 1)]
+    assert sorted(mid for mid, _ in sent) == sorted(expected_parts) and failed == []
+    assert max_in_window(part_slots([(t, p) for t, _, p in sender.calls], mps)) <= mps
+
+
+@settings(max_examples=60, deadline=None)
+@given(words=st.lists(st.sampled_from(["rue", "déneigée", "ê", "the", "🌧", "€", "x" * 170, "a\n\nb", "ça",
+                                       "«ok»", "\u00a0", "e\u0301", "  "]), min_size=1, max_size=90))
+def test_a_numbered_part_given_back_to_a_sender_that_splits_is_sent_unchanged(words):
+    # the drainer sends part by part through the adapter, which splits again: it must not renumber
+    try:
+        parts = SmsSegmenter(max_parts=99).split(" ".join(words))
+    except ValueError:
+        return  # blank: nothing is sent
+    assert all(SmsSegmenter().split(part) == [part] for part in parts)

@@ -85,18 +85,18 @@ def test_redelivery_through_the_dynamodb_ledger_sends_one_sms_even_from_a_new_dr
     second = OutboundScheduler(IDENTITY, 10, sender, ledger, FakeClock())
     second.enqueue(answer("ses-5"))
     second.send_next()
-    # then one SMS
-    assert sender.sent == ["ses-5"]
+    # then one SMS (its one part's key)
+    assert sender.sent == ["ses-5#1"]
 
 
 def test_stuck_sending_record_is_in_doubt_for_the_next_drainer(ledger):
-    ledger.claim("ses-6", IDENTITY)  # a drainer claimed it, called the API and died
+    ledger.claim("ses-6#1", IDENTITY)  # a drainer claimed its part, called the API and died
     failed = []
     sched = OutboundScheduler(IDENTITY, 10, CountingSender(), ledger, FakeClock(),
                               on_failed=lambda m, reason: failed.append(reason))
     sched.enqueue(answer("ses-6"))
     sched.send_next()
-    assert failed == [FailureReason.IN_DOUBT] and ledger.get("ses-6").state is LedgerState.IN_DOUBT
+    assert failed == [FailureReason.IN_DOUBT] and ledger.get("ses-6#1").state is LedgerState.IN_DOUBT
 
 
 def test_local_run_drains_an_in_memory_source_in_a_thread_urgent_first():
@@ -119,5 +119,5 @@ def test_local_run_drains_an_in_memory_source_in_a_thread_urgent_first():
     stop.set()
     thread.join(timeout=2)
     # then everything went, the STOP confirmation first (all six arrived in one receive)
-    assert sender.sent[0] == "stop" and sorted(sender.sent[1:]) == [f"a{i}" for i in range(5)]
+    assert sender.sent[0] == "stop#1" and sorted(sender.sent[1:]) == [f"a{i}#1" for i in range(5)]
     assert not thread.is_alive()

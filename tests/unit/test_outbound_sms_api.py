@@ -31,7 +31,7 @@ def expected(message: OutboundMessage) -> dict:
     return {
         "DestinationPhoneNumber": "+15145550199", "OriginationIdentity": IDENTITY, "MessageBody": message.body,
         "MessageType": "TRANSACTIONAL", "ConfigurationSetName": "text311-sms",
-        "Context": {"conversation": "6077243-abcdefghjk", "outbound": message.id},
+        "Context": {"conversation": "6077243-abcdefghjk", "outbound": f"{message.id}#1"},
     }
 
 
@@ -67,7 +67,7 @@ def test_throttled_api_slows_the_pace_without_losing_the_message(client):
     assert [r.status for r in results] == [SendStatus.THROTTLED, SendStatus.THROTTLED, SendStatus.SENT]
     assert sched.pacer.rate < 3 and sched.pacer.throttles == 2
     assert results[-1].at > 2 / 3  # the retries waited their (slowed) turn; nothing was lost
-    assert sched.ledger.entries["ses-42"].sms_message_id == "sms-1" and failed == []
+    assert sched.ledger.entries["ses-42#1"].sms_message_id == "sms-1" and failed == []
 
 
 def test_opted_out_recipient_is_recorded_and_reported_once(client):

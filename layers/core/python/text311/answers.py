@@ -18,6 +18,7 @@ from email.utils import getaddresses, parseaddr
 from enum import StrEnum
 from typing import Any, Protocol
 
+from text311.adapters.dynamodb import MessageModel
 from text311.conversations import ConversationStore, municipality_of
 from text311.observability import correlate, count_rejected_answer, logger, metrics, record_first_response
 from text311.phone import mask
@@ -85,6 +86,7 @@ class AnswerOutcome:
     reason: str = "sent"
     conversation_id: str | None = None
     parts: int = 0
+    wait_minutes: int | None = None  # queued behind others: "queued, about N minutes"
 
 
 class RawMailStore(Protocol):
@@ -140,6 +142,8 @@ class AnswerService:
     mark_opted_out: Callable[[str], None] = field(default=lambda phone_hash: None)
     # (city geonameid, SMS parts) -> within the city's caps? Takes the allowance when it says yes.
     allow_outbound: Callable[[int, int], bool] = field(default=lambda city, parts: True)
+    # (conversation, subscriber, text, to): a notice in the mail thread, to one agent (services.notify_thread)
+    notify: Callable[..., None] = field(default=lambda conversation, subscriber, text, to=None: None)
 
     def handle(self, mail: ReceivedMail) -> AnswerOutcome:
         try:
@@ -217,59 +221,116 @@ class AnswerService:
         record, new = self.store.claim_message(
             conversation_id, external_id, at, direction="out", channel=channel, body=text, author=author
         )
-        if not new and record.status in ("sent", "failed", "in_doubt", "delivered", "undelivered"):
-            return AnswerOutcome(record.status in ("sent", "delivered", "undelivered"), "duplicate", conversation_id)
+        if not new and record.status in ("queued", "sent", "failed", "in_doubt", "delivered", "undelivered"):
+            accepted = record.status in ("queued", "sent", "delivered", "undelivered")
+            return AnswerOutcome(accepted, "duplicate", conversation_id)
         if new and not self.allow_outbound(int(conversation.municipality_id), sms_parts(text)):
             record.update(actions=[type(record).status.set("failed")])
             metrics.add_metric(name="CityCapReached", unit="Count", value=1)
             raise AnswerRejected(Rejection.CITY_CAP, "per hour or per day")
         number = self.decrypt_phone(conversation.phone_encrypted)
         try:
+            # The queued sender takes "kind" and "city" for the drainer's priority and fairness; the
+            # rest comes back in End User Messaging's events and in the drainer's callbacks.
             result = self.sms.send(
                 number,
                 text,
                 idempotency_key=external_id,
-                context={"conversation": conversation_id, "message": record.message_key},
+                # (the city is read from the conversation id: End User Messaging allows 3 caller entries)
+                context={"conversation": conversation_id, "message": record.message_key, "kind": "agent"},
             )
         except Exception as exc:
             self._send_failed(record, conversation, exc)
             raise  # transient: the invocation is retried, then parked on the DLQ
         parts = getattr(result, "parts", 1)
-        record.update(
-            actions=[
-                type(record).status.set("sent"),
-                type(record).external_id.set(",".join(getattr(result, "message_ids", [])) or external_id),
-            ]
-        )
-        self._assign(conversation, author)
+        if not getattr(result, "queued", False):  # a direct sender (a test's fake): sent already
+            record.update(actions=[MessageModel.status.set("sent")])
+            self._sent(conversation, author, parts)
+            return AnswerOutcome(True, "sent", conversation_id, parts)
+        # Sent later by the drainer, which marks it sent and assigns the agent (answer_sent).
+        record.update(actions=[MessageModel.status.set("queued")])
+        wait = getattr(result, "wait_minutes", None)
+        metrics.add_metric(name="AnswersQueued", unit="Count", value=1)
+        logger.info("agent answer queued for SMS", extra={"conversation_id": conversation_id, "resident": mask(number),
+                                                          "parts": parts, "channel": channel, "wait_minutes": wait})
+        if wait and channel == "email":  # the console shows it with the outcome instead
+            self._tell(conversation, author, f"Text311: your answer is queued, about {wait} minutes before it is "
+                                             "texted to the resident (the SMS line is busy). Nothing more to do.")
+        return AnswerOutcome(True, "queued", conversation_id, parts, wait)
+
+    # -- the drainer's callbacks (text311.outbound.drainer) ---------------------------------------
+
+    def answer_sent(self, message: Any, at: float) -> None:
+        """The drainer sent a queued SMS: an agent's answer is marked sent, its agent assigned."""
+        found = self._queued_answer(message)
+        if found is None:
+            return
+        conversation, record = found
+        _set_status_once(record, "sent")  # a delivery event may have come first: never overwrite it
+        self._sent(conversation, str(record.author or ""), int(message.parts))  # once: the drainer calls once
+
+    def answer_failed(self, message: Any, reason: Any) -> None:
+        """The drainer gave up on a queued SMS (``FailureReason``): recorded, and the agent told once."""
+        found = self._queued_answer(message)
+        if found is None:
+            logger.warning("queued SMS not sent", extra={"outbound_id": message.id, "reason": str(reason)})
+            return
+        conversation, record = found
+        rejection = _REJECTION_OF.get(str(reason), Rejection.UNDELIVERABLE)
+        if self._settle_failure(record, conversation, rejection):
+            count_rejected_answer(rejection)
+            self._tell(conversation, record.author, "Text311: " + _EXPLAINED[rejection].format(detail=str(reason)))
+
+    def _queued_answer(self, message: Any) -> tuple[Any, Any] | None:
+        context = getattr(message, "context", None) or {}
+        conversation_id, key = context.get("conversation"), context.get("message")
+        if not conversation_id or not key:
+            return None  # a dialog or keyword SMS: no answer record to update
+        correlate(conversation_id)
+        conversation = self.store.get(municipality_of(conversation_id), conversation_id)
+        record = MessageModel.get(conversation_id, key) if conversation is not None else None
+        return (conversation, record) if record is not None else None
+
+    def _sent(self, conversation: Any, author: str, parts: int) -> None:
+        if author:
+            self._assign(conversation, author)
         metrics.add_metric(name="AnswersSent", unit="Count", value=1)
         metrics.add_metric(name="SmsSegmentsSent", unit="Count", value=parts)
-        logger.info(
-            "agent answer sent by SMS",
-            extra={"conversation_id": conversation_id, "resident": mask(number), "parts": parts, "channel": channel},
-        )
-        return AnswerOutcome(True, "sent", conversation_id, parts)
+        logger.info("agent answer sent by SMS", extra={"conversation_id": conversation.conversation_id,
+                                                       "parts": parts})
+
+    def _tell(self, conversation: Any, agent: str | None, text: str) -> None:
+        """A notice in the thread to the agent who wrote the answer (the owner or the city's inbox
+        when the answer has no author)."""
+        subscriber = self.subscribers.get(int(conversation.municipality_id))
+        if subscriber is not None:
+            self.notify(conversation, subscriber, text, to=agent or None)
 
     def _send_failed(self, record: Any, conversation: Any, exc: Exception) -> None:
         """Map the SMS sender's errors: permanent ones are recorded and explained, never retried."""
         from text311.adapters.sms_sender import PermanentSendFailure, RecipientOptedOut, SendInDoubt
         from text311.sms import ReplyTooLong
 
-        if isinstance(exc, RecipientOptedOut):
+        for kind, rejection in ((RecipientOptedOut, Rejection.OPTED_OUT), (ReplyTooLong, Rejection.TOO_LONG),
+                                (SendInDoubt, Rejection.IN_DOUBT), (PermanentSendFailure, Rejection.UNDELIVERABLE)):
+            if isinstance(exc, kind):
+                self._settle_failure(record, conversation, rejection)
+                raise AnswerRejected(rejection, "" if rejection is Rejection.OPTED_OUT else str(exc)) from exc
+
+    def _settle_failure(self, record: Any, conversation: Any, rejection: Rejection) -> bool:
+        """What an answer that cannot be sent leaves behind, whether the sender refused it now or the
+        drainer later: an opted-out resident is flagged on the conversation and the opt-out list; an
+        answer that may have gone out is ``in_doubt`` (never resent: at most once); any other is
+        ``failed``. False when the record was settled before (the agent was told then)."""
+        if not _set_status_once(record, "in_doubt" if rejection is Rejection.IN_DOUBT else "failed"):
+            return False
+        if rejection is Rejection.OPTED_OUT:
             conversation.update(actions=[type(conversation).resident_opted_out.set(True)])
-            self.mark_opted_out(conversation.phone_hash)
-            record.update(actions=[type(record).status.set("failed")])
-            raise AnswerRejected(Rejection.OPTED_OUT) from exc
-        if isinstance(exc, ReplyTooLong):
-            record.update(actions=[type(record).status.set("failed")])
-            raise AnswerRejected(Rejection.TOO_LONG, str(exc)) from exc
-        if isinstance(exc, SendInDoubt):
-            # The request may have gone out: resending could text the resident twice (at most once).
-            record.update(actions=[type(record).status.set("in_doubt")])
-            raise AnswerRejected(Rejection.IN_DOUBT, str(exc)) from exc
-        if isinstance(exc, PermanentSendFailure):
-            record.update(actions=[type(record).status.set("failed")])
-            raise AnswerRejected(Rejection.UNDELIVERABLE, str(exc)) from exc
+            try:
+                self.mark_opted_out(conversation.phone_hash)
+            except Exception as exc:  # noqa: BLE001 - the conversation's flag already stops later answers
+                logger.error("opt-out not recorded on the resident", extra={"error": f"{type(exc).__name__}: {exc}"})
+        return True
 
     def _assign(self, conversation: Any, sender: str) -> None:
         """The first verified agent to answer owns the conversation; later answers by others are
@@ -311,6 +372,24 @@ class AnswerService:
         notice["Auto-Submitted"] = "auto-replied"  # RFC 3834: robots must not answer this
         notice.set_content("Text311: " + _EXPLAINED[rejected.reason].format(detail=rejected.detail))
         self.mailer.send(notice)
+
+
+# The drainer's FailureReason (text311.outbound.errors) → what the agent is told.
+_REJECTION_OF = {"opted_out": Rejection.OPTED_OUT, "in_doubt": Rejection.IN_DOUBT}
+_OPEN_STATUSES = ("pending", "queued")
+
+
+def _set_status_once(record: Any, status: str) -> bool:
+    """Move an answer out of ``pending``/``queued`` once: False when something settled it before."""
+    from pynamodb.exceptions import UpdateError
+
+    try:
+        record.update(actions=[MessageModel.status.set(status)], condition=MessageModel.status.is_in(*_OPEN_STATUSES))
+        return True
+    except UpdateError as exc:
+        if exc.cause_response_code != "ConditionalCheckFailedException":
+            raise
+        return False
 
 
 def _single_from(message: EmailMessage) -> str | None:

@@ -130,7 +130,10 @@ class ConsoleService:
             )
         except AnswerRejected as rejected:
             return {"sent": False, "reason": rejected.reason.value, "detail": rejected.detail}
-        return {"sent": outcome.sent, "reason": outcome.reason, "parts": outcome.parts}
+        # "queued" with wait_minutes when the SMS line is busy: the page says "queued, about N minutes".
+        return {"sent": outcome.sent, "reason": outcome.reason, "parts": outcome.parts,
+                "status": outcome.reason,
+                "wait_minutes": outcome.wait_minutes}
 
     def claim(self, caller: Caller, conversation_id: str) -> dict[str, Any]:
         conversation = self._conversation(caller, conversation_id)

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from pynamodb.exceptions import DoesNotExist, PutError, TransactWriteError
+from pynamodb.exceptions import DoesNotExist, PutError, TransactWriteError, UpdateError
 from pynamodb.expressions.update import Action
 from pynamodb.transactions import TransactWrite
 
@@ -39,8 +39,19 @@ RECENT_INBOUND_KEPT = 50
 _ID_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"  # no look-alikes: ids are read aloud on the phone
 
 
-def new_conversation_id(municipality_id: int) -> str:
-    tail = "".join(secrets.choice(_ID_ALPHABET) for _ in range(10))
+def new_conversation_id(municipality_id: int, opened_by: str | None = None) -> str:
+    """A new thread's id: random, or derived from ``opened_by`` so that every attempt to open the
+    same thread (``inbound.py`` names it after the resident and their previous thread) gets the same
+    id, and a redelivery after a stop finds the thread, and the mail SES confirmed in it, instead of
+    opening a second one."""
+    if opened_by is None:
+        tail = "".join(secrets.choice(_ID_ALPHABET) for _ in range(10))
+    else:
+        digest = int.from_bytes(hashlib.sha256(f"{municipality_id}#{opened_by}".encode()).digest()[:16], "big")
+        tail = ""
+        for _ in range(10):
+            digest, index = divmod(digest, len(_ID_ALPHABET))
+            tail += _ID_ALPHABET[index]
     return f"{municipality_id}-{tail}"
 
 
@@ -172,7 +183,14 @@ class ConversationStore:
 
     def mark_opted_out(self, phone_hash: str) -> None:
         """End User Messaging refused a send as opted out: keep our state in step with its list."""
-        ResidentModel(phone_hash=phone_hash).update(actions=[ResidentModel.opted_out.set(True)])
+        # Not read first, so no version to check; an erased resident is not brought back.
+        try:
+            ResidentModel(phone_hash=phone_hash).update(actions=[ResidentModel.opted_out.set(True)],
+                                                        condition=ResidentModel.phone_hash.exists(),
+                                                        add_version_condition=False)
+        except UpdateError as exc:
+            if exc.cause_response_code != "ConditionalCheckFailedException":
+                raise
 
     # -- conversations --------------------------------------------------------------------------
 
@@ -220,11 +238,55 @@ class ConversationStore:
             phone_masked=phone_masked,
             expires_at=expiry(now, self.retention_days),
         )
-        conversation.save()
+        try:
+            conversation.save(condition=ConversationModel.conversation_id.does_not_exist())
+        except PutError as exc:
+            if exc.cause_response_code != "ConditionalCheckFailedException":
+                raise
+            # Opened by an earlier attempt that stopped before saving the resident: carry on in
+            # that thread (it may hold the mail SES confirmed).
+            existing = self.get(conversation.municipality_id, conversation_id)
+            if existing is None:
+                raise
+            if existing.status == "open":
+                conversation = existing
+            else:  # that thread was used and closed since: a fresh one
+                conversation.conversation_id = new_conversation_id(conversation.municipality_id)
+                conversation.save(condition=ConversationModel.conversation_id.does_not_exist())
         resident.item.conversation_id = conversation.conversation_id
         return conversation
 
     # -- messages -------------------------------------------------------------------------------
+
+    @staticmethod
+    def inbound_entry(external_id: str, received_at: datetime) -> str:
+        """How an inbound text is named in ``recent_inbound`` (and in its mail's SES tags)."""
+        return f"{int(received_at.timestamp())}#{external_id}"
+
+    @staticmethod
+    def confirmed_mail(conversation: ConversationModel, entry: str) -> str | None:
+        """The SES message id of this text's mail when SES confirmed sending it before we recorded
+        it (an invocation that stopped right after SendEmail), else None."""
+        for confirmed in conversation.mail_confirmed or ():
+            head, _, ses_message_id = confirmed.rpartition("#")
+            if head == entry:
+                return ses_message_id
+        return None
+
+    def confirm_mailed(self, conversation_id: str, entry: str, ses_message_id: str) -> bool:
+        """SES's Send event for a text's mail: note it on the conversation unless the mail is
+        already recorded (the usual case: the event comes after our write). One conditional
+        UpdateItem; a duplicate event adds the same set element again. Returns whether noted."""
+        item = ConversationModel(municipality_of(conversation_id), conversation_id)
+        condition = ConversationModel.conversation_id.exists() & ~ConversationModel.recent_inbound.contains(entry)
+        try:
+            item.update(actions=[ConversationModel.mail_confirmed.add({f"{entry}#{ses_message_id}"})],
+                        condition=condition, add_version_condition=False)
+        except UpdateError as exc:
+            if exc.cause_response_code == "ConditionalCheckFailedException":
+                return False  # recorded already, or the conversation is gone (erased)
+            raise
+        return True
 
     @staticmethod
     def mailed_already(conversation: ConversationModel, external_id: str) -> bool:
@@ -256,7 +318,8 @@ class ConversationStore:
         message.email_message_id = mailed.email_message_id
         message.ses_message_id = mailed.ses_message_id
         recent = sorted(conversation.recent_inbound or (), key=lambda e: int(e.partition("#")[0]))
-        recent = recent[-(RECENT_INBOUND_KEPT - 1):] + [f"{int(now.timestamp())}#{mailed.external_id}"]
+        entry = self.inbound_entry(mailed.external_id, now)
+        recent = recent[-(RECENT_INBOUND_KEPT - 1):] + [entry]
         model = ConversationModel
         changes: dict[str, Any] = {
             "last_message_id": mailed.email_message_id,
@@ -270,6 +333,10 @@ class ConversationStore:
             changes["urgent"] = True
         thread: list[Action] = [model.message_count.add(1)]
         thread += [getattr(model, name).set(value) for name, value in changes.items()]
+        # Confirmations now recorded (this one, and any an early Send event left behind) go.
+        settled = {c for c in conversation.mail_confirmed or () if c.rpartition("#")[0] in set(recent)}
+        if settled:
+            thread.append(model.mail_confirmed.delete(settled))
         # The mail is out: this write must not fail on a passing error, or the redelivered text is
         # mailed again. Retried with one client request token, so DynamoDB applies it once.
         token = hashlib.sha256(f"{conversation.conversation_id}#{mailed.external_id}".encode()).hexdigest()[:36]
@@ -303,6 +370,7 @@ class ConversationStore:
         # The transaction returns nothing: keep the local item in step for the next mail of this turn.
         for name, value in changes.items():
             setattr(conversation, name, value)
+        conversation.mail_confirmed = (set(conversation.mail_confirmed or ()) - settled) or None
         conversation.message_count = int(conversation.message_count) + 1
         return message
 

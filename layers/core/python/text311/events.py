@@ -81,3 +81,25 @@ class SmsEventPayload(BaseModel):
     destinationPhoneNumber: str | None = None
     context: dict[str, str] = Field(default_factory=dict)
     totalMessageParts: int | None = None
+
+
+class SesEventMail(BaseModel):
+    """The ``mail`` object of an SES sending event; ``tags`` holds our message tags next to SES's
+    own (``ses:configuration-set``…), each a list of values."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    timestamp: str
+    messageId: str = Field(min_length=1)
+    tags: dict[str, list[str]] = Field(default_factory=dict)
+
+
+class SesSendingEvent(BaseModel):
+    """An SES event published by the configuration set to SNS (the SNS ``Message`` string).
+    Source: Amazon SES Developer Guide, "Examples of event data that Amazon SES publishes to Amazon
+    SNS" (Send record). Only ``Send`` confirms a mail; the other types are read and left alone."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    eventType: str
+    mail: SesEventMail

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 import unicodedata
 from collections.abc import Callable
@@ -14,6 +15,7 @@ from text311.conversations import ConversationStore, Mailed, ResidentRecord, new
 from text311.dialog import Dialog, Turn
 from text311.limits import FloodLimiter, Window
 from text311.mail import ThreadMail, build_thread_mail, ses_reference, thread_subject
+from text311.mail_confirmations import mail_tags
 from text311.observability import correlate, logger, metrics
 from text311.phone import InvalidPhoneNumber, country_of, mask, normalize_e164
 from text311.tokens import TokenSigner
@@ -50,7 +52,7 @@ class Outcome:
 
 
 class Mailer(Protocol):
-    def send(self, message: Any) -> str: ...
+    def send(self, message: Any, tags: dict[str, str] | None = None) -> str: ...
 
 
 class SmsSenderLike(Protocol):
@@ -176,7 +178,8 @@ class InboundSmsService:
             notice = self.dialog.catalog.message(
                 record.state.language, "flood_throttled", limit=self.flood.per_minute
             )
-            replies = self._send(number, notice, f"{sms.message_id}:flood", sms.message_id)
+            replies = self._send(number, notice, f"{sms.message_id}:flood", sms.message_id,
+                                 kind="failure_notice", city=record.state.municipality_id)
         return Outcome("throttled", conversation_id, 0, replies)
 
     # -- to the city ------------------------------------------------------------------------------
@@ -202,7 +205,11 @@ class InboundSmsService:
         now = sms.received_at
         conversation = self.store.current(record, municipality_id, now)
         if conversation is None:
-            conversation_id = new_conversation_id(municipality_id)
+            # Named after the resident and the thread it follows, not after this text: every text
+            # that finds no open thread before the resident is saved (a redelivery, a text that
+            # overtook it) opens the same one, where SES's confirmation of an earlier mail waits.
+            follows = f"{record.item.phone_hash}#{record.item.conversation_id or ''}"
+            conversation_id = new_conversation_id(municipality_id, opened_by=follows)
             subject = thread_subject(conversation_id, subscriber.display_name, turn.forwards[0])
             conversation = self.store.open(
                 record, conversation_id, subject, turn.state.language, now, phone_masked=mask(number)
@@ -211,8 +218,8 @@ class InboundSmsService:
         correlate(conversation.conversation_id)
         sent, written = 0, False
         last = len(turn.forwards) - 1
-        for index, text in enumerate(turn.forwards):
-            external_id = sms.message_id if len(turn.forwards) == 1 else f"{sms.message_id}:{index}"
+        for index, (text, external_id) in enumerate(zip(turn.forwards, _forward_ids(sms.message_id, turn),
+                                                        strict=True)):
             if self.store.mailed_already(conversation, external_id):
                 continue  # done by an earlier delivery of this same text
             final = index == last
@@ -259,7 +266,14 @@ class InboundSmsService:
             in_reply_to=conversation.last_message_id,
             domain=self.reply_domain,
         )
-        ses_id = self.mailer.send(build_thread_mail(mail))
+        entry = self.store.inbound_entry(external_id, now)
+        ses_id = self.store.confirmed_mail(conversation, entry)
+        if ses_id is None:
+            ses_id = self.mailer.send(build_thread_mail(mail), tags=mail_tags(conversation.conversation_id, entry))
+        else:
+            # An earlier delivery mailed it and stopped before recording it: SES's Send event says so.
+            logger.info("mail confirmed by SES, recorded without sending",
+                        extra={"conversation_id": conversation.conversation_id, "ses_message_id": ses_id})
         references = list(mail.references) + [mail.message_id]
         if not conversation.first_message_id:
             # SES may have replaced our Message-ID: the thread's root is known under both.
@@ -297,12 +311,16 @@ class InboundSmsService:
             return 0
         sent = 0
         for index, text in enumerate(turn.replies):
-            sent += self._send(number, text, f"{inbound_id}:r{index}", inbound_id)
+            sent += self._send(number, text, f"{inbound_id}:r{index}", inbound_id,
+                               kind=_reply_kind(turn, index), city=record.state.municipality_id)
         return sent
 
-    def _send(self, number: str, text: str, idempotency_key: str, inbound_id: str) -> int:
+    def _send(self, number: str, text: str, idempotency_key: str, inbound_id: str, *, kind: str,
+              city: int | None) -> int:
+        # kind and city place the SMS in the outbound queue (priority, the city's fair share).
+        context = {"inbound": inbound_id[:64], "kind": kind, **({"city": str(city)} if city else {})}
         try:
-            self.sms.send(number, text, idempotency_key=idempotency_key, context={"inbound": inbound_id[:64]})
+            self.sms.send(number, text, idempotency_key=idempotency_key, context=context)
             return 1
         except Exception as exc:  # noqa: BLE001 - a lost answer must not re-run the dialog
             # The resident's own text is safe (stored and mailed); re-running the turn on retry
@@ -310,6 +328,30 @@ class InboundSmsService:
             logger.error("reply not sent", extra={"resident": mask(number), "error": type(exc).__name__})
             metrics.add_metric(name="ReplyFailed", unit="Count", value=1)
             return 0
+
+
+def _reply_kind(turn: Turn, index: int) -> str:
+    """The outbound kind of a dialog reply: carrier keyword confirmations and the emergency notice
+    (always the first reply of an urgent turn) go before anything queued; the rest is dialog."""
+    if turn.keyword_reply:
+        return "keyword"
+    return "emergency" if turn.urgent and index == 0 else "dialog"
+
+
+def _forward_ids(message_id: str, turn: Turn) -> list[str]:
+    """The id each forwarded text is mailed and recorded under. The text itself: its own message id.
+    Texts held until the city was chosen: named by their content under the text that released them,
+    not by position, since a redelivery may find one more held text than the first attempt did, and
+    must still know the ones already mailed."""
+    if turn.event != "connected":
+        return [message_id] if len(turn.forwards) == 1 else [f"{message_id}:{i}" for i in range(len(turn.forwards))]
+    seen: dict[str, int] = {}
+    ids = []
+    for text in turn.forwards:
+        digest = hashlib.sha256(text.encode()).hexdigest()[:12]
+        seen[digest] = seen.get(digest, 0) + 1
+        ids.append(f"{message_id}:{digest}" + (f"-{seen[digest]}" if seen[digest] > 1 else ""))
+    return ids
 
 
 def _e164_or_none(number: str) -> str | None:

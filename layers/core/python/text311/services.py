@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from functools import cache
-from typing import TYPE_CHECKING, Any
+from functools import cache, lru_cache
+from typing import TYPE_CHECKING, Any, cast
 
 import boto3
 from botocore.config import Config
@@ -52,16 +52,18 @@ class Clients:
 
 @cache
 def clients() -> Clients:
+    from text311.adapters.ses_mailer import client_config as ses_client_config
+
     s = settings()
 
-    def make(service: str) -> Any:
-        return boto3.client(service, region_name=s.aws_region, endpoint_url=s.endpoint_url, config=_CLIENT_CONFIG)
+    def make(service: str, config: Any = _CLIENT_CONFIG) -> Any:
+        return boto3.client(service, region_name=s.aws_region, endpoint_url=s.endpoint_url, config=config)
 
     return Clients(
         dynamodb=make("dynamodb"),
         kms=make("kms"),
         secrets=make("secretsmanager"),
-        sesv2=make("sesv2"),
+        sesv2=make("sesv2", ses_client_config()),  # SesMailer retries only where SES cannot have acted
         sms=make("pinpoint-sms-voice-v2"),
         s3=make("s3"),
     )
@@ -138,19 +140,55 @@ def city_outbound_limiter() -> CityOutboundLimiter:
 
 
 @cache
+def sqs_client() -> Any:
+    s = settings()
+    return boto3.client("sqs", region_name=s.aws_region, endpoint_url=s.endpoint_url, config=_CLIENT_CONFIG)
+
+
+def _outbound_queue_url() -> str:
+    from text311.settings import SettingsError
+
+    url = settings().outbound_queue_url
+    if not url:
+        raise SettingsError("invalid or missing environment variables: OUTBOUND_QUEUE_URL")
+    return url
+
+
+@cache
 def sms_sender() -> Any:
+    """What every producer sends SMS through: served countries only, then the identity's queue
+    (text311.outbound.queued). The drainer (sms_drainer) sends it at the identity's pace."""
+    from text311.outbound.lease import StatusBoard
+    from text311.outbound.parts import split_parts
+    from text311.outbound.queued import QueuedSmsSender
+    from text311.sms_guards import DestinationCountryGuard
+
+    s = settings()
+    identity = s.sms_origination_identity
+    queued = QueuedSmsSender(
+        sqs=sqs_client(), queue_url=_outbound_queue_url(), identity=identity, split=split_parts, clock=time.time,
+        status=StatusBoard(clients().dynamodb, s.idempotency_table, identity), mps=s.sms_mps,
+        seal=phone_vault().encrypt,
+    )
+    return DestinationCountryGuard(queued, s.countries)
+
+
+@cache
+def sms_line() -> Any:
+    """The direct sender only the drainer uses: one SendTextMessage per call, no retries (the drainer
+    paces and retries; a retry below it would break the pace or send twice)."""
     from text311.adapters.sms_sender import client_config
 
     s = settings()
-    # The sender retries itself (backoff, part ledger); a client that also retried could send twice.
     sms_client = boto3.client("pinpoint-sms-voice-v2", region_name=s.aws_region, endpoint_url=s.endpoint_url,
                               config=client_config())
-    return sms_sender_over(sms_client)
+    return sms_sender_over(sms_client, max_attempts=1, durable_parts=False)
 
 
-def sms_sender_over(sms_client: Any, sleep: Any = None) -> Any:
-    """The sender every SMS goes through, over an End User Messaging client: served countries only,
-    parts claimed and recorded in DynamoDB so a retry in any container never texts a part twice."""
+def sms_sender_over(sms_client: Any, sleep: Any = None, *, max_attempts: int = 4, durable_parts: bool = True) -> Any:
+    """A direct sender over an End User Messaging client: served countries only. With
+    ``durable_parts`` each part is claimed and recorded in DynamoDB so a retry in any container never
+    texts it twice; the drainer's own ledger does that for the line (sms_line), which leaves it off."""
     from text311.adapters.sms_sender import DynamoDBPartLedger, EndUserMessagingSender
     from text311.sms import SmsSegmenter
     from text311.sms_guards import DestinationCountryGuard
@@ -161,10 +199,51 @@ def sms_sender_over(sms_client: Any, sleep: Any = None) -> Any:
         origination_identity=s.sms_origination_identity,
         configuration_set=s.sms_configuration_set,
         segmenter=SmsSegmenter(),
-        ledger=DynamoDBPartLedger(clients().dynamodb, s.idempotency_table),
+        max_attempts=max_attempts,
+        ledger=DynamoDBPartLedger(clients().dynamodb, s.idempotency_table) if durable_parts else None,
         **({"sleep": sleep} if sleep else {}),
     )
     return DestinationCountryGuard(sender, s.countries)
+
+
+@cache
+def sms_drainer() -> Any:
+    """The identity's drainer (functions/sms_drainer): one per identity at a time, by its lease. It
+    stays for its whole life, idle or not, and at its end starts its successor (its own function,
+    asynchronously), so the queue is never without a drainer for the tick's minute."""
+    import math
+    import os
+
+    from text311.outbound.drainer import Successor
+    from text311.outbound.pacing import SystemClock
+
+    name = os.environ.get("AWS_LAMBDA_FUNCTION_NAME")  # set by Lambda; absent elsewhere: no hand-off
+    s = settings()
+    successor = Successor(boto3.client("lambda", region_name=s.aws_region, endpoint_url=s.endpoint_url,
+                                       config=_CLIENT_CONFIG), name) if name else None
+    return drainer_with(SystemClock(), max_idle=math.inf, successor=successor)
+
+
+def drainer_with(clock: Any, *, long_poll: bool = True, max_idle: float = 120.0, successor: Any = None) -> Any:
+    """A drainer on ``clock`` (tests and benches give a simulated one and no long polls)."""
+    from text311.adapters.phone_vault import PhoneVault
+    from text311.outbound.drainer import Drainer
+    from text311.outbound.lease import Lease, StatusBoard
+    from text311.outbound.table_ledger import TableLedger
+
+    s = tables_bound()
+    identity, table, dynamodb = s.sms_origination_identity, s.idempotency_table, clients().dynamodb
+    answers = _answer_outcomes()
+    # Unsealing needs only the phone key: the vault's hash key (a secret) is never read here.
+    unseal = lru_cache(maxsize=4096)(PhoneVault(clients().kms, s.phone_key_id, hash_key=b"").decrypt)
+    return Drainer(
+        sqs=sqs_client(), queue_url=_outbound_queue_url(), identity=identity, mps=s.sms_mps, line=sms_line(),
+        ledger=TableLedger(dynamodb, table), lease=Lease(dynamodb, table, identity),
+        board=StatusBoard(dynamodb, table, identity), clock=clock,
+        on_sent=answers.answer_sent, on_failed=answers.answer_failed, long_poll=long_poll, max_idle=max_idle,
+        destination=lambda message: unseal(message.destination),  # cached: a long text is one decrypt
+        successor=successor,
+    )
 
 
 def _resolver() -> Any:
@@ -247,16 +326,41 @@ def answer_service() -> AnswerService:
         reply_domain=s.reply_domain,
         sender_address=s.sender_address,
         allow_outbound=lambda city, parts: city_outbound_limiter().allow_outbound(city, count=parts),
+        notify=notify_thread,
     )
 
 
-def notify_thread(conversation: Any, subscriber: Any, text: str) -> None:
-    """Mail a notice into the conversation's thread: to its agent, or to the shared inbox."""
+@cache
+def _answer_outcomes() -> AnswerService:
+    """The answer service as the drainer needs it: its callbacks (answer_sent, answer_failed) read and
+    write conversations and mail the thread. They never verify a token, read a raw mail or decrypt a
+    number, so the drainer reads no secret and uses no phone key (least privilege)."""
+    from text311.adapters.ses_mailer import SesMailer
+    from text311.answers import AnswerService
+    from text311.conversations import ConversationStore
+
+    def not_for_the_drainer(*_: Any) -> Any:
+        raise RuntimeError("the drainer's answer service only records outcomes")
+
+    s = tables_bound()
+    store = ConversationStore(retention_days=s.retention_days, idle_days=s.conversation_idle_days)
+    return AnswerService(
+        store=store, raw_mail=cast(Any, None), signer=cast(Any, None), subscribers=subscribers(),
+        residents_opted_out=store.opted_out, mark_opted_out=store.mark_opted_out,
+        decrypt_phone=not_for_the_drainer, sms=None, mailer=SesMailer(clients().sesv2, s.ses_configuration_set),
+        extract_reply=not_for_the_drainer, reply_domain=s.reply_domain, sender_address=s.sender_address,
+        notify=notify_thread,
+    )
+
+
+def notify_thread(conversation: Any, subscriber: Any, text: str, to: str | None = None) -> None:
+    """Mail a notice into the conversation's thread: to ``to`` (the agent whose answer it is about),
+    else to its agent, or to the shared inbox."""
     from text311.adapters.ses_mailer import SesMailer
     from text311.mail import build_thread_notice
 
     s = settings()
-    owner = conversation.owner_email
+    owner = to or conversation.owner_email
     notice = build_thread_notice(
         sender=s.sender_address,
         to=(owner,) if owner else tuple(subscriber.contact_emails),
@@ -273,6 +377,7 @@ def notify_thread(conversation: Any, subscriber: Any, text: str) -> None:
 def delivery_status_service() -> DeliveryStatusService:
     from text311.conversations import ConversationStore
     from text311.delivery import DeliveryStatusService
+    from text311.outbound.table_ledger import TableLedger
     from text311.subscribers import SubscriberRepository
 
     s = tables_bound()
@@ -280,6 +385,8 @@ def delivery_status_service() -> DeliveryStatusService:
         conversations=ConversationStore(retention_days=s.retention_days, idle_days=s.conversation_idle_days),
         subscribers=SubscriberRepository(),
         notify=notify_thread,
+        # A delivery event of a part recorded in doubt settles it (the drainer's ledger).
+        ledger=TableLedger(clients().dynamodb, s.idempotency_table),
     )
 
 
@@ -312,3 +419,12 @@ def reset() -> None:
     for value in list(globals().values()):
         if callable(value) and hasattr(value, "cache_clear"):
             value.cache_clear()
+
+
+def mail_confirmations() -> Any:
+    """SES Send events → notes on the conversations (text311.mail_confirmations)."""
+    from text311.conversations import ConversationStore
+    from text311.mail_confirmations import MailConfirmations
+
+    s = tables_bound()
+    return MailConfirmations(ConversationStore(retention_days=s.retention_days, idle_days=s.conversation_idle_days))

@@ -29,6 +29,11 @@ class Settings(BaseModel):
     phone_hash_secret_id: str = Field(alias="PHONE_HASH_SECRET_ID")
     sms_origination_identity: str = Field(alias="SMS_ORIGINATION_IDENTITY")
     sms_configuration_set: str = Field(alias="SMS_CONFIGURATION_SET")
+    # The origination identity's outbound SQS queue (docs/outbound.md): every SMS goes through it.
+    # Empty only where nothing sends SMS (CLI tools); services.sms_sender() refuses to run without it.
+    outbound_queue_url: str = Field(default="", alias="OUTBOUND_QUEUE_URL")
+    # The identity's carrier limit in message parts per second (a Canadian long code: 1).
+    sms_mps: float = Field(default=1.0, alias="SMS_MPS", gt=0)
     sender_address: str = Field(alias="SENDER_ADDRESS")
     reply_domain: str = Field(alias="REPLY_DOMAIN")
     ses_configuration_set: str = Field(alias="SES_CONFIGURATION_SET")

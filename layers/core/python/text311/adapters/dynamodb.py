@@ -121,6 +121,9 @@ class ConversationModel(Model):
     # The last inbound texts mailed into this thread, "<epoch seconds>#<external id>": read with the
     # conversation, they tell a redelivered text from a new one without reading the message itself.
     recent_inbound = UnicodeSetAttribute(null=True)
+    # Mails SES confirmed (its Send event) before we recorded them, "<recent_inbound entry>#<SES
+    # message id>": a redelivered text finds its mail here and records it instead of mailing again.
+    mail_confirmed = UnicodeSetAttribute(null=True)
     expires_at = TTLAttribute(null=True)
     version = VersionAttribute()
     by_resident = ByResidentIndex()

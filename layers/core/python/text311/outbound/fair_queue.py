@@ -9,7 +9,10 @@ city with 6,000 parts queued cannot starve one with 60.
 
 A message that could not be sent (throttled, transient failure) goes back with :meth:`push_front`
 and is the next of its class to go: requeued at the head, never lost, never overtaken by its own
-class (a higher class still goes first).
+class (a higher class still goes first). A message partly sent goes back the same way with the
+parts it still has to send: the scheduler sends one part per turn, so between two parts of an
+answer an urgent message can go, but no other message of the answer's class starts before it ends.
+DRR charges a message's city for all its parts when it starts, so the shares stay counted in parts.
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ class _Class:
     active: deque[int] = field(default_factory=deque)  # cities with something queued, in visiting order
     deficit: dict[int, int] = field(default_factory=dict)
     turn_open: bool = False  # the head city has already been given this visit's quantum
-    retry: deque[OutboundMessage] = field(default_factory=deque)
+    retry: deque[tuple[OutboundMessage, int]] = field(default_factory=deque)  # (message, parts left)
     parts_by_city: dict[int, int] = field(default_factory=dict)
 
     def push(self, message: OutboundMessage) -> None:
@@ -43,7 +46,8 @@ class _Class:
 
     def pop(self) -> OutboundMessage | None:
         if self.retry:
-            return self._taken(self.retry.popleft())
+            message, left = self.retry.popleft()
+            return self._taken(message, left)
         while self.active:
             city = self.active[0]
             queue = self.queues[city]
@@ -57,22 +61,22 @@ class _Class:
                     self.active.popleft()
                     del self.queues[city], self.deficit[city]
                     self.turn_open = False
-                return self._taken(message)
+                return self._taken(message, message.parts)
             self.active.rotate(-1)
             self.turn_open = False
         return None
 
-    def _taken(self, message: OutboundMessage) -> OutboundMessage:
-        left = self.parts_by_city[message.city] - message.parts
+    def _taken(self, message: OutboundMessage, parts: int) -> OutboundMessage:
+        left = self.parts_by_city[message.city] - parts
         if left:
             self.parts_by_city[message.city] = left
         else:
             del self.parts_by_city[message.city]
         return message
 
-    def push_front(self, message: OutboundMessage) -> None:
-        self.retry.appendleft(message)
-        self.parts_by_city[message.city] = self.parts_by_city.get(message.city, 0) + message.parts
+    def push_front(self, message: OutboundMessage, parts: int) -> None:
+        self.retry.appendleft((message, parts))
+        self.parts_by_city[message.city] = self.parts_by_city.get(message.city, 0) + parts
 
     def __len__(self) -> int:
         return len(self.retry) + sum(len(q) for q in self.queues.values())
@@ -84,7 +88,7 @@ class _Class:
         """Parts DRR sends before a new message of ``parts`` from ``city`` is through: the retries,
         then each backlogged city's parts up to what this city itself has queued (fair share)."""
         own = self.parts_by_city.get(city, 0) + parts
-        retry = sum(m.parts for m in self.retry)
+        retry = sum(left for _, left in self.retry)
         others = sum(min(p, own) for c, p in self.parts_by_city.items() if c != city)
         return retry + others + own - parts
 
@@ -96,8 +100,9 @@ class FairQueue:
     def push(self, message: OutboundMessage) -> None:
         self._classes[message.priority].push(message)
 
-    def push_front(self, message: OutboundMessage) -> None:
-        self._classes[message.priority].push_front(message)
+    def push_front(self, message: OutboundMessage, parts: int | None = None) -> None:
+        """Back to the head of its class, with ``parts`` still to send (all of them by default)."""
+        self._classes[message.priority].push_front(message, message.parts if parts is None else parts)
 
     def pop(self) -> OutboundMessage | None:
         for priority in Priority:  # strict: a lower class goes only when every higher one is empty
@@ -105,6 +110,10 @@ class FairQueue:
             if message is not None:
                 return message
         return None
+
+    def head_priority(self) -> Priority | None:
+        """The class :meth:`pop` would take from now, or None when nothing is queued."""
+        return next((p for p in Priority if len(self._classes[p])), None)
 
     def __len__(self) -> int:
         return sum(len(c) for c in self._classes.values())
@@ -114,7 +123,7 @@ class FairQueue:
 
     def __iter__(self) -> Iterator[OutboundMessage]:
         for cls in self._classes.values():
-            yield from cls.retry
+            yield from (message for message, _ in cls.retry)
             for queue in cls.queues.values():
                 yield from queue
 

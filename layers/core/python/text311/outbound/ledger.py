@@ -19,6 +19,9 @@ settle it with :meth:`settle`). The window is one API call long (~100 ms) and ne
 
 Only one drainer per identity runs at a time (docs/outbound.md), so a SENDING record met by
 ``claim`` is never another live drainer's call in progress.
+
+The scheduler records each *part* of a message under its own id (``<message id>#<part>``), so the
+ids given here are part keys; the ledger itself does not care.
 """
 
 from __future__ import annotations

@@ -14,6 +14,14 @@ The rate follows AIMD: a ThrottlingException multiplies it by ``decrease`` (thro
 not in seconds (TCP's "per acknowledgement"), so it behaves the same at 1 and at 100 MPS: with the
 defaults a spurious throttle costs under one part-time of pace and the pace is whole again
 after 5 parts.
+
+Urgent messages (STOP/HELP confirmations, emergency notices) are spaced at the configured MPS, not
+at the AIMD pace: ``delay(now, urgent=True)`` waits only for the physical end of the last part
+(``line_free_at``: its start plus ``parts / MPS``) and any pause after a transient failure. The
+AIMD pace is a guess at what the service will take; the MPS is the limit itself, so two parts are
+still never closer than ``1 / MPS``, and urgent messages are too few (a share of a percent or two) to
+be what overloads the line. Without this, one throttle on the line before a STOP (0.75 × 1 MPS)
+stretches its wait to 1.33 s, and one on the STOP itself to 2.67 s.
 """
 
 from __future__ import annotations
@@ -73,19 +81,26 @@ class Pacer:
         self.mps = float(mps)
         self.aimd = aimd
         self.rate = self.mps
-        self.ready_at = start
+        self.ready_at = start  # the next slot at the AIMD pace
+        self.line_free_at = start  # the last part's start + parts / MPS: the next slot the MPS allows
+        self.paused_until = start  # after a transient failure: nothing goes before this
         self._last_cut = float("-inf")
         self.throttles = 0
 
-    def delay(self, now: float) -> float:
-        """Seconds until the line is free (0 when it is)."""
-        wait = self.ready_at - now
+    def _ready(self, urgent: bool) -> float:
+        return max(self.line_free_at, self.paused_until) if urgent else self.ready_at
+
+    def delay(self, now: float, urgent: bool = False) -> float:
+        """Seconds until the line is free (0 when it is), for an urgent message or any other."""
+        wait = self._ready(urgent) - now
         return wait if wait > EPSILON else 0.0
 
-    def reserve(self, parts: int, now: float) -> float:
-        """Take the line for ``parts`` at the current rate; returns the instant the send starts."""
-        start = max(self.ready_at, now)
-        self.ready_at = start + parts / self.rate
+    def reserve(self, parts: int, now: float, urgent: bool = False) -> float:
+        """Take the line for ``parts``; returns the instant the send starts. The next message waits
+        ``parts / rate`` (an urgent one only ``parts / MPS``)."""
+        start = max(self._ready(urgent), now)
+        self.ready_at = max(self.ready_at, start + parts / self.rate)
+        self.line_free_at = start + parts / self.mps
         return start
 
     def on_throttle(self, now: float) -> None:
@@ -96,6 +111,7 @@ class Pacer:
 
     def pause_until(self, t: float) -> None:
         self.ready_at = max(self.ready_at, t)
+        self.paused_until = max(self.paused_until, t)
 
     def on_success(self, parts: int) -> None:
         self.rate = min(self.mps, self.rate + self.aimd.recover_per_part * self.mps * parts)

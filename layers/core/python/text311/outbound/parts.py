@@ -20,3 +20,13 @@ _SEGMENTER = SmsSegmenter()
 def count_parts(body: str) -> int:
     """SMS the sender will send for ``body`` (each one billed part, counted against the MPS)."""
     return max(1, _SEGMENTER.count(body).parts)
+
+
+def split_parts(body: str) -> list[str]:
+    """The SMS the drainer sends for ``body``, in order, each numbered as the resident sees it
+    ("1/3 …"). The drainer sends one per call so it can choose the next SMS at every part boundary
+    (a STOP confirmation goes between two parts of a long answer). Raises ``ReplyTooLong`` past the
+    segmenter's ``max_parts`` and ``ValueError`` for a blank body, as the adapter would: nothing is
+    sent for either. A part given back to ``SmsSegmenter.split`` comes back unchanged (one segment,
+    already normalised), so a sender that splits again sends exactly this text."""
+    return _SEGMENTER.split(body)

@@ -2,16 +2,19 @@
 
 One :class:`OutboundScheduler` per identity, in one process at a time (the drainer; the local run's
 sender thread). It holds what it has received in a :class:`FairQueue`, and whenever the line is free
-(:class:`Pacer`) it sends the best message *at that instant*: a STOP confirmation that arrived while
-it waited goes before the 1,000 agent parts already queued.
+(:class:`Pacer`) it sends the best *part* at that instant. A k-part answer is k numbered SMS
+(``SmsSegmenter``: "1/3 …"), one call and one turn each, so a STOP confirmation that arrives while
+an answer is on the line goes between two of its parts, not after all of them.
 
     scheduler = OutboundScheduler(identity, mps, sender, ledger, clock, on_failed=tell_agent)
     scheduler.run(source, should_stop)          # the drainer's loop (SQS) or the local run's thread
     scheduler.status()                          # depth and expected waits, for metrics and notices
 
-Per message: claim in the ledger → reserve the line → SendTextMessage → record → acknowledge. See
-:mod:`text311.outbound.errors` for what each failure does and :mod:`text311.outbound.ledger` for
-the crash window.
+Per part *i* of message *m*: claim ``m#i`` in the ledger → reserve the line → SendTextMessage →
+record. The message is acknowledged to its source, and ``on_sent`` or ``on_failed`` called (once),
+only when it is settled: its last part recorded, or a part failed or in doubt (the rest is then not
+sent). See :mod:`text311.outbound.errors` for what each failure does and
+:mod:`text311.outbound.ledger` for the crash window.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from text311.outbound.fair_queue import FairQueue
 from text311.outbound.ledger import LedgerState, SentLedger
 from text311.outbound.message import OutboundMessage, Priority
 from text311.outbound.pacing import Aimd, Clock, Pacer
+from text311.outbound.parts import split_parts
 
 NOTICE_THRESHOLD = 60.0  # seconds: above this the agent is told "queued, about N minutes"
 
@@ -57,7 +61,8 @@ class MessageSource(Protocol):
 
 
 class SendStatus(StrEnum):
-    SENT = "sent"
+    PART = "part"  # one part sent and recorded; the message has more to send
+    SENT = "sent"  # the message's last part sent and recorded
     DUPLICATE = "duplicate"  # the ledger already had it: acknowledged, nothing sent
     FAILED = "failed"
     IN_DOUBT = "in_doubt"
@@ -71,6 +76,12 @@ class StepResult:
     message: OutboundMessage
     status: SendStatus
     at: float
+    part: int = 0  # the part (from 1) this step sent or tried; 0 when no call was made
+
+
+def part_key(message_id: str, part: int) -> str:
+    """The idempotency key of one part: its ledger record, and the key the sender is given."""
+    return f"{message_id}#{part}"
 
 
 @dataclass(frozen=True)
@@ -116,12 +127,19 @@ class OutboundScheduler:
     poll_interval: float = 0.25  # while busy, look for new arrivals (a STOP) at least this often
     transient_backoff: float = 1.0  # first pause after a transient failure, doubled each time
     max_transient_attempts: int = 5
+    # Urgent calls are spaced at the MPS, not the AIMD pace (pacing.py), until this many urgent calls
+    # in a row were throttled: then the service is refusing even those, and they slow down too.
+    urgent_fast_tries: int = 2
+    split: Callable[[str], list[str]] = split_parts  # a body → the numbered SMS the resident receives
 
     def __post_init__(self) -> None:
         self.queue = FairQueue(self.quantum)
         self.pacer = Pacer(self.mps, self.aimd, start=self.clock.now())
         self._attempts: dict[str, int] = {}
         self._source: MessageSource | None = None
+        self._next_part: dict[str, int] = {}  # messages under way: the next part to send (from 1)
+        self._texts: dict[str, list[str]] = {}  # ... and their parts, split once
+        self._urgent_throttled = 0  # urgent calls throttled in a row
 
     # -- intake and visibility -----------------------------------------------------------------
 
@@ -131,14 +149,15 @@ class OutboundScheduler:
         self.queue.push(message)
 
     def depth(self) -> dict[Priority, tuple[int, int]]:
-        """(messages, parts) per class."""
+        """(messages, parts still to send) per class."""
         return {p: self.queue.depth(p) for p in Priority}
 
     def expected_wait_seconds(self, priority: Priority, city: int | None = None, parts: int = 1) -> float:
         """How long a new message of this class (and city) would wait before it starts: the line's
         remaining busy time plus the parts that go before it, at the current pace."""
         ahead = self.queue.parts_ahead(priority, city, parts)
-        return self.pacer.delay(self.clock.now()) + ahead / self.pacer.rate
+        fast = self._fast(priority)
+        return self.pacer.delay(self.clock.now(), urgent=fast) + ahead / (self.mps if fast else self.pacer.rate)
 
     def status(self) -> QueueStatus:
         depth = self.depth()
@@ -152,70 +171,133 @@ class OutboundScheduler:
 
     # -- sending -------------------------------------------------------------------------------
 
+    def _fast(self, priority: Priority) -> bool:
+        return priority is Priority.URGENT and self._urgent_throttled < self.urgent_fast_tries
+
+    def delay(self, now: float | None = None) -> float:
+        """Seconds until the part at the head of the queue may go (0 when it may, or nothing is queued)."""
+        head = self.queue.head_priority()
+        now = self.clock.now() if now is None else now
+        return self.pacer.delay(now, urgent=head is not None and self._fast(head))
+
     def ready(self) -> bool:
-        return bool(self.queue) and self.pacer.delay(self.clock.now()) == 0.0
+        return bool(self.queue) and self.delay() == 0.0
 
     def send_next(self) -> StepResult | None:
-        """Send the best queued message if the line is free; None if it is busy or nothing is queued."""
+        """Send the next part of the best queued message if the line is free; None if it is busy or
+        nothing is queued."""
         now = self.clock.now()
-        if self.pacer.delay(now) > 0:
+        if self.delay(now) > 0:
             return None
         message = self.queue.pop()
         if message is None:
             return None
-        entry = self.ledger.claim(message.id, self.identity)
-        if entry.state is LedgerState.SENDING:
-            # A drainer died between the call and the record: at most once, never resent.
-            self.ledger.mark_in_doubt(message.id)
-            return self._give_up(message, FailureReason.IN_DOUBT, SendStatus.IN_DOUBT, now)
-        if entry.state is not LedgerState.NEW:
-            self._ack(message)  # a redelivery of something already settled
-            return StepResult(message, SendStatus.DUPLICATE, now)
-        start = self.pacer.reserve(message.parts, now)
         try:
-            result = self.sender.send(self.destination(message), message.body,
-                                      idempotency_key=message.id, context=message.context)
+            texts = self._texts.get(message.id) or self.split(message.body)
+        except ValueError:  # blank, or longer than the segmenter sends (ReplyTooLong): nothing can go
+            return self._unsendable(message, now)
+        part, settled = self._claim_next(message, len(texts), now)
+        if settled is not None:
+            return settled
+        self._texts[message.id], self._next_part[message.id] = texts, part
+        urgent = self._fast(message.priority)
+        start = self.pacer.reserve(1, now, urgent=urgent)
+        key = part_key(message.id, part)
+        try:
+            result = self.sender.send(self.destination(message), texts[part - 1],
+                                      idempotency_key=key, context=message.context)
         except Exception as exc:  # noqa: BLE001 - every failure is classified, none is swallowed blindly
-            return self._failed(message, exc, now)
-        self.ledger.mark_sent(message.id, _sms_id(result), message.parts)
-        self.pacer.on_success(message.parts)
+            return self._failed(message, part, len(texts), exc, now, urgent)
+        self.ledger.mark_sent(key, _sms_id(result), 1)
+        self.pacer.on_success(1)
         self._attempts.pop(message.id, None)
+        if urgent:
+            self._urgent_throttled = 0
+        if part < len(texts):
+            # Give the line up at the part boundary: the rest waits at the head of its class, so only
+            # a higher class (a STOP) goes before the next part, and no other answer starts before it.
+            self._next_part[message.id] = part + 1
+            self.queue.push_front(message, len(texts) - part)
+            return StepResult(message, SendStatus.PART, start, part)
+        self._forget(message)
         self._ack(message)
         self.on_sent(message, start)
-        return StepResult(message, SendStatus.SENT, start)
+        return StepResult(message, SendStatus.SENT, start, part)
 
-    def _failed(self, message: OutboundMessage, exc: Exception, now: float) -> StepResult:
+    def _claim_next(self, message: OutboundMessage, parts: int, now: float) -> tuple[int, StepResult | None]:
+        """The first part of ``message`` not yet recorded as sent, claimed for this call; or the
+        message settled (a redelivery of one done before, or a part a dead drainer left in doubt)."""
+        part = self._next_part.get(message.id, 1)
+        while part <= parts:
+            key = part_key(message.id, part)
+            entry = self.ledger.claim(key, self.identity)
+            if entry.state is LedgerState.NEW:
+                return part, None
+            if entry.state is LedgerState.SENDING:
+                # A drainer died between this part's call and its record: at most once, never resent,
+                # and the parts after it are not sent either (see docs/outbound.md, "Never twice").
+                self.ledger.mark_in_doubt(key)
+                return part, self._give_up(message, FailureReason.IN_DOUBT, SendStatus.IN_DOUBT, now, part)
+            if entry.state is not LedgerState.SENT:
+                break  # failed or in doubt in an earlier life: already told, settled
+            part += 1  # recorded: a redelivery resumes after it
+        self._forget(message)
+        self._ack(message)
+        return part, StepResult(message, SendStatus.DUPLICATE, now)
+
+    def _unsendable(self, message: OutboundMessage, now: float) -> StepResult:
+        # Recorded under part 1 like any permanent failure, so a redelivery is a duplicate and the
+        # agent is told once.
+        key = part_key(message.id, 1)
+        if self.ledger.claim(key, self.identity).state is not LedgerState.NEW:
+            self._forget(message)
+            self._ack(message)
+            return StepResult(message, SendStatus.DUPLICATE, now)
+        self.ledger.mark_failed(key, FailureReason.REJECTED.value)
+        return self._give_up(message, FailureReason.REJECTED, SendStatus.FAILED, now)
+
+    def _failed(self, message: OutboundMessage, part: int, parts: int, exc: Exception, now: float,
+                urgent: bool) -> StepResult:
         verdict = classify(exc)
+        key = part_key(message.id, part)
         if verdict.outcome is Outcome.THROTTLED:
-            self.ledger.release(message.id)
+            self.ledger.release(key)
             self.pacer.on_throttle(now)
-            self.queue.push_front(message)
-            return StepResult(message, SendStatus.THROTTLED, now)
+            if urgent:
+                self._urgent_throttled += 1
+            self.queue.push_front(message, parts - part + 1)
+            return StepResult(message, SendStatus.THROTTLED, now, part)
         if verdict.outcome is Outcome.TRANSIENT:
-            self.ledger.release(message.id)
+            self.ledger.release(key)
             attempts = self._attempts.get(message.id, 0) + 1
             if attempts >= self.max_transient_attempts:
-                self._attempts.pop(message.id, None)
+                self._forget(message)
                 if self._source is not None:
-                    self._source.abandon(message, delay=60.0)  # the queue's redrive policy decides (DLQ)
-                return StepResult(message, SendStatus.ABANDONED, now)
+                    # The queue's redrive policy decides (DLQ); a redelivery resumes at this part.
+                    self._source.abandon(message, delay=60.0)
+                return StepResult(message, SendStatus.ABANDONED, now, part)
             self._attempts[message.id] = attempts
             self.pacer.pause_until(now + self.transient_backoff * 2 ** (attempts - 1))
-            self.queue.push_front(message)
-            return StepResult(message, SendStatus.RETRY, now)
+            self.queue.push_front(message, parts - part + 1)
+            return StepResult(message, SendStatus.RETRY, now, part)
         reason = verdict.reason or FailureReason.REJECTED
         if verdict.outcome is Outcome.IN_DOUBT:
-            self.ledger.mark_in_doubt(message.id)
-            return self._give_up(message, reason, SendStatus.IN_DOUBT, now)
-        self.ledger.mark_failed(message.id, reason.value)
-        return self._give_up(message, reason, SendStatus.FAILED, now)
+            self.ledger.mark_in_doubt(key)
+            return self._give_up(message, reason, SendStatus.IN_DOUBT, now, part)
+        self.ledger.mark_failed(key, reason.value)
+        return self._give_up(message, reason, SendStatus.FAILED, now, part)
 
     def _give_up(self, message: OutboundMessage, reason: FailureReason, status: SendStatus,
-                 now: float) -> StepResult:
-        self._attempts.pop(message.id, None)
+                 now: float, part: int = 0) -> StepResult:
+        self._forget(message)
         self._ack(message)
         self.on_failed(message, reason)
-        return StepResult(message, status, now)
+        return StepResult(message, status, now, part)
+
+    def _forget(self, message: OutboundMessage) -> None:
+        self._attempts.pop(message.id, None)
+        self._next_part.pop(message.id, None)
+        self._texts.pop(message.id, None)
 
     def _ack(self, message: OutboundMessage) -> None:
         if self._source is not None:
@@ -225,7 +307,7 @@ class OutboundScheduler:
 
     def run(self, source: MessageSource, should_stop: Callable[[], bool], idle_wait: float = 20.0) -> None:
         """Drain ``source`` until ``should_stop()``: wait for the line (listening for arrivals while
-        it is busy), take what arrived, send the best message."""
+        it is busy), take what arrived, send the best part."""
         self._source = source
         last_poll = float("-inf")
         while not should_stop():
@@ -234,12 +316,12 @@ class OutboundScheduler:
                 self._take(source.receive(idle_wait))
                 last_poll = self.clock.now()
                 continue
-            delay = self.pacer.delay(now)
+            delay = self.delay(now)
             if delay > 0:
                 arrived = source.receive(delay)
                 last_poll = self.clock.now()
                 self._take(arrived)
-                if self.pacer.delay(self.clock.now()) > 0:
+                if self.delay() > 0:
                     continue  # returned early: something arrived, or the source's wait was shorter
             elif now - last_poll >= self.poll_interval:
                 self._take(source.receive(0.0))
@@ -251,9 +333,11 @@ class OutboundScheduler:
             self.enqueue(message)
 
     def release_all(self) -> int:
-        """Give every message held in memory back to the source (end of a drainer's life)."""
+        """Give every message held in memory back to the source (end of a drainer's life). A message
+        partly sent goes back too: its redelivery resumes at its first part not recorded as sent."""
         released = 0
         while (message := self.queue.pop()) is not None:
+            self._forget(message)
             if self._source is not None:
                 self._source.abandon(message, delay=0.0)
             released += 1

@@ -1,0 +1,200 @@
+"""One life of the identity's drainer: hold the lease, run the scheduler over SQS, hand over.
+
+    report = Drainer(...).drain(lambda: context.get_remaining_time_in_millis() / 1000)
+
+No lease, no sending: a second invocation while one runs returns at once (``lease_held=False``).
+While it holds the lease the drainer renews it, posts its queue status every ``status_every``
+seconds (the status item producers read for "queued, about N minutes", and the EMF metrics the
+alarms watch), and stops ``stop_margin`` seconds before the Lambda's end, or after ``max_idle``
+seconds with nothing to send (infinite in production: an idle drainer long-polls, which is cheap,
+so a resident's reply never waits for the next tick). On stop it gives back every message it holds
+but has not finished (``release_all``: visible again at once), posts a last status and drops the
+lease. Stopped by its deadline, it then starts its ``successor`` (an asynchronous invocation of its
+own function), which takes the lease within about a second; the one-minute tick stays the safety
+net. Two starters (a successor and a tick) never both send: the lease decides.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
+from botocore.exceptions import BotoCoreError, ClientError
+
+from text311.observability import NAMESPACE, SERVICE, correlate, logger, metrics
+from text311.outbound.errors import FailureReason
+from text311.outbound.lease import Lease, StatusBoard
+from text311.outbound.ledger import SentLedger
+from text311.outbound.message import OutboundMessage
+from text311.outbound.pacing import Clock
+from text311.outbound.scheduler import OutboundScheduler, QueueStatus, Sender
+from text311.outbound.sqs_source import LONG_POLL_MAX, SqsMessageSource
+
+
+@dataclass(frozen=True)
+class DrainReport:
+    sent: int
+    failed: int
+    in_doubt: int
+    released: int
+    lease_held: bool
+    handed_off: bool = False  # its successor was invoked (stopped by its deadline, not idle or ousted)
+
+
+# What the alarms and the dashboard read (stacks/observability.py): per identity and class.
+QUEUE_PARTS = "OutboundQueueParts"
+EXPECTED_WAIT = "OutboundExpectedWaitSeconds"
+
+
+def publish_status(status: QueueStatus) -> None:
+    """One EMF line per priority class, printed now: the handler's ``log_metrics`` flushes only at
+    the end of a 15-minute life, and a backlog must show (and alarm) while it grows. An isolated
+    metrics object per line, because the shared one would mix these dimensions into every metric."""
+    for name, parts in status.parts_by_priority.items():
+        line = EphemeralMetrics(namespace=NAMESPACE, service=SERVICE)
+        line.add_dimension(name="identity", value=status.identity)
+        line.add_dimension(name="class", value=name)
+        line.add_metric(name=QUEUE_PARTS, unit=MetricUnit.Count, value=parts)
+        line.add_metric(name=EXPECTED_WAIT, unit=MetricUnit.Seconds, value=status.wait_by_priority.get(name, 0.0))
+        line.flush_metrics()
+
+
+@dataclass(frozen=True)
+class Successor:
+    """The next life of this drainer: an asynchronous invocation of its own function (its name from
+    ``AWS_LAMBDA_FUNCTION_NAME``; the role needs ``lambda:InvokeFunction`` on its own ARN)."""
+
+    client: Any  # a boto3 Lambda client
+    function_name: str
+
+    def start(self) -> bool:
+        try:
+            self.client.invoke(FunctionName=self.function_name, InvocationType="Event",
+                               Payload=json.dumps({"handoff": True}).encode())
+            return True
+        except (BotoCoreError, ClientError) as exc:
+            # Not raised: the messages are back on the queue and the lease is free, so the next tick
+            # (within a minute) starts a drainer anyway. Counted, so a lost permission shows.
+            logger.error("drainer could not start its successor", extra={"error": f"{type(exc).__name__}: {exc}"})
+            metrics.add_metric(name="OutboundHandoffFailed", unit="Count", value=1)
+            return False
+
+
+@dataclass
+class Drainer:
+    sqs: Any
+    queue_url: str
+    identity: str
+    mps: float
+    line: Sender  # the direct sender, with no retries of its own (services.sms_line)
+    ledger: SentLedger
+    lease: Lease
+    board: StatusBoard
+    clock: Clock
+    on_sent: Callable[[OutboundMessage, float], None] = lambda message, at: None
+    on_failed: Callable[[OutboundMessage, FailureReason], None] = lambda message, reason: None
+    stop_margin: float = 45.0  # seconds left when it stops taking messages: time to give them back
+    visibility_margin: float = 30.0  # a received message reappears this long after the drainer's end
+    renew_every: float = 10.0
+    status_every: float = 10.0
+    max_idle: float = 120.0  # nothing to send for this long: exit (math.inf in production: stay for the life)
+    long_poll: bool = True
+    # The number to text for a message: the queue carries it sealed (queued.py), this unseals it.
+    destination: Callable[[OutboundMessage], str] = lambda message: message.destination
+    successor: Successor | None = None  # started at a deadline stop (production); None: the tick restarts
+
+    def drain(self, remaining_seconds: Callable[[], float]) -> DrainReport:
+        if not self.lease.acquire():
+            logger.info("another drainer holds the lease", extra={"identity": self.identity})
+            return DrainReport(0, 0, 0, 0, lease_held=False)
+        counts = {"sent": 0, "failed": 0, "in_doubt": 0}
+        scheduler = OutboundScheduler(
+            self.identity, self.mps, self.line, self.ledger, self.clock,
+            on_failed=self._counted_failure(counts), on_sent=self._counted_send(counts),
+            destination=self.destination,
+        )
+        source = SqsMessageSource(self.sqs, self.queue_url, self.clock,
+                                  visibility=lambda: remaining_seconds() + self.visibility_margin,
+                                  long_poll=self.long_poll)
+        released, why = 0, {"stop": "error"}
+        try:
+            scheduler.run(source, self._stopper(scheduler, source, remaining_seconds, why), idle_wait=LONG_POLL_MAX)
+        finally:
+            released = scheduler.release_all()
+            self._post(scheduler.status())
+            self.lease.release()
+        # Only a life ended by its deadline starts the next: after an idle exit nothing waits, an
+        # ousted drainer's lease is someone else's, and after a crash the tick restarts (no hot loop).
+        handed_off = why["stop"] == "deadline" and self.successor is not None and self.successor.start()
+        logger.info("drainer stopped", extra={"identity": self.identity, **counts, "released": released,
+                                              "stop": why["stop"], "handed_off": handed_off})
+        return DrainReport(counts["sent"], counts["failed"], counts["in_doubt"], released, lease_held=True,
+                           handed_off=handed_off)
+
+    def _post(self, status: QueueStatus) -> None:
+        self.board.write(status.to_dict())
+        publish_status(status)
+
+    def _stopper(self, scheduler: OutboundScheduler, source: SqsMessageSource,
+                 remaining_seconds: Callable[[], float], why: dict[str, str]) -> Callable[[], bool]:
+        last = {"renew": self.clock.now(), "status": float("-inf")}
+
+        def should_stop() -> bool:
+            now = self.clock.now()
+            if remaining_seconds() < self.stop_margin:
+                why["stop"] = "deadline"
+                return True
+            if now - last["renew"] >= self.renew_every:
+                if not self.lease.renew():
+                    # Another drainer took over (we stalled past the expiry): two senders would break
+                    # the pace and the ledger's "sending means died" rule.
+                    logger.error("drainer lost its lease: stopping", extra={"identity": self.identity})
+                    why["stop"] = "lease_lost"
+                    return True
+                last["renew"] = now
+            if now - last["status"] >= self.status_every:
+                self._post(scheduler.status())
+                if metrics.metric_set:  # sends and failures so far: shown now, not 15 minutes later
+                    metrics.flush_metrics()  # (the rest goes with the handler's log_metrics)
+                last["status"] = now
+            idle_since = source.empty_since
+            if not scheduler.queue and idle_since is not None and now - idle_since >= self.max_idle:
+                why["stop"] = "idle"
+                return True
+            return False
+
+        return should_stop
+
+    def _counted_send(self, counts: dict[str, int]) -> Callable[[OutboundMessage, float], None]:
+        def on_sent(message: OutboundMessage, at: float) -> None:
+            counts["sent"] += 1
+            metrics.add_metric(name="OutboundSent", unit="Count", value=1)
+            _guarded("on_sent", message, lambda: self.on_sent(message, at))
+
+        return on_sent
+
+    def _counted_failure(self, counts: dict[str, int]) -> Callable[[OutboundMessage, FailureReason], None]:
+        def on_failed(message: OutboundMessage, reason: FailureReason) -> None:
+            counts["in_doubt" if reason is FailureReason.IN_DOUBT else "failed"] += 1
+            metrics.add_metric(name="OutboundFailed", unit="Count", value=1)
+            _guarded("on_failed", message, lambda: self.on_failed(message, reason))
+
+        return on_failed
+
+
+def _guarded(what: str, message: OutboundMessage, call: Callable[[], None]) -> None:
+    """The SMS is settled (ledger, queue) before its callback runs: a failing record or notice must
+    not stop the line for every other resident. Logged and counted for the alarm instead. The
+    callback's logs carry the message's conversation as correlation id, and only its logs."""
+    correlate(message.context.get("conversation") or None)
+    try:
+        call()
+    except Exception as exc:  # noqa: BLE001 - see above
+        logger.exception(f"drainer {what} callback failed",
+                         extra={"outbound_id": message.id, "error": type(exc).__name__})
+        metrics.add_metric(name="OutboundCallbackFailed", unit="Count", value=1)
+    finally:
+        correlate(None)

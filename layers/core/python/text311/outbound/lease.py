@@ -1,0 +1,110 @@
+"""The drainer's two items in the idempotency table (hash key ``id``, TTL ``expiration``).
+
+``lease#<identity>``: only one drainer sends for an identity at a time. That is what makes the
+pacing exact and lets the ledger read a ``sending`` record as "its drainer died" (docs/outbound.md).
+Acquire is a conditional put that succeeds when the item is absent, expired or already ours; renew
+and release are conditioned on the owner token, so a drainer that lost its lease (it stalled past
+the expiry and another took over) learns it at its next renewal and stops, and never deletes the
+successor's lease.
+
+``status#<identity>``: the drainer's :class:`~text311.outbound.scheduler.QueueStatus`, written every
+few seconds, read by producers for "queued, about N minutes".
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+KEEP_SECONDS = 24 * 3600  # the table's TTL removes an item this long after its last write
+
+
+def _conditional(exc: ClientError) -> bool:
+    return exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
+
+
+class Lease:
+    def __init__(self, client: Any, table: str, identity: str, *, seconds: float = 60.0,
+                 now: Callable[[], float] = time.time, owner: str | None = None) -> None:
+        self.client = client
+        self.table = table
+        self.key = {"id": {"S": f"lease#{identity}"}}
+        self.seconds = seconds  # > the longest gap between renewals (a 20 s long poll plus a send)
+        self.now = now  # wall clock: the lease is compared across containers
+        self.owner = owner or uuid.uuid4().hex
+
+    def acquire(self) -> bool:
+        now = self.now()
+        try:
+            self.client.put_item(
+                TableName=self.table,
+                Item={**self.key, "owner": {"S": self.owner}, "until": {"N": repr(now + self.seconds)},
+                      "expiration": {"N": str(int(now) + KEEP_SECONDS)}},
+                ConditionExpression="attribute_not_exists(id) OR #until < :now OR #owner = :me",
+                ExpressionAttributeNames={"#until": "until", "#owner": "owner"},
+                ExpressionAttributeValues={":now": {"N": repr(now)}, ":me": {"S": self.owner}},
+            )
+            return True
+        except ClientError as exc:
+            if _conditional(exc):
+                return False
+            raise
+
+    def renew(self) -> bool:
+        """Extend the lease; False when it is no longer ours (stop sending at once)."""
+        now = self.now()
+        try:
+            self.client.update_item(
+                TableName=self.table, Key=self.key,
+                UpdateExpression="SET #until = :until, expiration = :exp",
+                ConditionExpression="#owner = :me",
+                ExpressionAttributeNames={"#until": "until", "#owner": "owner"},
+                ExpressionAttributeValues={":until": {"N": repr(now + self.seconds)}, ":me": {"S": self.owner},
+                                           ":exp": {"N": str(int(now) + KEEP_SECONDS)}},
+            )
+            return True
+        except ClientError as exc:
+            if _conditional(exc):
+                return False
+            raise
+
+    def release(self) -> None:
+        try:
+            self.client.delete_item(
+                TableName=self.table, Key=self.key, ConditionExpression="#owner = :me",
+                ExpressionAttributeNames={"#owner": "owner"}, ExpressionAttributeValues={":me": {"S": self.owner}},
+            )
+        except ClientError as exc:
+            if not _conditional(exc):
+                raise  # not ours any more: the successor's lease stays
+
+
+class StatusBoard:
+    """Where the drainer posts its queue status and producers read it (one item per identity)."""
+
+    def __init__(self, client: Any, table: str, identity: str, now: Callable[[], float] = time.time) -> None:
+        self.client = client
+        self.table = table
+        self.key = {"id": {"S": f"status#{identity}"}}
+        self.now = now
+
+    def write(self, status: dict[str, Any]) -> None:
+        now = self.now()
+        self.client.put_item(TableName=self.table, Item={
+            **self.key, "status": {"S": json.dumps(status)}, "written_at": {"N": repr(now)},
+            "expiration": {"N": str(int(now) + KEEP_SECONDS)},
+        })
+
+    def read(self, fresh_within: float) -> dict[str, Any] | None:
+        """The last status, or None when none was written within ``fresh_within`` seconds (no
+        drainer running: its figures would describe a queue that has moved on)."""
+        item = self.client.get_item(TableName=self.table, Key=self.key).get("Item")
+        if not item or self.now() - float(item["written_at"]["N"]) > fresh_within:
+            return None
+        status: dict[str, Any] = json.loads(item["status"]["S"])
+        return status

@@ -1,0 +1,78 @@
+"""Outbound SMS (issue 12, docs/outbound.md): the region's one paced path for every SMS it sends.
+
+producers ──SendMessage──▶ SQS ``OutboundQueue`` (KMS, + ``OutboundDlq`` after 60 receives)
+EventBridge ``rate(1 minute)`` ──▶ sms_drainer ──receive / delete / change visibility──▶ queue
+sms_drainer ──SendTextMessage, at the identity's MPS──▶ End User Messaging
+
+One queue per origination identity; a stack has one identity today, so one queue here. The drainer is
+not an event source mapping: a lease in the idempotency table keeps it a singleton per identity, and
+the schedule only restarts it (docs/outbound.md, "The durable queue in AWS: the choice").
+"""
+
+from __future__ import annotations
+
+from aws_cdk import Duration
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from constructs import Construct
+
+from stacks.messaging import dead_lettered_queue
+from stacks.security import Security
+
+# The drainer holds the whole backlog in flight and hands it back at every 15-minute handoff, so a
+# message is received once per handoff: 60 receives is 14 hours of backlog, more than SQS's 12-hour
+# maximum visibility. Only repeated transient failures or crashes should reach the DLQ.
+OUTBOUND_MAX_RECEIVE_COUNT = 60
+DRAINER_TIMEOUT = Duration.minutes(15)
+DRAINER_SCHEDULE = events.Schedule.rate(Duration.minutes(1))
+# SQS's maximum: a message waits in the queue as long as a backlog may need, and the ledger's 15-day
+# TTL outlives it, so a redelivery always finds its ledger record.
+RETENTION = Duration.days(14)
+
+
+class Outbound(Construct):
+    """The outbound queue of the stack's origination identity, its DLQ, and the drainer's schedule.
+
+    ``environment`` goes to every function (Settings reads it at cold start); ``grant_enqueue`` is for
+    producers, ``drive`` makes a function the queue's drainer.
+    """
+
+    def __init__(self, scope: Construct, construct_id: str, *, security: Security, identity: str, mps: float) -> None:
+        super().__init__(scope, construct_id)
+        self.identity = identity
+        self.mps = mps
+        # A message received without an explicit visibility stays hidden for the drainer's whole life.
+        self.queue, self.dlq = dead_lettered_queue(
+            self,
+            "Outbound",
+            security,
+            visibility=DRAINER_TIMEOUT,
+            max_receive_count=OUTBOUND_MAX_RECEIVE_COUNT,
+            retention=RETENTION,
+        )
+        self.schedule: events.Rule | None = None
+
+    @property
+    def environment(self) -> dict[str, str]:
+        return {"OUTBOUND_QUEUE_URL": self.queue.queue_url, "SMS_MPS": f"{self.mps:g}"}
+
+    def grant_enqueue(self, producer: iam.IGrantable) -> None:
+        """sqs:SendMessage on this queue only (with the data key's Encrypt/GenerateDataKey)."""
+        self.queue.grant_send_messages(producer)
+
+    def drive(self, drainer: lambda_.Function) -> None:
+        """Receive/delete/change visibility on the queue, and a tick every minute that restarts the
+        drainer if none holds the lease (a tick that finds it held exits at once)."""
+        self.queue.grant_consume_messages(drainer)
+        self.schedule = events.Rule(
+            self,
+            "DrainerSchedule",
+            description="Text311: start the outbound SMS drainer if none is running",
+            schedule=DRAINER_SCHEDULE,
+            targets=[
+                # A late or failed tick is worthless: the next one comes a minute later.
+                targets.LambdaFunction(drainer, retry_attempts=0, max_event_age=Duration.minutes(1))
+            ],
+        )

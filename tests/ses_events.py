@@ -1,0 +1,53 @@
+"""SES's side of event publishing, for tests: moto publishes no SES events, so this publishes the
+configuration set's Send event for every mail moto's SES actually stored, with the tags of the call
+that stored it. "Stored" is what SES accepting means, also when the client never heard back (a 5xx
+or a timeout after SES acted). Hooked on the botocore client: the code under test is unchanged."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from aws_events import mail_events_batch, ses_sending_event
+from moto.core import DEFAULT_ACCOUNT_ID
+from moto.ses.models import ses_backends
+
+
+@dataclass(frozen=True)
+class AcceptedMail:
+    ses_message_id: str
+    tags: dict[str, str]
+
+
+@dataclass
+class SesSendEvents:
+    region: str = "ca-central-1"
+    accepted: list[AcceptedMail] = field(default_factory=list)
+    published: int = 0  # how many of ``accepted`` went out as events through ``pending``
+
+    def attach(self, sesv2_client: Any) -> SesSendEvents:
+        events = sesv2_client.meta.events
+        events.register("provide-client-params.sesv2.SendEmail", self._before)
+        events.register("after-call.sesv2.SendEmail", self._after)
+        return self
+
+    def _stored(self) -> list[Any]:
+        return ses_backends[DEFAULT_ACCOUNT_ID][self.region].sent_messages
+
+    def _before(self, params: dict, context: dict, **_: Any) -> None:
+        context["text311_tags"] = {t["Name"]: t["Value"] for t in params.get("EmailTags", [])}
+        context["text311_stored"] = len(self._stored())
+
+    def _after(self, context: dict, **_: Any) -> None:
+        for message in self._stored()[context.get("text311_stored", 0):]:
+            self.accepted.append(AcceptedMail(message.id, context.get("text311_tags", {})))
+
+    def batch(self, mails: list[AcceptedMail] | None = None) -> dict:
+        """The SQS batch the mail_events function receives for these mails (default: all)."""
+        return mail_events_batch(*(ses_sending_event(m.ses_message_id, m.tags) for m in (mails or self.accepted)))
+
+    def pending(self) -> dict | None:
+        """The batch of Send events not yet published, or None; marks them published."""
+        new = self.accepted[self.published:]
+        self.published = len(self.accepted)
+        return self.batch(new) if new else None
