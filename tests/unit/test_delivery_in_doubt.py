@@ -137,3 +137,21 @@ def test_an_event_for_a_part_recorded_sent_changes_nothing_in_the_ledger(world):
 
     assert outcome == "delivered" and world.ledger.get("ses-1#1").sms_message_id == "sms-1"
     assert world.told == []
+
+
+def test_the_deployed_handler_reads_the_part_key_and_its_service_holds_the_ledger(aws_env, monkeypatch):
+    import importlib
+
+    from aws_events import sms_delivery_event
+    from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+
+    handler = importlib.import_module("functions.delivery_status.handler")
+    event = sms_delivery_event("sms-9", "DELIVERED", final=True,
+                               context={"conversation": CONVERSATION, "message": KEY, "idempotency_key": "ses-1#2"})
+    assert handler.parse_event(SQSRecord(event["Records"][0])).idempotency_key == "ses-1#2"
+    for name, value in aws_env.items():
+        monkeypatch.setenv(name, value)
+    services.reset()
+    with mock_aws():
+        assert isinstance(services.delivery_status_service().ledger, TableLedger)
+    services.reset()
