@@ -13,9 +13,10 @@ gets only the permissions its code path uses:
   recorded); the phone key (it decrypts the conversation's number and seals it for the outbound
   queue); both secrets (the answer service builds the reply-token signer and the phone vault); SES
   send.
-- producers (all four above): sqs:SendMessage on the outbound queue (``stacks/outbound.py``), and no
-  SMS permission: every SMS they send is queued there. delivery_status reads and writes idempotency
-  for the outbound status item and the ledger it settles from delivery events.
+- producers (inbound_sms, inbound_email, console_api): sqs:SendMessage on the outbound queue
+  (``stacks/outbound.py``), and no SMS permission: every SMS they send is queued there.
+  delivery_status sends no SMS; it reads and writes idempotency for the ledger it settles from
+  delivery events.
 - sms_drainer: consumes the outbound queue; SMS send (the only function that calls SendTextMessage);
   read/write idempotency (ledger, lease, status item), messages and conversations (a sent or failed
   answer's status); UpdateItem on residents (opted out); read subscribers and SES send (the agent is
@@ -232,18 +233,15 @@ class Functions(Construct):
     @property
     def producers(self) -> dict[str, lambda_.Function]:
         """The functions that queue SMS (none of them sends one itself)."""
-        functions = {
-            "inbound_sms": self.inbound_sms,
-            "inbound_email": self.inbound_email,
-            "delivery_status": self.delivery_status,
-        }
+        functions = {"inbound_sms": self.inbound_sms, "inbound_email": self.inbound_email}
         if self.console_api is not None:
             functions["console_api"] = self.console_api
         return functions
 
     @property
     def all(self) -> dict[str, lambda_.Function]:
-        return {**self.producers, "sms_drainer": self.sms_drainer, "mail_events": self.mail_events}
+        return {**self.producers, "delivery_status": self.delivery_status, "sms_drainer": self.sms_drainer,
+                "mail_events": self.mail_events}
 
     def _function(
         self,

@@ -146,7 +146,10 @@ def test_every_producer_may_enqueue_and_none_may_send_sms_itself(synth: Synth, r
     # key to encrypt) and holds no SMS permission: the drainer is the only way out
     stack = synth.stacks[region]
     producers = stack.functions.producers
-    assert set(producers) == {"inbound_sms", "inbound_email", "delivery_status", "console_api"}
+    assert set(producers) == {"inbound_sms", "inbound_email", "console_api"}
+    # delivery_status only mails the agent: it may not queue an SMS (least privilege)
+    others = role_statements(synth, region, stack.functions.delivery_status.role)
+    assert "sqs:SendMessage" not in _actions_on(others, _arn(stack.outbound.queue))
     for name, function in producers.items():
         statements = role_statements(synth, region, function.role)
         assert "sqs:SendMessage" in _actions_on(statements, _arn(stack.outbound.queue)), name
