@@ -44,7 +44,8 @@ class SesSendEvents:
 
     def batch(self, mails: list[AcceptedMail] | None = None) -> dict:
         """The SQS batch the mail_events function receives for these mails (default: all)."""
-        return mail_events_batch(*(ses_sending_event(m.ses_message_id, m.tags) for m in (mails or self.accepted)))
+        chosen = self.accepted if mails is None else mails
+        return mail_events_batch(*(ses_sending_event(m.ses_message_id, m.tags) for m in chosen))
 
     def pending(self) -> dict | None:
         """The batch of Send events not yet published, or None; marks them published."""

@@ -35,8 +35,14 @@ def region(aws_env, monkeypatch):
         yield inbound, events, ses
 
 
+_DELIVERED: dict[str, dict] = {}
+
+
 def text(inbound, payload) -> dict:
-    return inbound.lambda_handler(inbound_sms_event(payload), LambdaContext("inbound-sms"))
+    """Deliver a text; delivering the same payload again is SQS redelivering the same record (the
+    same SNS envelope and timestamp, as AWS does), not a new notification."""
+    event = _DELIVERED.setdefault(payload["inboundMessageId"], inbound_sms_event(payload))
+    return inbound.lambda_handler(event, LambdaContext("inbound-sms"))
 
 
 def connect(inbound) -> None:
@@ -195,3 +201,22 @@ def test_a_held_text_mailed_before_a_stop_is_not_mailed_again_when_another_text_
     assert sum("Pothole on Main St" in b for b in bodies) == 1
     assert sum("Also a broken bench" in b for b in bodies) == 1
     assert the_conversation().message_count == 2
+
+
+def test_a_text_published_again_in_a_new_envelope_after_a_stop_is_recorded_not_mailed_again(region, monkeypatch):
+    from datetime import UTC, datetime, timedelta
+
+    inbound, events, ses = region
+    connect(inbound)
+    stop_once_after_send(monkeypatch)
+    report = two_way_sms("Fallen tree on Rue Principale", RESIDENT, OUR_NUMBER)
+    first = datetime.now(UTC) - timedelta(seconds=30)
+
+    inbound.lambda_handler(inbound_sms_event(report, at=first), LambdaContext("inbound-sms"))  # stops after SES
+    events.lambda_handler(ses.batch([ses.accepted[-1]]), LambdaContext("mail-events"))
+    # End User Messaging published the same text again: a new SNS notification, 5 seconds later
+    again = inbound_sms_event(report, at=first + timedelta(seconds=5))
+    assert inbound.lambda_handler(again, LambdaContext("inbound-sms")) == {"batchItemFailures": []}
+
+    assert sum("Fallen tree on Rue Principale" in text_of(m) for m in sent_mails()) == 1
+    assert the_conversation().mail_confirmed is None

@@ -189,7 +189,7 @@ class ConversationStore:
                                                         condition=ResidentModel.phone_hash.exists(),
                                                         add_version_condition=False)
         except UpdateError as exc:
-            if exc.cause_response_code != "ConditionalCheckFailedException":
+            if not _condition_failed(exc):
                 raise
 
     # -- conversations --------------------------------------------------------------------------
@@ -241,7 +241,7 @@ class ConversationStore:
         try:
             conversation.save(condition=ConversationModel.conversation_id.does_not_exist())
         except PutError as exc:
-            if exc.cause_response_code != "ConditionalCheckFailedException":
+            if not _condition_failed(exc):
                 raise
             # Opened by an earlier attempt that stopped before saving the resident: carry on in
             # that thread (it may hold the mail SES confirmed).
@@ -264,12 +264,14 @@ class ConversationStore:
         return f"{int(received_at.timestamp())}#{external_id}"
 
     @staticmethod
-    def confirmed_mail(conversation: ConversationModel, entry: str) -> str | None:
+    def confirmed_mail(conversation: ConversationModel, external_id: str) -> str | None:
         """The SES message id of this text's mail when SES confirmed sending it before we recorded
-        it (an invocation that stopped right after SendEmail), else None."""
+        it (an invocation that stopped right after SendEmail), else None. Matched on the text's id
+        alone, as ``mailed_already`` is: a text End User Messaging published twice comes back in a
+        new SNS envelope, with another timestamp."""
         for confirmed in conversation.mail_confirmed or ():
             head, _, ses_message_id = confirmed.rpartition("#")
-            if head == entry:
+            if head.partition("#")[2] == external_id:
                 return ses_message_id
         return None
 
@@ -283,7 +285,7 @@ class ConversationStore:
             item.update(actions=[ConversationModel.mail_confirmed.add({f"{entry}#{ses_message_id}"})],
                         condition=condition, add_version_condition=False)
         except UpdateError as exc:
-            if exc.cause_response_code == "ConditionalCheckFailedException":
+            if _condition_failed(exc):
                 return False  # recorded already, or the conversation is gone (erased)
             raise
         return True
@@ -334,7 +336,8 @@ class ConversationStore:
         thread: list[Action] = [model.message_count.add(1)]
         thread += [getattr(model, name).set(value) for name, value in changes.items()]
         # Confirmations now recorded (this one, and any an early Send event left behind) go.
-        settled = {c for c in conversation.mail_confirmed or () if c.rpartition("#")[0] in set(recent)}
+        recorded = {e.partition("#")[2] for e in recent}
+        settled = {c for c in conversation.mail_confirmed or () if c.rpartition("#")[0].partition("#")[2] in recorded}
         if settled:
             thread.append(model.mail_confirmed.delete(settled))
         # The mail is out: this write must not fail on a passing error, or the redelivered text is
@@ -437,6 +440,11 @@ def _save_once(message: MessageModel) -> bool:
         message.save(condition=MessageModel.message_key.does_not_exist())
         return True
     except PutError as exc:
-        if exc.cause_response_code != "ConditionalCheckFailedException":
+        if not _condition_failed(exc):
             raise
         return False
+
+
+def _condition_failed(exc: PutError | UpdateError) -> bool:
+    """DynamoDB refused the write on its condition (the item exists, or is not as expected)."""
+    return exc.cause_response_code == "ConditionalCheckFailedException"

@@ -267,7 +267,7 @@ class InboundSmsService:
             domain=self.reply_domain,
         )
         entry = self.store.inbound_entry(external_id, now)
-        ses_id = self.store.confirmed_mail(conversation, entry)
+        ses_id = self.store.confirmed_mail(conversation, external_id)
         if ses_id is None:
             ses_id = self.mailer.send(build_thread_mail(mail), tags=mail_tags(conversation.conversation_id, entry))
         else:
