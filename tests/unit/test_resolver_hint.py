@@ -36,7 +36,88 @@ def test_hint_pointing_away_from_a_dominant_city_turns_the_match_into_a_question
     # Montréal, QC dwarfs Montreal, WI; a Wisconsin number makes the small one plausible
     res = resolve_municipality("Montreal", phone=GREEN_BAY_PHONE)
     assert res.status == "choose"
-    assert [p.label for p in res.choices] == ["Montréal, QC", "Montreal, WI"]
+    assert [p.label for p in res.choices] == ["Montreal, WI", "Montréal, QC"]  # the phone's first
+
+
+# -- issue 18 item 9: a namesake across a border is a question, not a guess -------------------
+
+HOUSTON_BC_PHONE = "+12505550123"  # 250: British Columbia outside the Lower Mainland
+DUNDALK_ON_PHONE = "+15195550123"  # 519: southwestern Ontario
+NEW_BRUNSWICK_PHONE = "+15065550123"  # 506
+MONTREAL_PHONE = "+15145550123"  # 514
+CANADIAN_NON_GEOGRAPHIC_PHONE = "+16005550123"  # 600: Canada, no province
+
+
+@pytest.mark.parametrize(
+    ("text", "phone", "home", "dominant"),
+    [
+        ("Houston", HOUSTON_BC_PHONE, "Houston, BC", "Houston, TX"),
+        ("I'm in Houston", HOUSTON_BC_PHONE, "Houston, BC", "Houston, TX"),
+        ("Dundalk", DUNDALK_ON_PHONE, "Dundalk, ON", "Dundalk, MD"),
+        ("Dundalk, pothole on main", DUNDALK_ON_PHONE, "Dundalk, ON", "Dundalk, MD"),
+        ("Saint-Léonard", NEW_BRUNSWICK_PHONE, "Saint-Léonard, NB", "Saint-Léonard, QC"),
+    ],
+)
+def test_a_dominant_namesake_in_another_province_is_a_question_with_the_phones_namesake_first(
+    text, phone, home, dominant
+):
+    res = resolve_municipality(text, phone=phone)
+    assert res.status == "choose"
+    assert [p.label for p in res.choices][:2] == [home, dominant]
+
+
+def test_the_dominant_namesake_is_still_a_match_from_its_own_province():
+    res = resolve_municipality("Saint-Léonard", phone=MONTREAL_PHONE)
+    assert (res.status, label(res)) == ("match", "Saint-Léonard, QC")
+    assert label(resolve_municipality("Houston", phone="+17135550123")) == "Houston, TX"  # 713: Texas
+
+
+@pytest.mark.parametrize(
+    ("text", "country", "phone"),
+    [("Houston", "CA", None), ("Houston", None, CANADIAN_NON_GEOGRAPHIC_PHONE), ("Dundalk", "CA", None)],
+)
+def test_a_dominant_namesake_in_another_country_than_the_phones_is_a_question(text, country, phone):
+    # no province to go by, but the country: a Canadian resident's Houston may well be in BC
+    res = resolve_municipality(text, country, phone=phone)
+    assert res.status == "choose"
+    assert res.choices[0].country == "CA"
+    assert res.choices[1].country == "US"
+
+
+def test_a_dominant_namesake_outside_the_deployments_countries_is_a_question():
+    # no phone to go by, in a deployment that serves Canada only: Dundalk, MD cannot be its city
+    res = resolve_municipality("Dundalk", served=("CA",))
+    assert [p.label for p in res.choices] == ["Dundalk, ON", "Dundalk, MD"]
+    assert label(resolve_municipality("Dundalk", served=("CA", "US"))) == "Dundalk, MD"
+
+
+@pytest.mark.parametrize(
+    ("text", "phone", "region"),
+    [
+        ("Ville-Marie", "+18195550123", "QC"),  # the Montréal borough and the Témiscamingue town
+        ("Shelby", "+15175550123", "MI"),  # the township of 74,000 and the village of 2,000
+    ],
+)
+def test_two_namesakes_in_the_phones_province_are_a_question_with_both_first(text, phone, region):
+    # a province-wide hint cannot tell them apart; the bigger one is not taken for the resident's
+    res = resolve_municipality(text, phone=phone)
+    assert res.status == "choose"
+    assert [p.region_code for p in res.choices[:2]] == [region, region]
+
+
+def test_a_list_keeps_the_phones_countrys_namesakes_when_its_province_has_none():
+    # 204 (Manitoba) has no Hudson; the five biggest Hudsons are all American
+    res = resolve_municipality("Hudson", phone="+12045550123")
+    assert res.status == "choose"
+    assert {"Hudson, QC", "Hudson, AB"} <= {p.label for p in res.choices}
+
+def test_a_province_the_resident_wrote_still_wins_over_the_phone():
+    res = resolve_municipality("Houston TX", phone=HOUSTON_BC_PHONE)
+    assert (res.status, label(res)) == ("match", "Houston, TX")
+
+
+def test_without_any_hint_the_dominant_namesake_is_still_a_match():
+    assert label(resolve_municipality("Houston")) == "Houston, TX"
 
 
 def test_hint_from_the_same_province_keeps_the_dominant_match():
@@ -95,3 +176,15 @@ def test_every_canadian_region_code_is_a_canadian_area_code():
     for code, regions in AREA_CODE_REGIONS.items():
         assert (code in CANADIAN_AREA_CODES) == bool(regions & canadian), code
     assert regions_of_area_code("999") == frozenset()
+
+
+def test_the_dialogs_resolvers_are_told_the_countries_the_deployment_serves(monkeypatch):
+    from types import SimpleNamespace
+
+    from text311 import services
+
+    monkeypatch.setattr(services, "settings", lambda: SimpleNamespace(countries=frozenset({"CA"})))
+    assert [p.label for p in services._resolver()("Dundalk", None).choices] == ["Dundalk, ON", "Dundalk, MD"]
+    # a number whose country is not known (the hint adds nothing) in the same deployment
+    phoned = services._phone_resolver()("Dundalk", None, "+33123456789")
+    assert [p.label for p in phoned.choices] == ["Dundalk, ON", "Dundalk, MD"]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from text311.adapters.sms_sender import PermanentSendFailure, RecordingSmsSender
@@ -43,3 +45,41 @@ def test_a_region_serving_both_countries_sends_to_both():
     guard.send("+18195550123", "Bonjour", idempotency_key="k2")
 
     assert len(sms.sent) == 2
+
+
+@pytest.mark.parametrize(
+    "number",
+    [
+        "+18765551234",  # Jamaica: +1, but not the US (once every non-Canadian +1 number was "US")
+        "+18095551234",  # the Dominican Republic
+        "+19005551234",  # US premium rate
+        "+18005550123",  # US toll free
+    ],
+)
+def test_a_plus_one_number_abroad_or_premium_is_refused_when_canada_and_the_us_are_served(number):
+    sms = RecordingSmsSender()
+
+    with pytest.raises(PermanentSendFailure) as refused:
+        DestinationCountryGuard(sms, {"CA", "US"}).send(number, "Hello", idempotency_key="k1")
+
+    assert refused.value.reason == BLOCKED_COUNTRY
+    assert sms.sent == []
+
+
+def emf(out: str) -> list[dict]:
+    return [d for d in (json.loads(line) for line in out.splitlines() if line.startswith("{")) if "_aws" in d]
+
+
+@pytest.mark.parametrize(
+    ("number", "reason"),
+    [("+19005551234", "premium_rate"), ("+18765551234", "country_not_served"), ("+18005550123", "toll_free")],
+)
+def test_a_refused_destination_is_counted_by_reason_and_logged_masked(number, reason, capsys, caplog):
+    with pytest.raises(PermanentSendFailure):
+        DestinationCountryGuard(RecordingSmsSender(), {"CA", "US"}).send(number, "Hello", idempotency_key="k1")
+
+    [point] = [d for d in emf(capsys.readouterr().out) if "NumberRefused" in d]
+    assert (point["direction"], point["reason"]) == ("outbound", reason)
+    [record] = caplog.records
+    assert (record.number, record.reason) == ("+1******" + number[-4:], reason)
+    assert number[2:] not in json.dumps(vars(record), default=str)

@@ -1,16 +1,9 @@
-"""North American area codes that belong to Canada (CRTC / CNA assignments).
+"""North American area codes → province/territory or state, for the resolver's tie-breaking hint.
 
-Every other +1 number is treated as US for the purpose of a hint; the hint never
-decides on its own (see ``text311.directory``).
+The hint never decides on its own (see ``text311.directory``), and whether a number is answered at
+all is never decided here: ``text311.phone.classify`` asks phonenumbers, which knows the twenty-odd
+countries sharing +1 and the premium and special codes.
 """
-
-CANADIAN_AREA_CODES: frozenset[str] = frozenset(
-    """
-    204 226 236 249 250 257 263 289 306 343 354 365 367 368 382 387 403 416 418 428
-    431 437 438 450 460 468 474 506 514 519 548 579 581 584 587 600 604 613 639 647
-    672 683 705 709 742 753 778 780 782 807 819 825 867 873 879 902 905 942
-    """.split()
-)
 
 # Geographic area codes → province/territory or state (postal code), for the resolver's
 # tie-breaking hint. An area code missing here (a new overlay, a non-geographic code such as
@@ -91,6 +84,15 @@ AREA_CODE_REGIONS: dict[str, frozenset[str]] = {}
 for _region, _codes in _REGION_AREA_CODES.items():
     for _code in _codes.split():
         AREA_CODE_REGIONS[_code] = AREA_CODE_REGIONS.get(_code, frozenset()) | {_region}
+
+
+CANADIAN_REGIONS = frozenset({"AB", "BC", "MB", "NB", "NL", "NS", "PE", "ON", "QC", "SK", "YT", "NT", "NU"})
+# Canada's non-geographic codes (600: services, 622 and 633: personal numbers) name the country, no region.
+_CANADIAN_NON_GEOGRAPHIC = frozenset({"600", "622", "633"})
+# Canadian for the hint; every other +1 area code hints at the US.
+CANADIAN_AREA_CODES: frozenset[str] = _CANADIAN_NON_GEOGRAPHIC | frozenset(
+    code for code, regions in AREA_CODE_REGIONS.items() if regions & CANADIAN_REGIONS
+)
 
 
 def regions_of_area_code(area_code: str) -> frozenset[str]:

@@ -1,4 +1,4 @@
-"""Phone numbers: normalisation, masking for logs, keyed hashing for look-ups.
+"""Phone numbers: normalisation, which ones we may text, masking for logs, keyed hashing for look-ups.
 
 A phone number is personal data. Logs only ever carry ``mask(number)``; tables
 look residents up by ``phone_hash`` (HMAC-SHA256 with a secret key) and keep the
@@ -10,12 +10,21 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
+from collections.abc import Collection
+from dataclasses import dataclass
 
 _NON_DIGITS = re.compile(r"\D")
 
-# North American Numbering Plan area codes → province or state, for the resolver's
-# tie-breaking hint (never to override what the resident wrote).
+# The North American Numbering Plan's country code: twenty-odd countries share it, so it says
+# nothing about the country on its own (see ``classify``).
 NANP_COUNTRY = "1"
+
+# Why a number is neither answered nor texted (the ``reason`` of the NumberRefused metric).
+INVALID = "invalid"  # not a phone number at all (cannot be parsed, impossible length)
+COUNTRY_NOT_SERVED = "country_not_served"
+UNKNOWN_TYPE = "unknown_type"
+# Any other number type is refused under its own name: premium_rate, toll_free, shared_cost, voip,
+# personal_number, pager, uan, voicemail, fixed_line.
 
 
 class InvalidPhoneNumber(ValueError):
@@ -48,14 +57,45 @@ def mask(number: str) -> str:
     return "+" + country + "*" * hidden + digits[-4:]
 
 
-def country_of(number: str) -> str | None:
-    """ISO country of a North American number, from its area code; None otherwise."""
-    from text311.area_codes import CANADIAN_AREA_CODES
+@dataclass(frozen=True)
+class NumberCheck:
+    """Where a number is (ISO region, None when phonenumbers cannot place it) and why we would not
+    text it (None: we answer it and send to it)."""
 
-    digits = _NON_DIGITS.sub("", number)
-    if len(digits) != 11 or not digits.startswith(NANP_COUNTRY):
-        return None
-    return "CA" if digits[1:4] in CANADIAN_AREA_CODES else "US"
+    country: str | None
+    refusal: str | None
+
+    @property
+    def allowed(self) -> bool:
+        return self.refusal is None
+
+
+def classify(number: str, countries: Collection[str]) -> NumberCheck:
+    """Whether Text311 may answer or text ``number`` (E.164), in a region serving ``countries``.
+
+    Only a valid mobile number (or a North American one, where mobile and fixed line share their
+    ranges) in a served country is allowed. The country comes from Google's libphonenumber
+    metadata, not from the +1 prefix: Jamaica (876), the Dominican Republic (809) and the rest of
+    the Caribbean share it, and +1 900 is premium rate; answering such numbers is how SMS pumping
+    bills a sender. Both the inbound check and the outbound guard ask this one function."""
+    import phonenumbers  # lazily: modules that only mask numbers do not pay for its import
+    from phonenumbers import PhoneNumberType
+
+    try:
+        parsed = phonenumbers.parse(number, None)
+    except phonenumbers.NumberParseException:
+        return NumberCheck(None, INVALID)
+    if not phonenumbers.is_possible_number(parsed):
+        return NumberCheck(None, INVALID)
+    country = phonenumbers.region_code_for_number(parsed)
+    kind = phonenumbers.number_type(parsed)
+    if kind == PhoneNumberType.UNKNOWN:  # in no range in service (or newer than our metadata)
+        return NumberCheck(country, UNKNOWN_TYPE)
+    if kind not in (PhoneNumberType.MOBILE, PhoneNumberType.FIXED_LINE_OR_MOBILE):
+        return NumberCheck(country, PhoneNumberType.to_string(kind).lower())
+    if country not in countries:
+        return NumberCheck(country, COUNTRY_NOT_SERVED)
+    return NumberCheck(country, None)
 
 
 def phone_hash(number: str, key: bytes) -> str:
