@@ -19,6 +19,8 @@ Corpora:
   expected text of ``extract_reply_and_check``; the bruteforce signature assertions. The
   email-reply-parser sdist ships its test module but not its ``test/emails/*.txt``, so it adds no
   messages (it is still run as an extractor).
+  Two labels are Text311's, not talon's (``POLICY_LABELS``): talon keeps a forwarded message whole, while
+  only the note above a forward may reach a resident's phone.
 - ``own``: the realistic examples in tests/unit/replies_examples/ (``NAME.eml`` or ``NAME.txt``, with
   ``NAME.reply.txt`` the expected answer and ``NAME.quoted.txt`` lines of quoted history).
 
@@ -400,12 +402,30 @@ def _eml_item(ident: str, raw: bytes, expected: str, quoted: list[str]) -> Item:
     }
 
 
+# Where Text311's rule differs from talon's on purpose, the label says what Text311 must send. talon keeps
+# a forwarded message whole; a forward must never reach a resident's phone (issue 17): only the note above
+# it goes, and a bare forward sends nothing.
+POLICY_LABELS = {
+    "talon/text/test_dont_parse_quotations_for_forwarded_messages": "FYI",
+    "talon/html/test_gmail_forwarded_msg": "",
+}
+
+
+def with_policy_label(item: Item) -> Item:
+    """The item relabelled by POLICY_LABELS (its quoted lines recomputed against the new label)."""
+    expected = POLICY_LABELS.get(item["id"].partition("#")[0])
+    if expected is None:
+        return item
+    source = text_nodes(item["input"]) if item["kind"] == "html" else item["input"].splitlines()
+    return item | {"expected": expected, "quoted": quoted_lines(source, expected), "relabelled": True}
+
+
 def public_corpus(talon_folder: Path) -> list[Item]:
     tests = talon_folder / "tests"
     builders: list[Callable[[Path], list[Item]]] = [
         talon_standard_items, talon_text_items, talon_html_items, talon_signature_items,
     ]  # fmt: skip
-    return [item for build in builders for item in build(tests)]
+    return [with_policy_label(item) for build in builders for item in build(tests)]
 
 
 def own_corpus() -> list[Item]:
@@ -612,6 +632,9 @@ def main() -> None:
     print("Ratios of messages (strict, lenient: higher is better; leak: lower is better).")
     print("talon = quotations + bruteforce signature; talon_quotes = quotations only.\n")
     print(table(items, outputs, corpora))
+    relabelled = [item["id"] for item in items if item.get("relabelled")]
+    print(f"\n{len(relabelled)} talon labels replaced by Text311's rule for forwards (POLICY_LABELS): "
+          + ", ".join(relabelled))
     if args.failures:
         print("\nours, not strict:\n" + "\n".join(failures(items, outputs, "ours")))
 

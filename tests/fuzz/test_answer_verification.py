@@ -22,7 +22,13 @@ CONTEXT = LambdaContext("inbound-email")
 RESIDENT = "+18195550123"
 ALLOWED = "marie.tremblay@gatineau.example.ca"
 SENDERS = (ALLOWED, ALLOWED, "bob@evil.example.com", "marie@gatineau.example.ca.evil.com",
-           "agent@kingston.example.ca", "marie@sub.gatineau.example.ca")
+           "agent@kingston.example.ca", "marie@sub.gatineau.example.ca",
+           # a second address smuggled into From: the allowed one first, as a lax parser would read it
+           f"{ALLOWED} <bob@evil.example.com>", f"<{ALLOWED}>bob@evil.example.com", f"{ALLOWED};bob@evil.example.com")
+# Marks of mail a robot wrote (auto-reply, bounce, list, bulk): none of it may reach a phone.
+ROBOT_HEADERS = ("Auto-Submitted: auto-replied", "Precedence: bulk", "Precedence: list", "List-Id: <tp.example.ca>",
+                 "List-Unsubscribe: <mailto:u@example.ca>", "X-Autoreply: yes", "Return-Path: <>",
+                 "Content-Type: multipart/report; report-type=delivery-status; boundary=r")
 STATUSES = ("PASS", "PASS", "PASS", "FAIL", "GRAY", "PROCESSING_FAILED", "DISABLED")
 TOKENS = ("valid", "valid", "tampered", "other_key", "no_token", "other_domain", "other_conversation")
 OUTCOMES = {r.value for r in Rejection} | {"sent", "queued", "duplicate"}
@@ -63,7 +69,7 @@ def attempts(draw) -> dict:
     auto_reply = draw(st.integers(0, 5)) == 0
     headers = f"From: {sender}\r\nTo: agent-answer\r\nSubject: RE: Pothole\r\nMIME-Version: 1.0\r\n"
     if auto_reply:
-        headers += "Auto-Submitted: auto-replied\r\n"
+        headers += draw(st.sampled_from(ROBOT_HEADERS)) + "\r\n"
     raw = headers.encode() + draw(nested(answer)) if well_formed else draw(malformed_messages())
     return {
         "sender": sender, "answer": answer, "well_formed": well_formed, "auto_reply": auto_reply, "raw": raw,

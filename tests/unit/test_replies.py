@@ -134,10 +134,67 @@ def test_keeps_sentence_starting_with_on_when_it_is_not_an_attribution() -> None
     assert extract_reply(body) == "On Monday we close Maple Street from 8 to noon."
 
 
-def test_keeps_forwarded_message_when_agent_forwards_it() -> None:
-    body = "FYI\n\n---------- Forwarded message ----------\nFrom: bob@example.com\nDate: Tue, Sep 4\n\nText"
+INTERNAL = "Between us: the contractor is late again, do not tell the resident."
+
+
+@pytest.mark.parametrize(
+    "marker",
+    [
+        "---------- Forwarded message ---------",  # Gmail
+        "---------- Message transféré ---------",  # Gmail, French
+        "Begin forwarded message:",  # Apple Mail
+        "Début du message réexpédié :",  # Apple Mail, French
+        "-------- Forwarded Message --------",  # Thunderbird
+        "-------- Message transféré --------",  # Thunderbird, French
+        "----- Forwarded Message -----",  # Yahoo
+    ],
+)
+def test_sends_only_the_note_above_a_forwarded_message(marker: str) -> None:
+    body = f"The crew comes Tuesday.\n\n{marker}\nFrom: Bob <bob@city.example>\nSubject: crews\n\n{INTERNAL}"
+
+    assert extract_reply(body) == "The crew comes Tuesday."
+
+
+@pytest.mark.parametrize(
+    "header_block",
+    [
+        "From: Bob Roy <bob@city.example>\nSent: Tuesday, March 4, 2025 10:03 AM\nTo: 311\nSubject: FW: crews",
+        "De : Bob Roy <bob@city.example>\nEnvoyé : 4 mars 2025 10:03\nÀ : 311\nObjet : TR: équipes",
+    ],
+)
+def test_sends_only_the_note_above_an_outlook_forward(header_block: str) -> None:
+    body = f"The crew comes Tuesday.\n\n{header_block}\n\n{INTERNAL}"
+
+    assert extract_reply(body) == "The crew comes Tuesday."
+
+
+def test_keeps_nothing_under_a_forward_even_unmarked_lines_below_quoted_ones() -> None:
+    forward = "Begin forwarded message:\n\n> From: Bob <bob@city.example>\n>\n> Hi"
+    body = f"The crew comes Tuesday.\n\n{forward}\n\n{INTERNAL}"
+
+    assert extract_reply(body) == "The crew comes Tuesday."
+
+
+def test_a_forward_with_no_note_above_it_is_empty() -> None:
+    body = f"---------- Forwarded message ---------\nFrom: Bob <bob@city.example>\nDate: Tue, Mar 4\n\n{INTERNAL}"
+
+    assert extract_reply(body) == ""
+
+
+def test_keeps_a_sentence_that_mentions_a_forwarded_message() -> None:
+    body = "I forwarded your message to Forestry.\nForwarded message requests take 5 days."
 
     assert extract_reply(body) == body
+
+
+def test_cuts_a_gmail_html_forward_with_its_quote_container() -> None:
+    html = (
+        b'<div dir="ltr">The crew comes Tuesday.</div><div class="gmail_quote"><div class="gmail_attr">'
+        b"---------- Forwarded message ---------<br>From: Bob &lt;bob@city.example&gt;<br></div>"
+        b"<div>" + INTERNAL.encode() + b"</div></div>"
+    )
+
+    assert extract_reply(message(html, "text/html; charset=utf-8")) == "The crew comes Tuesday."
 
 
 def test_decodes_windows_1252_quoted_printable() -> None:
@@ -267,3 +324,48 @@ def test_cuts_device_lines_and_disclaimers(line: str, expected: str) -> None:
 
 def test_normalises_whitespace_for_sms() -> None:
     assert normalise("  Hello  \t \n\n\n\nWorld \u00a0 \n\n") == "Hello\n\nWorld"
+
+
+def test_cuts_a_municipal_signature_written_once_per_language_with_no_delimiter() -> None:
+    body = (
+        "The ecocentre is open Saturdays from 8 to 4.\n\n"
+        "Luc Gauthier\nPréposé aux communications\nVille de Terrebonne\n450 471-8265\n\n"
+        "Luc Gauthier\nCommunications Clerk\nCity of Terrebonne\n450 471-8265"
+    )
+
+    assert extract_reply(body) == "The ecocentre is open Saturdays from 8 to 4."
+
+
+def test_cuts_a_long_bilingual_signature_of_titles_and_contacts_after_a_sign_off() -> None:
+    signature = (
+        "Marie-Ève Lavoie, urb.\nConseillère en urbanisme | Urban Planning Advisor\n"
+        "Service de l'urbanisme | Planning Department\nVille de Gatineau | City of Gatineau\nMaison du citoyen\n"
+        "25, rue Laurier, C.P. 1970\nGatineau (Québec) J8X 3Y9\nTél. : 819 243-2345, poste 5678\n"
+        "Téléc. : 819 595-7401\nmarie-eve.lavoie@gatineau.example.ca\ngatineau.example.ca"
+    )
+    body = f"Les travaux bruyants sont permis de 7 h à 19 h.\n\nCordialement,\n\n{signature}"
+
+    assert extract_reply(body) == "Les travaux bruyants sont permis de 7 h à 19 h."
+
+
+@pytest.mark.parametrize(
+    "disclaimer",
+    [
+        "The information in this email is confidential and intended only for the addressee.",
+        "If you received this email in error, please notify the sender and delete it.",
+        "Si vous avez reçu ce courriel par erreur, veuillez en aviser l'expéditeur.",
+    ],
+)
+def test_cuts_a_disclaimer_under_a_signature_block(disclaimer: str) -> None:
+    body = (
+        "Paving starts April 7.\n\nJennifer Walsh\nCustomer Service\nCity of Kingston\n613-546-4291\n\n"
+        f"{disclaimer}"
+    )
+
+    assert extract_reply(body) == "Paving starts April 7."
+
+
+def test_keeps_a_contact_block_the_answer_announces_with_a_colon() -> None:
+    body = "For the new bin, call the depot directly:\n\nDavid Chen\nFleet Services, City of Pickering\n905-555-0111"
+
+    assert extract_reply(body) == body

@@ -3,20 +3,26 @@
 Every check runs before anything reaches a phone, in the order that keeps forged mail from
 costing us anything: the token and SES's verdicts need no I/O; the raw message is read only
 once those pass. A rejected answer is logged with its reason and counted; its sender is told
-why only when SES authenticated the sender (no backscatter to forged addresses).
+why only when SES authenticated the sender (no backscatter to forged addresses) and a person
+wrote it (robots are never answered). See docs/answers.md.
 """
 
 from __future__ import annotations
 
 import email
+import hashlib
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from email.errors import ObsoleteHeaderDefect
+from email.headerregistry import AddressHeader
 from email.message import EmailMessage
 from email.policy import default as default_policy
-from email.utils import getaddresses, parseaddr
+from email.utils import parseaddr
 from enum import StrEnum
-from typing import Any, Protocol
+from functools import cache
+from typing import TYPE_CHECKING, Any, Protocol
 
 from text311.adapters.dynamodb import MessageModel
 from text311.conversations import ConversationStore, municipality_of
@@ -24,8 +30,21 @@ from text311.observability import correlate, count_rejected_answer, logger, metr
 from text311.phone import mask
 from text311.tokens import InvalidToken, TokenSigner
 
+if TYPE_CHECKING:
+    from publicsuffixlist import PublicSuffixList
+
 MAX_RAW_BYTES = 1_000_000  # an answer by SMS never needs more; attachments are not forwarded
 _AUTO_SUBMITTED_HEADERS = ("X-Autoreply", "X-Autorespond", "X-Auto-Response-Suppress")
+_LIST_HEADERS = ("List-Id", "List-Unsubscribe")
+# Out-of-office replies that carry no Auto-Submitted header say so in the subject they put first
+# (Outlook, Exchange, Lotus Notes, webmail vacation responders), in English or French.
+_OUT_OF_OFFICE_SUBJECT = re.compile(
+    r"\s*(automatic\s+reply|auto[\s-]?reply|auto[\s-]?response|out\s+of\s+(the\s+)?office(\s+auto[\s-]?reply)?|"
+    r"r[ée]ponse\s+automatique|absente?\s+du\s+bureau|absence\s+du\s+bureau|auto)\s*(:|$)",
+    re.IGNORECASE,
+)
+# A mail's own Date is trusted as the time of its answer only this close to SES's receipt.
+_DATE_TRUSTED_WITHIN = timedelta(days=1)
 
 
 class Rejection(StrEnum):
@@ -34,6 +53,9 @@ class Rejection(StrEnum):
     SPAM = "spam"
     VIRUS = "virus"
     AUTO_REPLY = "auto_reply"
+    DELIVERY_REPORT = "delivery_report"  # a bounce, delay or read receipt (multipart/report, null return path)
+    BULK = "bulk"  # Precedence: bulk or junk
+    MAILING_LIST = "mailing_list"  # List-Id, List-Unsubscribe, Precedence: list
     TOO_LARGE = "too_large"
     UNKNOWN_CONVERSATION = "unknown_conversation"
     NOT_ALLOWED = "not_allowed"
@@ -53,7 +75,8 @@ _EXPLAINED = {
     Rejection.CLOSED: "This conversation is closed, so your answer was not sent. The resident can text again "
     "to open a new one.",
     Rejection.OPTED_OUT: "The resident has opted out of texts (STOP), so your answer could not be sent by SMS.",
-    Rejection.EMPTY: "We found no new text in your answer (only quoted history or a signature), so nothing was sent.",
+    Rejection.EMPTY: "We found no new text in your answer (only quoted history, a forwarded message or a "
+    "signature), so nothing was sent. A forwarded message is never texted to a resident: write the answer above it.",
     Rejection.TOO_LONG: "Your answer is too long for SMS ({detail}). Please shorten it and answer again.",
     Rejection.UNDELIVERABLE: "Your answer could not be delivered by SMS ({detail}).",
     Rejection.IN_DOUBT: "The SMS service did not confirm your answer: it may or may not have reached the "
@@ -112,18 +135,72 @@ def authenticated(mail: ReceivedMail, from_domain: str) -> bool:
     return mail.spf == "PASS" and _aligned(envelope_domain, from_domain)
 
 
+@cache
+def _public_suffixes() -> PublicSuffixList:
+    """The Public Suffix List snapshot the package ships (read from its own data file: only the
+    package's separate ``update`` module downloads, and nothing here calls it). Built on first
+    use: most mail has a DMARC verdict and never needs it."""
+    from publicsuffixlist import PublicSuffixList
+
+    return PublicSuffixList()
+
+
+def organisational_domain(domain: str) -> str | None:
+    """The registrable domain DMARC aligns on (RFC 7489 §3.2): one label under the public suffix,
+    so ``ville.gatineau.qc.ca`` is ``gatineau.qc.ca``, not ``qc.ca``. None for a public suffix itself."""
+    domain = domain.strip().rstrip(".").lower()
+    return _public_suffixes().privatesuffix(domain) if domain else None
+
+
 def _aligned(a: str, b: str) -> bool:
-    def org(domain: str) -> str:
-        return ".".join(domain.lower().rstrip(".").split(".")[-2:])
-
-    return bool(a) and org(a) == org(b)
+    org = organisational_domain(a)
+    return org is not None and org == organisational_domain(b)
 
 
-def is_auto_submitted(message: EmailMessage) -> bool:
-    """Out-of-office and other robots: their text must never reach a resident (RFC 3834)."""
-    auto = str(message.get("Auto-Submitted", "no")).strip().lower()
+def machine_mail(mail: ReceivedMail, message: EmailMessage) -> Rejection | None:
+    """Why a message was written by a robot, or None for a person's mail. Its text must never reach
+    a resident, and it is never answered (robots answer robots: RFC 3834)."""
+    return_path = str(message.get("Return-Path", "")).strip()
+    if message.get_content_type() == "multipart/report" or mail.return_path.strip() in ("", "<>") \
+            or return_path == "<>":
+        return Rejection.DELIVERY_REPORT  # RFC 3464 and 8098 reports; RFC 5321 §4.5.5 null sender
     precedence = str(message.get("Precedence", "")).strip().lower()
-    return auto != "no" or precedence in ("auto_reply", "junk") or any(h in message for h in _AUTO_SUBMITTED_HEADERS)
+    if precedence == "list" or any(name in message for name in _LIST_HEADERS):
+        return Rejection.MAILING_LIST  # RFC 2919, 2369
+    if precedence in ("bulk", "junk"):
+        return Rejection.BULK
+    auto = str(message.get("Auto-Submitted", "no")).strip().lower()
+    if auto != "no" or precedence == "auto_reply" or any(name in message for name in _AUTO_SUBMITTED_HEADERS):
+        return Rejection.AUTO_REPLY
+    if _OUT_OF_OFFICE_SUBJECT.match(str(message.get("Subject", ""))):
+        return Rejection.AUTO_REPLY
+    return None
+
+
+def answer_identity(mail: ReceivedMail, message: EmailMessage, conversation_id: str) -> tuple[str, datetime]:
+    """The id and time an emailed answer is recorded and texted under, so that the same mail always
+    finds the same record. SES gives each delivery its own message id and receipt time, so a mail
+    delivered twice (a sender's retry, two routes) is known by its Message-ID in its conversation,
+    at the time its own Date gives; without a Message-ID, by the SES message id and receipt time."""
+    try:
+        message_id = str(message.get("Message-ID", "")).strip()
+    except Exception:  # noqa: BLE001 - an unreadable Message-ID identifies nothing
+        message_id = ""
+    if message_id in ("", "<>"):
+        return mail.ses_message_id, mail.received_at
+    digest = hashlib.sha256(f"{conversation_id}\n{message_id}".encode()).hexdigest()[:32]
+    return f"mail-{digest}", _written_at(message, mail.received_at)
+
+
+def _written_at(message: EmailMessage, received_at: datetime) -> datetime:
+    """The mail's Date when it is readable and close to its receipt, else SES's receipt time."""
+    try:
+        written = getattr(message["Date"], "datetime", None)
+    except Exception:  # noqa: BLE001 - an unreadable Date is no Date
+        written = None
+    if written is None or written.tzinfo is None or abs(written - received_at) > _DATE_TRUSTED_WITHIN:
+        return received_at
+    return written.astimezone(UTC)
 
 
 @dataclass
@@ -173,10 +250,13 @@ class AnswerService:
             raise AnswerRejected(Rejection.TOO_LARGE)
         message = email.message_from_bytes(raw, policy=default_policy)
         sender = _single_from(message)
-        if sender is None or not authenticated(mail, sender.rpartition("@")[2]):
-            raise AnswerRejected(Rejection.UNAUTHENTICATED, mask_address(sender or ""))
-        if is_auto_submitted(message):
-            raise AnswerRejected(Rejection.AUTO_REPLY)
+        if sender is None:
+            raise AnswerRejected(Rejection.UNAUTHENTICATED, "From is not exactly one address")
+        if not authenticated(mail, sender.rpartition("@")[2]):
+            raise AnswerRejected(Rejection.UNAUTHENTICATED, mask_address(sender))
+        robot = machine_mail(mail, message)
+        if robot is not None:
+            raise AnswerRejected(robot)  # counted, never explained: no mail goes back to a robot
         # From here on the sender is who they say they are: rejections are explained to them.
         try:
             return self._deliver(mail, message, raw, sender, conversation_id)
@@ -204,13 +284,17 @@ class AnswerService:
         if not subscriber.allows_agent(sender):
             raise AnswerRejected(Rejection.NOT_ALLOWED)
         text = self.extract_reply(raw).strip()
-        return self.send_answer(conversation, sender, text, mail.ses_message_id, mail.received_at, channel="email")
+        answer_id, at = answer_identity(mail, message, conversation_id)
+        return self.send_answer(conversation, sender, text, answer_id, at, channel="email",
+                                ses_message_id=mail.ses_message_id)
 
     def send_answer(
-        self, conversation: Any, author: str, text: str, external_id: str, at: datetime, channel: str
+        self, conversation: Any, author: str, text: str, external_id: str, at: datetime, channel: str,
+        ses_message_id: str | None = None,
     ) -> AnswerOutcome:
         """The one path from an agent's answer to the resident's phone, for email and console alike:
-        open conversation, resident not opted out, non-empty text, recorded once, sent once."""
+        open conversation, resident not opted out, non-empty text, recorded once, sent once.
+        ``ses_message_id``: the received mail an emailed answer came in (erasure deletes it)."""
         conversation_id = conversation.conversation_id
         if conversation.status != "open":
             raise AnswerRejected(Rejection.CLOSED)
@@ -219,7 +303,8 @@ class AnswerService:
         if not text.strip():
             raise AnswerRejected(Rejection.EMPTY)
         record, new = self.store.claim_message(
-            conversation_id, external_id, at, direction="out", channel=channel, body=text, author=author
+            conversation_id, external_id, at, direction="out", channel=channel, body=text, author=author,
+            ses_message_id=ses_message_id,
         )
         if not new and record.status in ("queued", "sent", "failed", "in_doubt", "delivered", "undelivered"):
             accepted = record.status in ("queued", "sent", "delivered", "undelivered")
@@ -393,10 +478,27 @@ def _set_status_once(record: Any, status: str) -> bool:
 
 
 def _single_from(message: EmailMessage) -> str | None:
-    addresses = [addr for _, addr in getaddresses(message.get_all("From", [])) if "@" in addr]
-    if len(addresses) != 1:
-        return None  # no From, or several: DMARC cannot align, and we cannot tell who answered
-    return addresses[0].lower()
+    """The one author a message names, or None. DMARC authenticates one From address, so a mail
+    that names more (two From headers, a list, a group) or that the parser had to guess at
+    (``agent@city <mallory@evil>`` reads as agent@city with a defect) names no one we can trust.
+    Obsolete syntax RFC 5322 §4 requires readers to accept (an unquoted ``J. Smith``) is no defect."""
+    try:
+        headers = message.get_all("From", [])
+        if len(headers) != 1:
+            return None
+        header = headers[0]
+        if not isinstance(header, AddressHeader):
+            return None
+        defects = [d for d in getattr(header, "defects", ()) if not isinstance(d, ObsoleteHeaderDefect)]
+        groups = header.groups
+    except Exception:  # noqa: BLE001 - a From the parser cannot read names no one
+        return None
+    if defects or len(groups) != 1 or groups[0].display_name is not None or len(groups[0].addresses) != 1:
+        return None
+    address = groups[0].addresses[0]
+    if not address.username or not address.domain:
+        return None
+    return str(address.addr_spec).lower()
 
 
 def mask_address(address: str) -> str:

@@ -422,6 +422,7 @@ class ConversationStore:
         body: str,
         urgent: bool = False,
         author: str | None = None,
+        ses_message_id: str | None = None,
     ) -> tuple[MessageModel, bool]:
         """Record a message once. Returns (message, new): ``new`` is False when the same
         external id was already recorded, so the caller skips work already done."""
@@ -429,6 +430,7 @@ class ConversationStore:
             conversation_id, external_id, received_at, direction=direction, channel=channel, body=body,
             status="pending", urgent=urgent, author=author,
         )
+        message.ses_message_id = ses_message_id  # an emailed answer's received mail (erasure deletes it)
         if _save_once(message):
             return message, True
         return MessageModel.get(conversation_id, message.message_key), False

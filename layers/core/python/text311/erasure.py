@@ -58,8 +58,9 @@ def forget_resident(
 
 
 def _answer_mail_id(message: MessageModel) -> str | None:
-    """The SES message id of an agent's emailed answer: the key is "<time>#<SES message id>"
+    """The SES message id of an agent's emailed answer: recorded with it, or, for answers recorded
+    before that (and those without a Message-ID), the key's "<time>#<SES message id>"
     (``external_id`` holds the SMS ids once the answer is sent)."""
     if message.channel != "email" or message.direction != "out":
         return None
-    return message.message_key.split("#", 1)[1] or None
+    return message.ses_message_id or message.message_key.split("#", 1)[1] or None

@@ -39,7 +39,6 @@ _SIGNATURE_IDS = re.compile(r"^(x_)?Signature$")
 _INDENT = re.compile(r"border:\s*none", re.IGNORECASE)
 # Bare blockquote edges, as lines of their own in the text: private-use characters no mail text uses.
 _OPEN, _CLOSE = "\ue000", "\ue001"
-_FORWARD_IN_QUOTE = re.compile(r"gmail_quote[^>]*>(\s*<[^>]+>)*\s*-+\s*Forwarded message", re.IGNORECASE)
 _HIDDEN = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden|mso-hide\s*:\s*all", re.IGNORECASE)
 
 
@@ -164,12 +163,11 @@ def _convert(html: str, drop_quotes: bool) -> str:
 def html_to_text(html: str) -> str:
     """Visible text of an HTML reply, quote containers removed, one line per block or ``<br>``.
 
-    A forward (Gmail puts it in a quote container too) or a reply the client wrapped whole in a
-    blockquote would come out empty: then the text keeps the containers and the plain-text rules
-    find the history instead.
+    A forward (Gmail puts it in a quote container too) goes with its container. A reply the client
+    wrapped whole in a blockquote, or a bare forward, would come out empty: then the text keeps the
+    containers and the plain-text rules find the history (or the forward) instead.
     """
-    if not _FORWARD_IN_QUOTE.search(html):
-        text = _convert(html, drop_quotes=True)
-        if text.strip():
-            return text
+    text = _convert(html, drop_quotes=True)
+    if text.strip():
+        return text
     return _convert(html, drop_quotes=False)

@@ -1,10 +1,11 @@
 """Find where the quoted history starts in a plain-text reply, and cut it.
 
 A reply is read line by line. A *splitter* is a line (or a few wrapped lines) that only a mail client
-writes above the message it quotes: ``On … wrote:``, ``Le … a écrit :``, an Outlook ``From:/Sent:``
-header block, ``-----Original Message-----``. Everything from the first splitter is history, except
-answers written under or between ``>``-quoted lines (bottom-posted or inline). Lines marked with ``>`` are
-history wherever they are.
+writes above the message it quotes or forwards: ``On … wrote:``, ``Le … a écrit :``, an Outlook
+``From:/Sent:`` header block, ``-----Original Message-----``, ``---------- Forwarded message ---------``,
+``Début du message réexpédié :``. Everything from the first splitter is history, except answers written
+under or between ``>``-quoted lines (bottom-posted or inline) below a quote, never below a forward. Lines
+marked with ``>`` are history wherever they are.
 """
 
 from __future__ import annotations
@@ -34,9 +35,12 @@ _ORIGINAL = re.compile(
     re.IGNORECASE,
 )
 _DATED_ADDRESS = re.compile(r"\s*\d{4}[-/.]\d{1,2}[-/.]\d{1,2}\b.{0,200}<?[\w.+-]+@[\w.-]+>?\s*:?\s*")
+# The line a client writes above a message it forwards: Gmail's, Thunderbird's and Yahoo's dashed titles,
+# Apple Mail's "Begin forwarded message:", in English and French (and German, which costs nothing).
 _FORWARD = re.compile(
-    r"\s*-{2,}\s*(forwarded\s+message|message\s+transf[ée]r[ée]|begin\s+forwarded\s+message|"
-    r"weitergeleitete\s+nachricht)\s*:?\s*-*\s*",
+    r"\s*(-{2,}\s*(forwarded\s+message|message\s+transf[ée]r[ée]|begin\s+forwarded\s+message|"
+    r"weitergeleitete\s+nachricht)\s*:?\s*-*|(begin\s+forwarded\s+message|d[ée]but\s+du\s+message\s+"
+    r"(r[ée]exp[ée]di[ée]|transf[ée]r[ée])|anfang\s+der\s+weitergeleiteten\s+nachricht)\s*:)\s*",
     re.IGNORECASE,
 )
 # Header names of a quoted Outlook/webmail block, grouped by meaning, in several languages.
@@ -116,7 +120,7 @@ def _splitter_length(lines: list[str], i: int) -> int:
     line = lines[i]
     if not line.strip() or is_quoted(line):
         return 0
-    if _ORIGINAL.fullmatch(line) or _ANDROID.fullmatch(line):
+    if _ORIGINAL.fullmatch(line) or _ANDROID.fullmatch(line) or _FORWARD.fullmatch(line):
         return 1
     if _UNDERSCORES.fullmatch(line):
         following = next((j for j in range(i + 1, min(len(lines), i + 3)) if lines[j].strip()), None)
@@ -139,17 +143,16 @@ def _splitter_length(lines: list[str], i: int) -> int:
     return 0
 
 
-def _after_forward(lines: list[str], i: int) -> bool:
-    """A header block right under "Forwarded message" is the forward itself, not history."""
-    before = [line for line in lines[max(0, i - 3) : i] if line.strip()]
-    return bool(before) and bool(_FORWARD.fullmatch(before[-1]))
+def is_forward(line: str) -> bool:
+    """Does this line open a forwarded message?"""
+    return bool(_FORWARD.fullmatch(line))
 
 
 def find_splitter(lines: list[str]) -> tuple[int, int] | None:
     """Index and span of the first splitter, or None."""
     for i in range(len(lines)):
         span = _splitter_length(lines, i)
-        if span and not _after_forward(lines, i):
+        if span:
             return i, span
     return None
 
@@ -191,18 +194,17 @@ def _in_quoted_paragraph(lines: list[str], i: int) -> bool:
 
 
 def strip_quotes(text: str) -> str:
-    """Cut the quoted history out of a plain-text reply."""
-    if _FORWARD.search(text) and not _ORIGINAL.search(text):
-        all_lines = text.splitlines()
-        forward_at = next((i for i, line in enumerate(all_lines) if _FORWARD.fullmatch(line)), None)
-        # A forward the agent adds a note to is not a reply: keep it whole unless history precedes it.
-        if forward_at is not None and find_splitter(all_lines[:forward_at]) is None:
-            return text
+    """Cut the quoted history, and any forwarded message, out of a plain-text reply.
+
+    A forward carries someone else's mail (often a colleague's internal one): only what the agent
+    wrote above it is their answer, so nothing under a forward line is kept, not even unmarked lines
+    that would be a bottom-posted answer under a ``>`` quote."""
     lines = _GLUED_ATTRIBUTION.sub("\\1\n", text).splitlines()
     found = find_splitter(lines)
     if found is not None:
         start, span = found
-        kept = lines[:start] + _answers_under_quote(lines[start + span :])
+        below = [] if is_forward(lines[start]) else _answers_under_quote(lines[start + span :])
+        kept = lines[:start] + below
     else:
         kept = lines
     return "\n".join(line for line in kept if not is_quoted(line))

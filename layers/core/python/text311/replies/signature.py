@@ -24,7 +24,14 @@ _DISCLAIMER = re.compile(
     r"avis\s+de\s+non-responsabilit[ée]|avertissement\s*:|disclaimer\s*:|"
     r"please\s+consider\s+the\s+environment|pensez\s+[àa]\s+l'environnement|"
     # "This e-mail may contain confidential…", "Ce courriel et les pièces jointes sont confidentiels…"
-    r"(this|ce|cette|le\s+pr[ée]sent)\b[^.]{0,120}\b(confidential|confidentiel|privileged|privil[ée]gi))",
+    r"(this|ce|cette|le\s+pr[ée]sent)\b[^.]{0,120}\b(confidential|confidentiel|privileged|privil[ée]gi)|"
+    # "The information in this email is confidential…", "L'information contenue dans ce courriel est confidentielle…"
+    r"(the\s+information|the\s+contents?|l['’]information|les\s+(renseignements|informations))\b[^.]{0,80}"
+    r"\b(e-?mail|message|courriel|communication|transmission)\b[^.]{0,80}\b(confidential|confidentiel|privileged|"
+    r"privil[ée]gi)|"
+    # "If you received this email in error…", "Si vous avez reçu ce courriel par erreur…"
+    r"(if\s+you\s+(have\s+)?received\s+this|si\s+vous\s+avez\s+re[çc]u\s+(ce|cette))\b[^.]{0,80}"
+    r"\b(in\s+error|by\s+mistake|par\s+erreur))",
     re.IGNORECASE,
 )
 _SIGN_OFF = re.compile(
@@ -49,6 +56,8 @@ _TITLE = re.compile(
     re.IGNORECASE,
 )
 _MAX_SIGNATURE_LINES = 10
+# A municipal signature, bilingual, runs longer: allowed when most of its lines are titles and contacts.
+_MAX_CONTACT_BLOCK_LINES = 16
 _MAX_SIGNATURE_LINE = 70
 
 
@@ -59,10 +68,12 @@ def _body(lines: list[str]) -> list[str]:
 def _looks_like_signature(lines: list[str]) -> bool:
     """Short lines of names, titles and contacts, not sentences of an answer."""
     body = _body(lines)
-    if len(body) > _MAX_SIGNATURE_LINES:
+    evidence = [bool(_CONTACT.search(line) or _TITLE.search(line) or _DEVICE.fullmatch(line)) for line in body]
+    limit = _MAX_CONTACT_BLOCK_LINES if 2 * sum(evidence) >= len(body) else _MAX_SIGNATURE_LINES
+    if len(body) > limit:
         return False
-    for line in body:
-        if _CONTACT.search(line) or _TITLE.search(line) or _DEVICE.fullmatch(line):
+    for line, contact in zip(body, evidence, strict=True):
+        if contact:
             continue
         words = line.split()
         # A sentence (long, or ending in ? or a full stop after many words) is part of the answer.
@@ -127,20 +138,32 @@ def _cut_sign_off(lines: list[str]) -> list[str]:
 
 
 def _cut_name_block(lines: list[str]) -> list[str]:
-    """A trailing block "Name / Title / City / phone" with no sign-off above it."""
-    blocks = "\n".join(lines).rstrip().split("\n\n")
-    if len(blocks) < 2:
-        return lines
-    last = blocks[-1].splitlines()
+    """Trailing blocks "Name / Title / City / phone" with no sign-off above them: one, or one per
+    language (a bilingual signature is often the same block twice)."""
+    while True:
+        blocks = "\n".join(lines).rstrip().split("\n\n")
+        if len(blocks) < 2 or not _is_name_block(blocks[-1]):
+            return lines
+        # "Drop it off at:" above "Depot / 12 Main Street": the answer announces the block, it is no signature.
+        if blocks[-2].rstrip().endswith(":"):
+            return lines
+        lines = "\n\n".join(blocks[:-1]).splitlines()
+
+
+def _is_name_block(block: str) -> bool:
+    last = block.splitlines()
     body = _body(last)
     contacts = sum(1 for line in body if _CONTACT.search(line) or _TITLE.search(line))
-    if len(body) >= 2 and contacts >= 1 and _looks_like_signature(last) and _looks_like_name(body[0]):
-        return "\n\n".join(blocks[:-1]).splitlines()
-    return lines
+    return len(body) >= 2 and contacts >= 1 and _looks_like_signature(last) and _looks_like_name(body[0])
 
 
 def _looks_like_name(line: str) -> bool:
-    words = line.replace(",", " ").split()
+    """"Jean Roy", "Tremblay, Marie", or a name with a credential after a comma ("Marie-Ève Lavoie, urb.")."""
+    return _capitalised_words(line.replace(",", " ")) or _capitalised_words(line.partition(",")[0])
+
+
+def _capitalised_words(text: str) -> bool:
+    words = text.split()
     return 1 <= len(words) <= 4 and all(w[:1].isupper() for w in words if w[:1].isalpha())
 
 
