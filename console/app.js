@@ -198,7 +198,8 @@
   function report(error) {
     if (!(error instanceof ApiError)) return fail(t("errorNetwork"));
     if (error.status === 401) return undefined;
-    fail([403, 404, 409].includes(error.status) ? error.message : t("error", { status: error.status }));
+    // 400 says what was refused (a transfer to an address that is not one agent of the city).
+    fail([400, 403, 404, 409].includes(error.status) ? error.message : t("error", { status: error.status }));
   }
 
   // ---- views --------------------------------------------------------------------------------
@@ -298,7 +299,7 @@
     $("#act-claim").hidden = c.owner === me.email;
     $("#act-close").hidden = c.status !== "open";
     $("#act-reopen").hidden = c.status === "open";
-    $("#answer-send").disabled = c.status !== "open" || c.resident_opted_out;
+    $("#answer-send").disabled = !canAnswer(c);
     // Redrawn every time (delivery statuses change); only new incoming texts are announced.
     $("#messages").replaceChildren(...data.messages.map(messageItem));
     if (!fresh) {
@@ -307,6 +308,9 @@
     }
     if (fresh) await fillCanned(c.language);
   }
+
+  // A resident who texted STOP gets no SMS: Send stays off and #thread-optout says why.
+  function canAnswer(c) { return c.status === "open" && !c.resident_opted_out; }
 
   function messageItem(m) {
     const who = m.direction === "in" ? thread.conversation.resident : m.author || "";
@@ -328,12 +332,13 @@
   }
 
   async function act(action, body) {
-    if (!thread) return;
+    if (!thread) return false;
     try {
       await api("POST", `/conversations/${encodeURIComponent(thread.id)}/${action}`, body);
       say(t("done"));
       await openThread(thread.id, { quiet: true });
-    } catch (error) { report(error); }
+      return true;
+    } catch (error) { report(error); return false; }
   }
 
   async function sendAnswer(event) {
@@ -361,7 +366,7 @@
       } else fail(t(`reason_${result.reason}`));
       await openThread(thread.id, { quiet: true });
     } catch (error) { report(error); }
-    finally { button.disabled = !thread || thread.conversation.status !== "open"; }
+    finally { button.disabled = !thread || !canAnswer(thread.conversation); }
   }
 
   // A busy SMS line queues the answer (docs/outbound.md); the wait comes only when over a minute.
@@ -399,12 +404,13 @@
     $("#act-reopen").addEventListener("click", () => act("reopen"));
     $("#transfer-form").addEventListener("submit", (event) => {
       event.preventDefault();
-      act("assign", { agent: $("#transfer-to").value.trim() }).then(() => { $("#transfer-to").value = ""; });
+      // A refused address stays in the field, next to the message saying why.
+      act("assign", { agent: $("#transfer-to").value.trim() }).then((done) => { if (done) $("#transfer-to").value = ""; });
     });
     $("#note-form").addEventListener("submit", (event) => {
       event.preventDefault();
       const text = $("#note").value.trim();
-      if (text) act("notes", { text }).then(() => { $("#note").value = ""; });
+      if (text) act("notes", { text }).then((done) => { if (done) $("#note").value = ""; });
     });
     $("#answer-form").addEventListener("submit", sendAnswer);
     $("#answer").addEventListener("input", updateCount);

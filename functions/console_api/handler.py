@@ -6,6 +6,7 @@ tenant check lives in the service and the table keys, so the local run exercises
 
 from __future__ import annotations
 
+import json
 from functools import cache
 from typing import Any
 
@@ -24,6 +25,7 @@ from aws_lambda_powertools.utilities.idempotency import (
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from text311 import services
+from text311.addresses import AddressRefused
 from text311.auth import Caller, Unauthorized, caller_from_claims
 from text311.console import Conflict, Forbidden, NotFound
 from text311.observability import logger, metrics, tracer
@@ -39,8 +41,21 @@ def caller() -> Caller:
         raise UnauthorizedError(str(exc)) from exc
 
 
+def json_object() -> dict[str, Any]:
+    # The decoder's own message (with its line and column) stays out of the answer: a short one will do.
+    try:
+        body = app.current_event.json_body
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise BadRequestError("the body is not valid JSON") from exc
+    if body is None:
+        return {}
+    if not isinstance(body, dict):
+        raise BadRequestError("the body must be a JSON object")
+    return body
+
+
 def body_text(field: str, limit: int = 1600) -> str:
-    value = (app.current_event.json_body or {}).get(field)
+    value = json_object().get(field)
     if not isinstance(value, str) or not value.strip():
         raise BadRequestError(f"{field}: a non-empty string is required")
     if len(value) > limit:
@@ -56,6 +71,11 @@ def not_found(exc: NotFound) -> Response:
 @app.exception_handler(Forbidden)
 def forbidden(exc: Forbidden) -> Response:
     raise ServiceError(403, str(exc))
+
+
+@app.exception_handler(AddressRefused)
+def address_refused(exc: AddressRefused) -> Response:
+    raise BadRequestError(f"agent: {exc}")
 
 
 @app.exception_handler(Conflict)
@@ -100,7 +120,10 @@ def answer_once() -> Any:
 @app.post("/conversations/<conversation_id>/answer")
 def answer(conversation_id: str) -> dict[str, Any]:
     # A browser retrying the same click sends the same Idempotency-Key: one SMS, the same response.
-    request_id = app.current_event.get_header_value("idempotency-key") or app.lambda_context.aws_request_id
+    # Without one, a retry could not be told from a new click, so the request is refused.
+    request_id = (app.current_event.headers.get("idempotency-key") or "").strip()
+    if not request_id or len(request_id) > 128:
+        raise BadRequestError("Idempotency-Key: a header of 1 to 128 characters is required to send an SMS")
     request = {
         "caller": caller().email,
         "conversation_id": conversation_id,

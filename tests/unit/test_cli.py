@@ -97,6 +97,11 @@ def test_add_by_a_name_that_resolves_to_one_place(table, cli):
         (["pothole on main st", "--email", "a@b.ca", "--agents", "@b.ca"], "not a municipality"),
         ([str(GATINEAU), "--email", "not-an-email", "--agents", "@b.ca"], "contact_emails"),
         ([str(GATINEAU), "--email", "a@b.ca", "--agents", "nobody"], "agent_allow_list"),
+        # One address an entry, as the console's transfers (issue 17): no list, no second @, no header.
+        ([str(GATINEAU), "--email", "a@b.ca", "--agents", "mallory,agent@gatineau.ca"], "agent_allow_list"),
+        ([str(GATINEAU), "--email", "a@b.ca", "--agents", "a@evil@gatineau.ca"], "agent_allow_list"),
+        ([str(GATINEAU), "--email", "a@b.ca", "--agents", "x@evil\nbcc: agent@gatineau.ca"], "agent_allow_list"),
+        ([str(GATINEAU), "--email", "311,mallory@gatineau.ca", "--agents", "@b.ca"], "contact_emails"),
         ([str(GATINEAU), "--email", "a@b.ca", "--agents", "@b.ca", "--language", "es"], "languages"),
         (
             [str(GATINEAU), "--email", "a@b.ca", "--agents", "@b.ca", "--time-zone", "Mars/Olympus"],

@@ -7,9 +7,11 @@ import json
 
 import pytest
 from aws_events import http_api_request, inbound_sms_event, two_way_sms
-from harness import GATINEAU, KINGSTON, OUR_NUMBER, LambdaContext, setup_region
+from harness import GATINEAU, KINGSTON, OUR_NUMBER, LambdaContext, sent_mails, setup_region
 from moto import mock_aws
 
+from text311 import services
+from text311.adapters.dynamodb import ConversationModel
 from text311.auth import LocalSessionVerifier, Unauthorized
 
 CONTEXT = LambdaContext("console-api", 30_000)
@@ -17,6 +19,13 @@ CONTEXT = LambdaContext("console-api", 30_000)
 GATINEAU_AGENT = {"email": "marie@gatineau.example.ca", "custom:municipality_id": str(GATINEAU.geonameid),
                   "custom:role": "agent"}
 GATINEAU_SUPERVISOR = {**GATINEAU_AGENT, "email": "chef@gatineau.example.ca", "custom:role": "supervisor"}
+GATINEAU_OTHER_AGENT = {**GATINEAU_AGENT, "email": "luc@gatineau.example.ca"}
+RESIDENT = "+18195550123"
+# Transfers that end in the city's domain but name someone else too (issue 17, item 2).
+INJECTED_AGENTS = ["mallory@evil.example, marie@gatineau.example.ca",
+                   "x@evil\nbcc: marie@gatineau.example.ca",
+                   "a@evil@gatineau.example.ca",
+                   "Mallory <marie@gatineau.example.ca>"]
 KINGSTON_AGENT = {"email": "sam@kingston.example.ca", "custom:municipality_id": str(KINGSTON.geonameid),
                   "custom:role": "agent"}
 
@@ -38,10 +47,21 @@ def region(aws_env, monkeypatch):
         yield api, sms
 
 
-def call(api, method, path, claims, body=None, query=None, headers=None):
-    response = api.lambda_handler(http_api_request(method, path, claims=claims, body=body, query=query,
-                                                   headers=headers), CONTEXT)
+def call(api, method, path, claims, body=None, query=None, headers=None, raw_body=None):
+    event = http_api_request(method, path, claims=claims, body=body, query=query, headers=headers)
+    if raw_body is not None:
+        event["body"] = raw_body
+    response = api.lambda_handler(event, CONTEXT)
     return response["statusCode"], json.loads(response["body"]) if response.get("body") else None
+
+
+def conversation(conversation_id: str) -> ConversationModel:
+    return ConversationModel.get(GATINEAU.geonameid, conversation_id)
+
+
+def text_again(body: str) -> None:
+    inbound = importlib.import_module("functions.inbound_sms.handler")
+    inbound.lambda_handler(inbound_sms_event(two_way_sms(body, RESIDENT, OUR_NUMBER)), CONTEXT)
 
 
 def ids(api, claims, **query):
@@ -68,7 +88,8 @@ def test_answering_another_citys_conversation_is_refused_and_sends_nothing(regio
     api, sms = region
     [kingston_id] = ids(api, KINGSTON_AGENT)
     before = len(sms.sent)
-    status, _ = call(api, "POST", f"/conversations/{kingston_id}/answer", GATINEAU_AGENT, {"text": "hello"})
+    status, _ = call(api, "POST", f"/conversations/{kingston_id}/answer", GATINEAU_AGENT, {"text": "hello"},
+                     headers={"idempotency-key": "click-other-city"})
     assert status == 404 and len(sms.sent) == before
 
 
@@ -101,7 +122,8 @@ def test_transfer_only_to_an_agent_of_the_same_city(region):
     api, _ = region
     [conversation_id] = ids(api, GATINEAU_AGENT)
     path = f"/conversations/{conversation_id}/assign"
-    assert call(api, "POST", path, GATINEAU_AGENT, {"agent": "sam@kingston.example.ca"})[0] == 403
+    status, body = call(api, "POST", path, GATINEAU_AGENT, {"agent": "sam@kingston.example.ca"})
+    assert status == 400 and "not an agent of this city" in body["message"]
     status, body = call(api, "POST", path, GATINEAU_AGENT, {"agent": "luc@gatineau.example.ca"})
     assert status == 200 and body["owner"] == "luc@gatineau.example.ca"
 
@@ -111,7 +133,8 @@ def test_close_reopen_and_notes(region):
     [conversation_id] = ids(api, GATINEAU_AGENT)
     assert call(api, "POST", f"/conversations/{conversation_id}/close", GATINEAU_AGENT)[1]["status"] == "closed"
     assert ids(api, GATINEAU_AGENT) == [] and ids(api, GATINEAU_AGENT, status="closed") == [conversation_id]
-    status, answer = call(api, "POST", f"/conversations/{conversation_id}/answer", GATINEAU_AGENT, {"text": "hi"})
+    status, answer = call(api, "POST", f"/conversations/{conversation_id}/answer", GATINEAU_AGENT, {"text": "hi"},
+                          headers={"idempotency-key": "click-closed"})
     assert answer == {"sent": False, "reason": "closed", "detail": ""}
     call(api, "POST", f"/conversations/{conversation_id}/reopen", GATINEAU_AGENT)
     call(api, "POST", f"/conversations/{conversation_id}/notes", GATINEAU_AGENT, {"text": "Called the roads crew"})
@@ -129,7 +152,8 @@ def test_text_search_stays_inside_the_city(region):
 def test_supervisors_see_open_counts_and_first_response_times_agents_do_not(region):
     api, sms = region
     [conversation_id] = ids(api, GATINEAU_AGENT)
-    call(api, "POST", f"/conversations/{conversation_id}/answer", GATINEAU_AGENT, {"text": "On it."})
+    call(api, "POST", f"/conversations/{conversation_id}/answer", GATINEAU_AGENT, {"text": "On it."},
+         headers={"idempotency-key": "click-stats"})
     sms.flush()  # sent by the drainer: the answer counts, its agent owns the conversation
     assert call(api, "GET", "/stats", GATINEAU_AGENT)[0] == 403
     status, stats = call(api, "GET", "/stats", GATINEAU_SUPERVISOR)
@@ -149,7 +173,8 @@ def test_requests_without_valid_claims_are_401(region, claims):
 def test_bad_bodies_are_400_naming_the_field(region):
     api, _ = region
     [conversation_id] = ids(api, GATINEAU_AGENT)
-    status, body = call(api, "POST", f"/conversations/{conversation_id}/answer", GATINEAU_AGENT, {"txt": "x"})
+    status, body = call(api, "POST", f"/conversations/{conversation_id}/answer", GATINEAU_AGENT, {"txt": "x"},
+                        headers={"idempotency-key": "click-bad"})
     assert status == 400 and "text" in body["message"]
 
 
@@ -163,3 +188,113 @@ def test_local_sessions_verify_and_reject_tampering():
     expired = verifier.issue(GATINEAU_AGENT, now=0)
     with pytest.raises(Unauthorized):
         verifier.claims({"headers": {"Authorization": f"Bearer {expired}"}})
+
+
+@pytest.mark.parametrize("agent", INJECTED_AGENTS)
+def test_a_transfer_to_anything_but_one_bare_address_is_400_and_changes_nothing(region, agent):
+    api, _ = region
+    [conversation_id] = ids(api, GATINEAU_AGENT)
+
+    status, body = call(api, "POST", f"/conversations/{conversation_id}/assign", GATINEAU_AGENT, {"agent": agent})
+
+    assert status == 400 and body["message"].startswith("agent: ")
+    assert conversation(conversation_id).owner_email is None
+    _, thread = call(api, "GET", f"/conversations/{conversation_id}", GATINEAU_AGENT)
+    assert [m for m in thread["messages"] if m["direction"] == "note"] == []
+
+
+def test_a_stored_owner_that_is_not_one_agent_is_no_owner_for_the_next_mail(region):
+    api, _ = region
+    [conversation_id] = ids(api, GATINEAU_AGENT)
+    conversation(conversation_id).update(actions=[ConversationModel.owner_email.set(INJECTED_AGENTS[0])])
+
+    text_again("Still a pothole on rue Laurier")
+
+    mail = sent_mails()[-1]
+    assert "Still a pothole" in mail.get_body(preferencelist=("plain",)).get_content()
+    assert str(mail["To"]) == "311@gatineau.example.ca" and mail["Cc"] is None
+    _, thread = call(api, "GET", f"/conversations/{conversation_id}", GATINEAU_AGENT)
+    assert thread["conversation"]["owner"] is None
+
+
+def test_an_agent_takes_a_conversation_whose_stored_owner_is_not_one_agent(region):
+    api, _ = region
+    [conversation_id] = ids(api, GATINEAU_AGENT)
+    conversation(conversation_id).update(actions=[ConversationModel.owner_email.set(INJECTED_AGENTS[1])])
+
+    status, body = call(api, "POST", f"/conversations/{conversation_id}/claim", GATINEAU_AGENT)
+
+    assert (status, body["owner"]) == (200, GATINEAU_AGENT["email"])
+
+
+def test_a_notice_for_a_stored_owner_that_is_not_one_agent_goes_to_the_city_inbox(region):
+    api, _ = region
+    [conversation_id] = ids(api, GATINEAU_AGENT)
+    conversation(conversation_id).update(actions=[ConversationModel.owner_email.set(INJECTED_AGENTS[2])])
+
+    services.notify_thread(conversation(conversation_id), GATINEAU, "The answer was not delivered.")
+
+    assert str(sent_mails()[-1]["To"]) == "311@gatineau.example.ca"
+
+
+def test_sending_an_sms_without_an_idempotency_key_is_400_and_sends_nothing(region):
+    api, sms = region
+    [conversation_id] = ids(api, GATINEAU_AGENT)
+    before = len(sms.flush().sent)
+
+    status, body = call(api, "POST", f"/conversations/{conversation_id}/answer", GATINEAU_AGENT, {"text": "On it."})
+
+    assert status == 400 and "Idempotency-Key" in body["message"]
+    assert len(sms.flush().sent) == before
+
+
+@pytest.mark.parametrize(("raw", "message"), [("{not json", "the body is not valid JSON"),
+                                              ('["agent"]', "the body must be a JSON object")])
+def test_a_malformed_body_is_400_with_a_short_message(region, raw, message):
+    api, _ = region
+    [conversation_id] = ids(api, GATINEAU_AGENT)
+
+    status, body = call(api, "POST", f"/conversations/{conversation_id}/notes", GATINEAU_AGENT, raw_body=raw)
+
+    assert (status, body["message"]) == (400, message)
+
+
+def test_an_agent_cannot_close_a_conversation_another_agent_owns(region):
+    api, _ = region
+    [conversation_id] = ids(api, GATINEAU_AGENT)
+    call(api, "POST", f"/conversations/{conversation_id}/claim", GATINEAU_OTHER_AGENT)
+
+    status, _ = call(api, "POST", f"/conversations/{conversation_id}/close", GATINEAU_AGENT)
+
+    assert status == 403 and conversation(conversation_id).status == "open"
+
+
+def test_an_agent_closes_their_own_conversation_or_an_unowned_one(region):
+    api, _ = region
+    [conversation_id] = ids(api, GATINEAU_AGENT)
+    assert call(api, "POST", f"/conversations/{conversation_id}/close", GATINEAU_AGENT)[0] == 200  # unowned
+    call(api, "POST", f"/conversations/{conversation_id}/reopen", GATINEAU_AGENT)
+    call(api, "POST", f"/conversations/{conversation_id}/claim", GATINEAU_AGENT)
+    assert call(api, "POST", f"/conversations/{conversation_id}/close", GATINEAU_AGENT)[0] == 200  # own
+
+
+def test_a_supervisor_closes_any_conversation_of_the_city(region):
+    api, _ = region
+    [conversation_id] = ids(api, GATINEAU_AGENT)
+    call(api, "POST", f"/conversations/{conversation_id}/claim", GATINEAU_OTHER_AGENT)
+
+    status, body = call(api, "POST", f"/conversations/{conversation_id}/close", GATINEAU_SUPERVISOR)
+
+    assert status == 200 and body["status"] == "closed"
+
+
+def test_the_thread_shows_the_resident_opted_out_after_stop(region):
+    api, _ = region
+    [conversation_id] = ids(api, GATINEAU_AGENT)
+    assert call(api, "GET", f"/conversations/{conversation_id}", GATINEAU_AGENT)[1]["conversation"][
+        "resident_opted_out"] is False
+
+    text_again("STOP")
+
+    _, thread = call(api, "GET", f"/conversations/{conversation_id}", GATINEAU_AGENT)
+    assert thread["conversation"]["resident_opted_out"] is True

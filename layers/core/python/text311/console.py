@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from text311.adapters.dynamodb import ConversationModel, MessageModel
+from text311.addresses import agent_address
 from text311.auth import Caller
 from text311.observability import correlate
 
@@ -40,12 +41,13 @@ def _iso(moment: datetime | None) -> str | None:
     return moment.astimezone(UTC).isoformat() if moment else None
 
 
-def conversation_view(c: ConversationModel) -> dict[str, Any]:
+def conversation_view(c: ConversationModel, owner: str | None) -> dict[str, Any]:
+    """``owner``: the stored owner as the city's allow-list reads it (``ConsoleService._owner``)."""
     return {
         "id": c.conversation_id,
         "subject": c.subject,
         "status": c.status,
-        "owner": c.owner_email,
+        "owner": owner,
         "resident": c.phone_masked,
         "language": c.language,
         "urgent": bool(c.urgent),
@@ -84,6 +86,18 @@ class ConsoleService:
         correlate(conversation_id)  # only once the caller's city holds it
         return conversation
 
+    def _owner(self, caller: Caller, conversation: ConversationModel) -> str | None:
+        """The owner, or None when the stored one is not one agent of the city (it counts as unowned)."""
+        subscriber = self.subscribers.get(caller.municipality_id)
+        return subscriber.agent_owner(conversation.owner_email) if subscriber else None
+
+    def _view(self, caller: Caller, conversation: ConversationModel) -> dict[str, Any]:
+        return conversation_view(conversation, self._owner(caller, conversation))
+
+    def _owner_or_supervisor(self, caller: Caller, conversation: ConversationModel, action: str) -> None:
+        if not (caller.supervisor or self._owner(caller, conversation) in (None, caller.email)):
+            raise Forbidden(f"only the conversation's agent or a supervisor can {action} it")
+
     def list(
         self, caller: Caller, status: str | None = "open", view: str | None = None, query: str | None = None
     ) -> list[dict[str, Any]]:
@@ -100,11 +114,12 @@ class ConsoleService:
             caller.municipality_id, scan_index_forward=False, filter_condition=condition
         )
         needle = (query or "").casefold().strip()
+        subscriber = self.subscribers.get(caller.municipality_id)
         result = []
         for item in items:  # the query is bounded by the caller's partition
             if needle and needle not in item.subject.casefold():
                 continue
-            result.append(conversation_view(item))
+            result.append(conversation_view(item, subscriber.agent_owner(item.owner_email) if subscriber else None))
             if len(result) >= PAGE:
                 break
         return result
@@ -112,7 +127,11 @@ class ConsoleService:
     def thread(self, caller: Caller, conversation_id: str) -> dict[str, Any]:
         conversation = self._conversation(caller, conversation_id)
         messages = [message_view(m) for m in MessageModel.query(conversation_id)]
-        return {"conversation": conversation_view(conversation), "messages": messages}
+        view = self._view(caller, conversation)
+        # A STOP marks the resident, not the conversation: the page must know before Send is pressed.
+        view["resident_opted_out"] = view["resident_opted_out"] or self.answers.residents_opted_out(
+            conversation.phone_hash)
+        return {"conversation": view, "messages": messages}
 
     def canned(self, caller: Caller) -> dict[str, list[str]]:
         subscriber = self.subscribers.get(caller.municipality_id)
@@ -138,33 +157,35 @@ class ConsoleService:
     def claim(self, caller: Caller, conversation_id: str) -> dict[str, Any]:
         conversation = self._conversation(caller, conversation_id)
         model = ConversationModel
+        free = model.owner_email.does_not_exist() | (model.owner_email == caller.email)
+        stored = conversation.owner_email
+        if stored and self._owner(caller, conversation) is None:  # not one agent of the city: unowned
+            free = free | (model.owner_email == stored)
         try:
-            conversation.update(
-                actions=[model.owner_email.set(caller.email)],
-                condition=model.owner_email.does_not_exist() | (model.owner_email == caller.email),
-            )
+            conversation.update(actions=[model.owner_email.set(caller.email)], condition=free)
         except Exception as exc:  # noqa: BLE001 - conditional failure: someone owns it already
-            raise Conflict(f"already owned by {conversation.owner_email}") from exc
-        return conversation_view(conversation)
+            conversation.refresh()
+            raise Conflict(f"already owned by {self._owner(caller, conversation)}") from exc
+        return self._view(caller, conversation)
 
     def assign(self, caller: Caller, conversation_id: str, agent: str) -> dict[str, Any]:
+        """Transfer to one agent of the city; ``AddressRefused`` (a ValueError) for anything else."""
         conversation = self._conversation(caller, conversation_id)
-        if not (caller.supervisor or conversation.owner_email in (None, caller.email)):
-            raise Forbidden("only the owner or a supervisor can transfer a conversation")
+        self._owner_or_supervisor(caller, conversation, "transfer")
         subscriber = self.subscribers.get(caller.municipality_id)
-        agent = agent.strip().lower()
-        if subscriber is None or not subscriber.allows_agent(agent):
-            raise Forbidden(f"{agent} is not an agent of this city")
-        conversation.update(actions=[ConversationModel.owner_email.set(agent)])
-        self.note(caller, conversation_id, f"Transferred to {agent} by {caller.email}.")
-        return conversation_view(conversation)
+        address = agent_address(agent, subscriber.agent_allow_list if subscriber else ())
+        conversation.update(actions=[ConversationModel.owner_email.set(address)])
+        self.note(caller, conversation_id, f"Transferred to {address} by {caller.email}.")
+        return self._view(caller, conversation)
 
     def set_status(self, caller: Caller, conversation_id: str, status: str) -> dict[str, Any]:
         conversation = self._conversation(caller, conversation_id)
+        if status == "closed":
+            self._owner_or_supervisor(caller, conversation, "close")
         conversation.update(
             actions=[ConversationModel.status.set(status), ConversationModel.last_message_at.set(self.clock())]
         )
-        return conversation_view(conversation)
+        return self._view(caller, conversation)
 
     def note(self, caller: Caller, conversation_id: str, text: str) -> dict[str, Any]:
         self._conversation(caller, conversation_id)

@@ -11,8 +11,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pynamodb.exceptions import DoesNotExist, PutError
 
 from text311.adapters.dynamodb import SubscriberModel
+from text311.addresses import AddressRefused, agent_address, single_address
 
-_EMAIL = re.compile(r"^[^@\s<>]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")
 _DOMAIN = re.compile(r"^@?[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")
 LANGUAGES = ("en", "fr")
 STATUSES = ("active", "suspended")
@@ -50,11 +50,11 @@ class Subscriber:
         if not self.contact_emails:
             raise SubscriberError("contact_emails: at least one contact-centre address is required")
         for address in self.contact_emails:
-            if not _EMAIL.match(address):
-                raise SubscriberError(f"contact_emails: not an email address: {address!r}")
+            if not _is_address(address):
+                raise SubscriberError(f"contact_emails: not one email address: {address!r}")
         for entry in self.agent_allow_list:
-            if not (_EMAIL.match(entry) or _DOMAIN.match(entry)):
-                raise SubscriberError(f"agent_allow_list: not an address or a domain: {entry!r}")
+            if not (_is_address(entry) or _DOMAIN.match(entry)):
+                raise SubscriberError(f"agent_allow_list: not one address or a domain: {entry!r}")
         for language in self.languages:
             if language not in LANGUAGES:
                 raise SubscriberError(f"languages: {language!r} is not one of {', '.join(LANGUAGES)}")
@@ -70,14 +70,25 @@ class Subscriber:
         return self.status == "active"
 
     def allows_agent(self, address: str) -> bool:
-        """Whether ``address`` may answer this city's residents (exact address or domain)."""
-        address = address.strip().lower()
-        domain = address.rpartition("@")[2]
-        for entry in (e.strip().lower() for e in self.agent_allow_list):
-            bare = entry.lstrip("@")
-            if ("@" in bare and bare == address) or ("@" not in bare and bare == domain):
-                return True
+        """Whether ``address`` is one agent of this city (its address or its domain on the allow-list)."""
+        try:
+            agent_address(address, self.agent_allow_list)
+        except AddressRefused:
+            return False
+        return True
+
+    def agent_owner(self, stored: str | None) -> str | None:
+        """A conversation's stored owner when it is one agent of this city, else None (the shared
+        inbox): an owner written before the rule, or by a path that skipped it, never addresses mail."""
+        return stored.strip().lower() if stored and self.allows_agent(stored) else None
+
+
+def _is_address(text: str) -> bool:
+    try:
+        single_address(text)
+    except AddressRefused:
         return False
+    return True
 
 
 def _to_model(sub: Subscriber) -> SubscriberModel:
