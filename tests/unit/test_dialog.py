@@ -119,7 +119,7 @@ def test_ambiguous_name_gives_a_numbered_list_and_a_number_picks(dialog):
     turn = dialog.handle(ResidentState(state=State.ASKING, pending=("Tree down",)), "Richmond")
     assert turn.state.state is State.CHOOSING
     assert turn.replies == (
-        "Which one? Reply 1 for Richmond, BC; Reply 2 for Richmond, VA. Reply with the number or the name.",
+        "Which one? 1) Richmond, BC; 2) Richmond, VA. Reply with the number or the name.",
     )
     picked = dialog.handle(turn.state, "1")
     assert picked.state.municipality_id == RICHMOND_BC.geonameid
@@ -214,7 +214,7 @@ def test_change_resets_the_municipality(dialog):
     connected = ResidentState(state=State.CONNECTED, municipality_id=GATINEAU.geonameid, language="fr")
     turn = dialog.handle(connected, "CHANGER")
     assert turn.state.state is State.ASKING and turn.state.municipality_id is None
-    assert turn.replies == ("D'accord. Dans quelle municipalité êtes-vous?",)
+    assert turn.replies == ("D'accord. Dans quelle municipalité vous trouvez-vous?",)
 
 
 def test_emergency_gets_the_911_notice_and_still_goes_to_the_city_flagged_urgent(dialog):
@@ -229,6 +229,15 @@ def test_emergency_before_a_city_is_known_gets_the_notice_first(dialog):
     turn = dialog.handle(ResidentState(), "URGENCE il y a le feu")
     assert turn.urgent
     assert "911" in turn.replies[0] and "quelle municipalité" in turn.replies[1]
+
+
+def test_an_emergency_held_before_the_city_is_known_is_forwarded_flagged_urgent(dialog):
+    first = dialog.handle(ResidentState(), "There is a fire in the park")
+    second = dialog.handle(first.state, "Pothole on Main St")
+    turn = dialog.handle(second.state, "Gatineau")
+    assert turn.event == "connected" and not turn.urgent  # "Gatineau" itself is no emergency
+    assert turn.forwards == ("There is a fire in the park", "Pothole on Main St")
+    assert turn.urgent_forwards == (True, False)
 
 
 def test_empty_text_from_a_connected_resident_is_not_forwarded(dialog):

@@ -40,12 +40,12 @@ def test_new_resident_is_asked_then_connected_and_the_city_gets_the_first_text(r
     handler, sms = region
     assert text(handler, "Il y a un nid de poule devant le 12 rue Laurier") == {"batchItemFailures": []}
     assert sms.to(RESIDENT) == [
-        "Text311 : dans quelle municipalité êtes-vous? Répondez avec le nom de votre ville."
+        "Text311 : dans quelle municipalité vous trouvez-vous? Répondez avec le nom de votre ville."
     ]
     assert sent_mails() == []
 
     text(handler, "Gatineau")
-    assert sms.to(RESIDENT)[-1].startswith("Vous êtes en lien avec le 311 de Gatineau.")
+    assert sms.to(RESIDENT)[-1].startswith("Message transmis au 311 de Gatineau.")
     [mail] = sent_mails()
     assert mail["To"] == "311@gatineau.example.ca"
     subject = r"\[Text311 #[A-Z0-9]{8}\] Gatineau: Il y a un nid de poule devant…"
@@ -133,6 +133,20 @@ def test_an_emergency_is_answered_at_once_and_mailed_flagged_urgent(region):
     assert text_of(mail).startswith("URGENT")
 
 
+def test_an_emergency_sent_before_the_city_is_known_is_mailed_urgent_once_the_city_is_chosen(region):
+    handler, sms = region
+    text(handler, "There is a fire in the park")
+    assert "911" in sms.to(RESIDENT)[0]  # the notice at once, before the question
+    text(handler, "Gatineau")
+    [mail] = sent_mails()
+    assert mail["Importance"] == "high"
+    assert text_of(mail).startswith("URGENT")
+    [conversation] = list(ConversationModel.query(GATINEAU.geonameid))
+    assert conversation.urgent
+    [message] = [m for m in MessageModel.query(conversation.conversation_id) if m.direction == "in"]
+    assert message.urgent
+
+
 def test_a_conversation_silent_longer_than_the_idle_days_closes_and_a_new_thread_opens(region):
     handler, _ = region
     start = datetime.now(UTC) - timedelta(days=30)
@@ -162,6 +176,17 @@ def test_stop_keeps_our_opt_out_in_step_and_sends_nothing(region):
         ("🚧🕳️ big hole here 🚗💥", "🚧🕳️ big hole here 🚗💥"),
         ("bad\x00 control\x07 chars\u200b here", "bad control chars here"),
         ("x" * 1600, "x" * 1600),
+        # Emoji sequences whole: a family (ZWJ), a skin tone, a variation selector, a subdivision flag.
+        ("\U0001f468\u200d\U0001f469\u200d\U0001f467 \U0001f44d\U0001f3fd \u2764\ufe0f "
+         "\U0001f3f4\U000e0067\U000e0062\U000e0073\U000e0063\U000e0074\U000e007f",
+         "\U0001f468\u200d\U0001f469\u200d\U0001f467 \U0001f44d\U0001f3fd \u2764\ufe0f "
+         "\U0001f3f4\U000e0067\U000e0062\U000e0073\U000e0063\U000e0074\U000e007f"),
+        # Separators break the line instead of merging the words on either side.
+        ("Pothole\u2028on Main\u2029Still there\x0bnear\x0cthe school",
+         "Pothole\non Main\nStill there\nnear\nthe school"),
+        # A byte-order mark, bidirectional overrides and hidden tag text are dropped.
+        ("\ufeffLeak at \u202e12\u202c Elm\U000e0069\U000e0067\U000e006e\U000e006f\U000e0072\U000e0065",
+         "Leak at 12 Elm"),
     ],
 )
 def test_unusual_bodies_reach_the_city_intact_or_cleaned(region, body, expected_mail_text):

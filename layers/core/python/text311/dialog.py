@@ -75,7 +75,9 @@ class Turn:
     replies: tuple[str, ...] = ()
     keyword_reply: bool = False  # the replies answer a carrier keyword (sent first)
     forwards: tuple[str, ...] = ()  # texts for the city, oldest first
-    urgent: bool = False
+    urgent: bool = False  # this text is an emergency: the 911 notice goes first
+    # One flag per forwarded text: a text held before the city was known keeps its own urgency.
+    urgent_forwards: tuple[bool, ...] = ()
     dropped: int = 0  # pending texts beyond MAX_PENDING (logged by the caller, never silently)
 
 
@@ -101,7 +103,7 @@ class Dialog:
             # The service has opted the number out and confirmed it; we only keep in step.
             state = replace(resident, opted_out=True)
             forwards = (text,) if resident.state is State.CONNECTED and rest else ()
-            return Turn(state, "opt_out", forwards=forwards)
+            return self._flag_urgent(Turn(state, "opt_out", forwards=forwards))
         if keyword is Keyword.OPT_IN:
             state = replace(resident, opted_out=False)
             replies = (self._say(resident, "opted_in"),) if self.answer_keywords else ()
@@ -118,7 +120,12 @@ class Dialog:
         urgent = bool(text) and is_emergency(text, self.catalog)
         notice = (self._say(resident, "emergency"),) if urgent else ()
         turn = self._step(resident, text, country_hint)
-        return replace(turn, replies=notice + turn.replies, urgent=urgent)
+        return self._flag_urgent(replace(turn, replies=notice + turn.replies, urgent=urgent))
+
+    def _flag_urgent(self, turn: Turn) -> Turn:
+        """Urgency belongs to each text, not to the turn that releases it: "fire in the park" held
+        until the resident names the city reaches the city flagged urgent all the same."""
+        return replace(turn, urgent_forwards=tuple(is_emergency(t, self.catalog) for t in turn.forwards))
 
     def is_consent_keyword(self, text: str) -> bool:
         """Whether a text opts out or back in (STOP, ARRÊT, START…): these are always handled, even

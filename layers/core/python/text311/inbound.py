@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import re
-import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
@@ -17,10 +15,9 @@ from text311.limits import FloodLimiter, Window
 from text311.mail import ThreadMail, build_thread_mail, ses_reference, thread_subject
 from text311.mail_confirmations import mail_tags
 from text311.observability import correlate, logger, metrics
-from text311.phone import InvalidPhoneNumber, country_of, mask, normalize_e164
+from text311.phone import InvalidPhoneNumber, classify, mask, normalize_e164
 from text311.tokens import TokenSigner
-
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2060-\u206f]")
+from text311.visible_text import visible_text
 
 
 class UnknownDestination(ValueError):
@@ -66,10 +63,9 @@ class SubscriberSource(Protocol):
 
 
 def clean_body(text: str) -> str:
-    """Normalise a text for storage and mail: NFC, unified newlines, no control or
-    invisible formatting characters (which can hide content in a mail client)."""
-    text = unicodedata.normalize("NFC", text.replace("\r\n", "\n").replace("\r", "\n"))
-    return _CONTROL.sub("", text).strip()
+    """A text as stored and mailed: as the resident wrote it, minus invisible controls (which can
+    hide content in a mail client), every line break a newline (text311.visible_text)."""
+    return visible_text(text)
 
 
 @dataclass
@@ -102,12 +98,15 @@ class InboundSmsService:
             raise BadOrigin(f"origination {mask(sms.origination)} is not a phone number") from exc
         log = {"resident": mask(number), "inbound_message_id": sms.message_id}
         correlate(None)  # set once the text belongs to a conversation
-        country = country_of(number)
-        if country not in self.countries:
-            # SMS pumping protection: we neither answer nor forward numbers from elsewhere.
-            logger.warning("text from a country not served: ignored", extra={**log, "country": country})
-            metrics.add_metric(name="InboundUnservedCountry", unit="Count", value=1)
-            return Outcome("unserved_country")
+        check = classify(number, self.countries)
+        if not check.allowed:
+            # SMS pumping protection: a number from elsewhere (+1 876 is Jamaica) or of a premium or
+            # special type (+1 900) is neither answered nor forwarded; the outbound guard agrees.
+            from text311.sms_guards import count_refused_number
+
+            count_refused_number(number, check, "inbound", inbound_message_id=sms.message_id)
+            return Outcome("refused_number")
+        country = check.country
 
         body = clean_body(sms.body)
         phone_hash = self.vault.hash(number)
@@ -218,12 +217,12 @@ class InboundSmsService:
         correlate(conversation.conversation_id)
         sent, written = 0, False
         last = len(turn.forwards) - 1
-        for index, (text, external_id) in enumerate(zip(turn.forwards, _forward_ids(sms.message_id, turn),
-                                                        strict=True)):
+        forwards = zip(turn.forwards, turn.urgent_forwards, _forward_ids(sms.message_id, turn), strict=True)
+        for index, (text, urgent, external_id) in enumerate(forwards):
             if self.store.mailed_already(conversation, external_id):
                 continue  # done by an earlier delivery of this same text
             final = index == last
-            self._email(conversation, subscriber, external_id, text, turn, mask(number),
+            self._email(conversation, subscriber, external_id, text, urgent, turn, mask(number),
                         now + timedelta(milliseconds=index),
                         resident=refresh if final else None, count=count if final else None)
             written = written or final
@@ -236,6 +235,7 @@ class InboundSmsService:
         subscriber: Any,
         external_id: str,
         text: str,
+        urgent: bool,
         turn: Turn,
         masked_phone: str,
         now: datetime,
@@ -243,7 +243,7 @@ class InboundSmsService:
         resident: ResidentRecord | None = None,
         count: Window | None = None,
     ) -> None:
-        owner = conversation.owner_email
+        owner = subscriber.agent_owner(conversation.owner_email)  # not one agent of the city: the inbox
         to = (owner,) if owner else tuple(subscriber.contact_emails)
         cc = tuple(a for a in subscriber.contact_emails if a != owner) if owner else ()
         mail = ThreadMail(
@@ -260,7 +260,7 @@ class InboundSmsService:
             received_at=now,
             time_zone=subscriber.time_zone,
             console_url=self.console_url,
-            urgent=turn.urgent,
+            urgent=urgent,
             resident_opted_out=turn.state.opted_out,
             references=tuple(conversation.references or ()),
             in_reply_to=conversation.last_message_id,
@@ -284,7 +284,7 @@ class InboundSmsService:
                 external_id=external_id,
                 received_at=now,
                 body=text,
-                urgent=turn.urgent,
+                urgent=urgent,
                 email_message_id=mail.message_id,
                 ses_message_id=ses_id,
                 references=references,
@@ -297,7 +297,7 @@ class InboundSmsService:
             extra={
                 "conversation_id": conversation.conversation_id,
                 "ses_message_id": ses_id,
-                "urgent": turn.urgent,
+                "urgent": urgent,
             },
         )
         metrics.add_metric(name="EmailsToCity", unit="Count", value=1)

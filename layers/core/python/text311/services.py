@@ -249,13 +249,15 @@ def drainer_with(clock: Any, *, long_poll: bool = True, max_idle: float = 120.0,
 def _resolver() -> Any:
     from text311.directory import resolve_municipality
 
-    return lambda text, country: resolve_municipality(text, country=country)
+    served = settings().countries  # a dominant place outside them is asked about, not taken
+    return lambda text, country: resolve_municipality(text, country=country, served=served)
 
 
 def _phone_resolver() -> Any:
     from text311.directory import resolve_municipality
 
-    return lambda text, country, phone: resolve_municipality(text, country=country, phone=phone)
+    served = settings().countries
+    return lambda text, country, phone: resolve_municipality(text, country=country, phone=phone, served=served)
 
 
 def _place_name(geonameid: int) -> str:
@@ -360,7 +362,7 @@ def notify_thread(conversation: Any, subscriber: Any, text: str, to: str | None 
     from text311.mail import build_thread_notice
 
     s = settings()
-    owner = to or conversation.owner_email
+    owner = to or subscriber.agent_owner(conversation.owner_email)  # not one agent of the city: the inbox
     notice = build_thread_notice(
         sender=s.sender_address,
         to=(owner,) if owner else tuple(subscriber.contact_emails),

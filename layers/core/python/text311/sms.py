@@ -22,6 +22,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import NamedTuple
 
+from text311.visible_text import strip_invisible, unify_line_breaks
+
 # GSM 03.38 default alphabet (3GPP TS 23.038 §6.2.1), basic table; ESC (0x1B) is not a character.
 GSM7_BASIC = frozenset(
     "@£$¥èéùìòÇ\nØø\rÅå"
@@ -88,14 +90,9 @@ _PUNCTUATION = {
     **dict.fromkeys("\u2010\u2011\u2012\u2013\u2014\u2015\u2212", "-"),  # hyphens, en/em dashes, minus
     "\u2022": "-",  # bullet, as mail clients write list items
     "\u2026": "...",
-    **dict.fromkeys("\u2028\u2029\u0085", "\n"),  # line and paragraph separators, NEL
 }
-# Invisible characters that mail clients and word processors leave behind: removed. (ZWJ, U+200D,
-# is kept: it joins emoji sequences.)
-_INVISIBLE = dict.fromkeys(map(ord, "\u00ad\u200b\u200e\u200f\u2060\ufeff"))
-_TRANSLATE = {**{ord(k): v for k, v in _PUNCTUATION.items()}, **_INVISIBLE}
+_TRANSLATE = {ord(k): v for k, v in _PUNCTUATION.items()}
 _GUILLEMETS = re.compile(r"\u00ab[^\S\n]*|[^\S\n]*\u00bb")  # French « spaced » quotes: "spaced"
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x84\x86-\x9f]")
 _SPACE = re.compile(r"[^\S\n]+")
 _BLANK_LINES = re.compile(r"\n{3,}")
 
@@ -105,10 +102,9 @@ def normalise(text: str) -> str:
     punctuation made plain, every kind of space (no-break, thin, tab…) one space, no trailing spaces
     on a line, at most one blank line in a row, no control or invisible characters, stripped.
     Accented and other letters are kept exactly."""
-    text = unicodedata.normalize("NFC", text.replace("\r\n", "\n").replace("\r", "\n"))
-    text = _GUILLEMETS.sub('"', text).translate(_TRANSLATE)
-    text = _SPACE.sub(" ", text.replace("\t", " ").replace("\f", "\n").replace("\v", "\n"))
-    text = _CONTROL.sub("", text)
+    text = unicodedata.normalize("NFC", unify_line_breaks(text))
+    text = strip_invisible(_GUILLEMETS.sub('"', text).translate(_TRANSLATE))
+    text = _SPACE.sub(" ", text.replace("\t", " "))
     text = "\n".join(line.strip(" ") for line in text.split("\n"))
     return _BLANK_LINES.sub("\n\n", text).strip()
 
