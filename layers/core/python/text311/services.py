@@ -158,6 +158,11 @@ def _outbound_queue_url() -> str:
 def sms_sender() -> Any:
     """What every producer sends SMS through: served countries only, then the identity's queue
     (text311.outbound.queued). The drainer (sms_drainer) sends it at the identity's pace."""
+    return queued_sms_sender(phone_vault().encrypt)
+
+
+def queued_sms_sender(seal: Any) -> Any:
+    """``sms_sender`` sealing numbers with ``seal`` (a vault that may hold no hash key)."""
     from text311.outbound.lease import StatusBoard
     from text311.outbound.parts import split_parts
     from text311.outbound.queued import QueuedSmsSender
@@ -167,8 +172,7 @@ def sms_sender() -> Any:
     identity = s.sms_origination_identity
     queued = QueuedSmsSender(
         sqs=sqs_client(), queue_url=_outbound_queue_url(), identity=identity, split=split_parts, clock=time.time,
-        status=StatusBoard(clients().dynamodb, s.idempotency_table, identity), mps=s.sms_mps,
-        seal=phone_vault().encrypt,
+        status=StatusBoard(clients().dynamodb, s.idempotency_table, identity), mps=s.sms_mps, seal=seal,
     )
     return DestinationCountryGuard(queued, s.countries)
 
@@ -224,8 +228,11 @@ def sms_drainer() -> Any:
     return drainer_with(SystemClock(), max_idle=math.inf, successor=successor)
 
 
-def drainer_with(clock: Any, *, long_poll: bool = True, max_idle: float = 120.0, successor: Any = None) -> Any:
-    """A drainer on ``clock`` (tests and benches give a simulated one and no long polls)."""
+def drainer_with(clock: Any, *, long_poll: bool = True, max_idle: float = 120.0, successor: Any = None,
+                 wall: Any = time.time) -> Any:
+    """A drainer on ``clock`` (tests and benches give a simulated one and no long polls). ``wall`` is
+    the epoch time the lease, the ledger and the status compare across containers (a bench gives its
+    simulated clock's)."""
     from text311.adapters.phone_vault import PhoneVault
     from text311.outbound.drainer import Drainer
     from text311.outbound.lease import Lease, StatusBoard
@@ -238,8 +245,8 @@ def drainer_with(clock: Any, *, long_poll: bool = True, max_idle: float = 120.0,
     unseal = lru_cache(maxsize=4096)(PhoneVault(clients().kms, s.phone_key_id, hash_key=b"").decrypt)
     return Drainer(
         sqs=sqs_client(), queue_url=_outbound_queue_url(), identity=identity, mps=s.sms_mps, line=sms_line(),
-        ledger=TableLedger(dynamodb, table), lease=Lease(dynamodb, table, identity),
-        board=StatusBoard(dynamodb, table, identity), clock=clock,
+        ledger=TableLedger(dynamodb, table, now=wall), lease=Lease(dynamodb, table, identity, now=wall),
+        board=StatusBoard(dynamodb, table, identity, now=wall), clock=clock,
         on_sent=answers.answer_sent, on_failed=answers.answer_failed, long_poll=long_poll, max_idle=max_idle,
         destination=lambda message: unseal(message.destination),  # cached: a long text is one decrypt
         successor=successor,
@@ -430,3 +437,22 @@ def mail_confirmations() -> Any:
 
     s = tables_bound()
     return MailConfirmations(ConversationStore(retention_days=s.retention_days, idle_days=s.conversation_idle_days))
+
+
+@cache
+def mail_feedback() -> Any:
+    """SES Bounce/Complaint/DeliveryDelay/Delivery events → the text's status, and the resident's
+    notice after a permanent bounce (text311.mail_feedback). The phone key only: a conversation's
+    number is unsealed and sealed again for the outbound queue; no secret is read."""
+    from text311.adapters.phone_vault import PhoneVault
+    from text311.conversations import ConversationStore
+    from text311.i18n import catalog
+    from text311.mail_feedback import MailFeedback
+
+    s = tables_bound()
+    vault = PhoneVault(clients().kms, s.phone_key_id, hash_key=b"")
+    return MailFeedback(
+        store=ConversationStore(retention_days=s.retention_days, idle_days=s.conversation_idle_days),
+        sms=queued_sms_sender(vault.encrypt), decrypt_phone=vault.decrypt, subscribers=subscribers(),
+        catalog=catalog(),
+    )

@@ -19,13 +19,16 @@ and their thresholds are documented, with measured figures, in docs/directory.md
 5. Typos are forgiven only in a short text with no request words, and only when one name is
    clearly nearest (see ``_typo``): otherwise the nearest names are offered.
 6. A hint from the resident's phone (country, and province/state by area code) breaks ties
-   between same-name places; it never overrides a province the resident wrote, and where it
-   points away from a dominant city it turns the match into a question.
+   between same-name places; it never overrides a province the resident wrote. A dominant city
+   is not taken when the resident is elsewhere: a namesake in the phone's province (or, failing
+   one, its country, or the countries the deployment serves) while the dominant one lies outside
+   it, or two namesakes in the phone's province, turn the match into a question, namesakes at
+   home first (``_away_from_home``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 from rapidfuzz import process
@@ -65,14 +68,20 @@ class Hint:
 
     country: str | None = None
     regions: frozenset[str] = frozenset()
+    # The countries the deployment serves (its subscribers' countries); empty: not known. Not a
+    # tie-breaker: it only keeps a dominant place outside them from being taken without asking.
+    served: frozenset[str] = frozenset()
 
     def __bool__(self) -> bool:
         return bool(self.country or self.regions)
 
 
-def hint_from(country: str | None = None, phone: str | None = None) -> Hint:
+def hint_from(
+    country: str | None = None, phone: str | None = None, served: Iterable[str] = ()
+) -> Hint:
     """A hint from a country code and/or a North American phone number (area code → region).
-    A phone number outside the North American plan, or an area code we do not know, adds nothing."""
+    A phone number outside the North American plan, or an area code we do not know, adds nothing.
+    ``served``: the countries the deployment serves."""
     regions: frozenset[str] = frozenset()
     phone_country = None
     digits = "".join(c for c in phone or "" if c.isdigit())
@@ -85,7 +94,7 @@ def hint_from(country: str | None = None, phone: str | None = None) -> Hint:
     country = (country or phone_country or "").upper() or None
     if country is not None and phone_country is not None and country != phone_country:
         regions = frozenset()  # the two disagree: trust the stated country, drop the region
-    return Hint(country, regions)
+    return Hint(country, regions, frozenset(c.upper() for c in served))
 
 
 # -- reading a province, state or country after a name -----------------------------------------
@@ -195,14 +204,56 @@ def _dominates(first: Place, second: Place) -> bool:
     return _population(first) >= DOMINANCE * _population(second)
 
 
+def _namesakes_at_home(ranked: list[Place], hint: Hint) -> Iterator[tuple[str, bool, list[Place]]]:
+    """Where the resident is, most precise first: the phone's provinces or states, its country,
+    the deployment's countries; for each, (reason, is a province tier, the places in it)."""
+    tiers = []
+    if hint.regions:
+        tiers.append(("namesake_in_region", True, hint.regions))
+    if hint.country:
+        tiers.append(("namesake_in_country", False, frozenset({hint.country})))
+    if hint.served:
+        tiers.append(("namesake_served", False, hint.served))
+    for reason, by_region, codes in tiers:
+        yield reason, by_region, [p for p in ranked if (p.region_code if by_region else p.country) in codes]
+
+
 def _shortlist(ranked: list[Place], hint: Hint) -> tuple[Place, ...]:
-    """The biggest places, biggest first; places in the phone's province or state are kept in the
-    list even when smaller (they replace the smallest), so the hint never hides the likely one."""
+    """The biggest places, biggest first; places where the resident is (the phone's province or
+    state, else its country, else the deployment's countries: the first that has one) are kept in
+    the list even when smaller (they replace the smallest), so the hint never hides the likely one."""
     chosen = ranked[:MAX_CHOICES]
-    local = [p for p in ranked[MAX_CHOICES:] if p.region_code in hint.regions][: MAX_CHOICES - 1]
-    if local:
-        chosen = chosen[: MAX_CHOICES - len(local)] + local
+    for _, _, at_home in _namesakes_at_home(ranked, hint):
+        if at_home:
+            local = [p for p in at_home if p not in chosen][: MAX_CHOICES - 1]
+            if local:
+                chosen = chosen[: MAX_CHOICES - len(local)] + local
+            break
     return tuple(_by_size(chosen))
+
+
+def _away_from_home(ranked: list[Place], hint: Hint) -> Resolution | None:
+    """A question instead of the dominant place ``ranked[0]`` when the resident is elsewhere.
+
+    The most precise tier (phone's province, phone's country, deployment's countries) that holds
+    a namesake decides: if the dominant place lies outside it ('Houston' from a British Columbia
+    number: Houston, BC is at home, Houston, TX is not), or the phone's province holds two
+    namesakes it cannot tell apart ('Ville-Marie' from a Quebec number), the resident chooses,
+    namesakes at home first. A tier that holds only the dominant place keeps the match."""
+    top = ranked[0]
+    for reason, by_region, at_home in _namesakes_at_home(ranked, hint):
+        if not at_home:
+            continue  # no namesake here: the next, wider tier may have one
+        if top in at_home:
+            if len(at_home) == 1 or not by_region:
+                return None  # the dominant one is where the resident is: rule 6 holds
+            reason = "namesakes_in_region"
+            first = at_home[:MAX_CHOICES]
+        else:
+            first = [*at_home[: MAX_CHOICES - 1], top]  # the dominant one stays offered
+        rest = [p for p in ranked if p not in first]
+        return Resolution(CHOOSE, choices=tuple([*first, *rest][:MAX_CHOICES]), reason=reason)
+    return None
 
 
 class Resolver:
@@ -212,7 +263,7 @@ class Resolver:
     # -- entry point ------------------------------------------------------------------------------
 
     def resolve(self, text: str, hint: Hint | None = None) -> Resolution:
-        hint = hint or Hint()
+        hint = hint if hint is not None else Hint()  # a hint of served countries only is falsy
         toks = tokens(text or "")[:MAX_TOKENS]
         if not toks:
             return Resolution(NONE, reason="empty")
@@ -384,10 +435,8 @@ class Resolver:
             and _dominates(top, ranked[1])
             and reason != "exact_and_alternate"
         ):
-            if not qualified and hint.regions and top.region_code not in hint.regions:
-                if any(p.region_code in hint.regions for p in ranked):
-                    return Resolution(CHOOSE, choices=_shortlist(ranked, hint), reason="hint_disagrees")
-            return Resolution(MATCH, top, reason="dominant")
+            away = None if qualified else _away_from_home(ranked, hint)
+            return away or Resolution(MATCH, top, reason="dominant")
         return Resolution(CHOOSE, choices=_shortlist(ranked, hint), reason="same_name")
 
     @staticmethod
@@ -402,8 +451,11 @@ class Resolver:
                 for p in ranked
                 if p.region_code in hint.regions and p.country == (hint.country or p.country)
             ]
-            if len(local) == 1 or (len(local) > 1 and _dominates(local[0], local[1])):
+            if len(local) == 1:
                 return Resolution(MATCH, local[0], reason="hint_region")
+            if len(local) > 1 and _dominates(local[0], local[1]):
+                # two namesakes in the phone's province: it cannot tell them apart (Shelby, MI)
+                return _away_from_home(ranked, hint)
         if hint.country:
             local = [p for p in ranked if p.country == hint.country]
             if local and (len(local) == 1 or _dominates(local[0], local[1])):
