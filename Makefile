@@ -20,8 +20,9 @@ $(STAMP): requirements.txt requirements-powertools.txt requirements-dev.txt pypr
 
 venv: $(STAMP)
 
+# exec: the shell make starts is replaced by the run, so the SIGTERM make forwards reaches it.
 run: $(STAMP)
-	PORT=$(PORT) DATA_DIR=$(DATA_DIR) bash scripts/run-local.sh
+	PORT=$(PORT) DATA_DIR=$(DATA_DIR) exec bash scripts/run-local.sh
 
 test: $(STAMP)
 	bash scripts/e2e-deps.sh
@@ -45,7 +46,8 @@ destroy: $(STAMP)
 	@echo "RETAINED, by design (they hold residents' and agents' data; docs/deploy.md, 'Destroy'):"
 	@echo "  DynamoDB tables subscribers, residents, conversations, messages (deletion protection on);"
 	@echo "  S3 RawMailBucket and AccessLogBucket (and the mail stack's RelayBucket); the console's user pool;"
-	@echo "  the KMS keys DataKey, PhoneKey (and MailKey) and the secrets ReplyTokenKeys, PhoneHashKey."
+	@echo "  the KMS keys DataKey, PhoneKey (and MailKey) and the secrets ReplyTokenKeys, PhoneHashKey;"
+	@echo "  the SMS phone number the stack bought (deletion protection on) and its opt-out list text311."
 	@echo "Delete them by hand, after the retention period, if the region is closed for good."
 	npx --yes aws-cdk@2 destroy --app "$(PY) app.py" "Text311-*$(REGION)"
 

@@ -7,6 +7,7 @@ import json
 import logging
 import os
 import shutil
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -17,7 +18,9 @@ from localrun.drainer import DrainerLoop
 from localrun.events import two_way_sms
 from localrun.lambdas import load_function
 from localrun.mail import Mailbox, MailReceiver
+from localrun.number import LocalNumber
 from localrun.seed import Seed
+from localrun.ses_simulator import SesSimulator
 from localrun.sms_sink import PhoneLog, SmsSink
 from localrun.smtp import SmtpServer
 
@@ -25,6 +28,8 @@ log = logging.getLogger("localrun")
 
 # Timeouts of the deployed functions (stacks/functions.py): what get_remaining_time_in_millis counts down.
 SQS_FUNCTION_TIMEOUT, EMAIL_FUNCTION_TIMEOUT = 30, 60
+# How long a stop waits for an invocation in flight before abandoning it.
+STOP_GRACE_SECONDS = 1.0
 # The sink's pace in message parts per second; unset, the deployment's (config/local.yaml, sms_mps).
 LOCAL_MPS = "TEXT311_LOCAL_MPS"
 
@@ -73,6 +78,10 @@ class LocalRun:
             self.aws = aws = provision(self.seed.deployment, self.ports.host, self.ports.aws)
         except PortBusy as exc:
             raise StartError(exc.strerror) from None
+        if not aws.environment["CONSOLE_URL"] and self.ports.web:
+            # The console this run serves, as the stack sets CONSOLE_URL to its CloudFront address:
+            # the link in every mail to the city opens the thread here.
+            aws.environment["CONSOLE_URL"] = f"http://{self.ports.host}:{self.ports.web}/console/"
         os.environ.update(aws.environment)  # the handlers' settings, as the stack sets them
         (self.data_dir / "env").write_text(
             "".join(f"export {k}={_quote(v)}\n" for k, v in self._cli_environment().items()), encoding="utf-8")
@@ -86,6 +95,8 @@ class LocalRun:
         self.sink = SmsSink(self.phones, self.seed.sms_number,
                             lambda message: self.bus.publish(aws.events.topic_arn, message),
                             mps=local_mps(self.seed.deployment.mps))
+        # The number answers its keywords itself and keeps the opt-out list the sink refuses.
+        self.number = LocalNumber(self.seed.deployment.support_contact, self.phones, self.sink.recorder.opted_out)
         services.reset()
         # Producers queue on the moto queue with the real queued sender (services.sms_sender); only
         # the drainer's line, End User Messaging itself, is the local phones.
@@ -111,6 +122,9 @@ class LocalRun:
         self.bus.subscribe(
             aws.events.topic_arn, SqsQueue("sms-events", aws.events.queue_arn, delivery_status, self.bus.dead_letters))
         self.email_function = self.bus.add(AsyncFunction("inbound-email", inbound_email, self.bus.dead_letters))
+        # SES's events of every mail (Send, Delivery; bounces and complaints for its simulator addresses).
+        self.ses = SesSimulator.start(self.bus, load_function("mail_events", aws.region, SQS_FUNCTION_TIMEOUT, logs),
+                                      services.clients().sesv2)
         self.mailbox = Mailbox(aws.region, self.data_dir / "mailbox")
         self.receiver = MailReceiver(
             reply_domain=self.seed.deployment.reply_domain, bucket=RAW_MAIL_BUCKET, prefix=RAW_MAIL_PREFIX,
@@ -223,13 +237,21 @@ class LocalRun:
         }
 
     def text(self, origination: str, body: str, message_id: str, destination: str | None = None) -> None:
-        """A phone texts Text311: End User Messaging publishes the two-way payload to the inbound topic.
-        The same ``message_id`` again is End User Messaging delivering the same text again."""
+        """A phone texts Text311: the number answers a keyword itself, then End User Messaging publishes
+        the two-way payload to the inbound topic. The same ``message_id`` again is End User Messaging
+        delivering the same text again (the number does not answer it twice)."""
         assert self.aws is not None
+        destination = destination or self.seed.sms_number
+        keyword = None
         if not self.phones.has_sent(origination, message_id):
             self.phones.record(origination, "in", body, message_id)
-        payload = two_way_sms(body=body, origination=origination, destination=destination or self.seed.sms_number,
-                              message_id=message_id)
+            if destination == self.seed.sms_number:
+                keyword = self.number.receive(origination, body)
+        elif destination == self.seed.sms_number:
+            matched = self.number.keyword_of(body)
+            keyword = matched.keyword if matched else None
+        payload = two_way_sms(body=body, origination=origination, destination=destination,
+                              message_id=message_id, keyword=keyword)
         self.bus.publish(self.aws.inbound.topic_arn, json.dumps(payload))
 
     def outbound(self) -> dict[str, Any]:
@@ -263,14 +285,25 @@ class LocalRun:
     # -- stop -------------------------------------------------------------------------------------
 
     def stop(self) -> None:
-        """Stop taking work first (SMTP, HTTP), then the bus, then moto; each step bounded in time."""
-        for step in (self._stop_smtp, self._stop_web, self._stop_drainer, self.bus.stop, self._stop_aws):
+        """Stop taking work (the drainer and the bus first, then SMTP and HTTP), give the work in flight
+        a short grace, then stop moto. What still runs after the grace is abandoned, not waited on."""
+        workers = [w for w in (self.drainer, self.bus) if w is not None]
+        for step in (*(w.stop_taking_work for w in workers), self._stop_smtp, self._stop_web,
+                     lambda: self._wait_for(workers), self._stop_aws):
             try:
                 step()
             except Exception:  # noqa: BLE001 - one stuck part must not keep the others running
                 log.exception("while stopping")
         if self._lambda_log is not None:
             self._lambda_log.close()
+
+    def _wait_for(self, workers: list[DrainerLoop | EventBus]) -> None:
+        deadline = time.monotonic() + STOP_GRACE_SECONDS
+        abandoned = [w for w in workers if not w.wait_stopped(max(0.0, deadline - time.monotonic()))]
+        if abandoned:
+            log.info("stop: work in flight abandoned (in AWS its messages would be received again)")
+            # Its calls fail once moto has stopped: expected, not errors worth a trace on the console.
+            logging.getLogger("localrun.bus").disabled = True
 
     def _stop_smtp(self) -> None:
         if self.smtp is not None:
@@ -280,10 +313,6 @@ class LocalRun:
         if self.web is not None:
             self.web.shutdown()
             self.web.server_close()
-
-    def _stop_drainer(self) -> None:
-        if self.drainer is not None:
-            self.drainer.stop()
 
     def _stop_aws(self) -> None:
         if self.aws is not None:

@@ -138,8 +138,8 @@ def provision(deployment: Deployment, host: str, port: int) -> LocalAws:
         # Producers queue every SMS here; the drainer sends it at SMS_MPS (docs/outbound.md).
         "OUTBOUND_QUEUE_URL": outbound_url,
         "SMS_MPS": f"{deployment.mps:g}",
-        # End User Messaging answers HELP/START itself in AWS; locally nobody else would.
-        "ANSWER_KEYWORDS": "true",
+        # The number answers HELP/STOP/START… itself, in AWS and here (localrun/number.py).
+        "ANSWER_KEYWORDS": "false",
         "SENDER_ADDRESS": deployment.sender_address,
         "REPLY_DOMAIN": deployment.reply_domain,
         "SES_CONFIGURATION_SET": SES_CONFIGURATION_SET,

@@ -213,12 +213,19 @@ class EventBus:
     def start(self) -> None:
         self._thread.start()
 
-    def stop(self, timeout: float = 3.0) -> None:
+    def stop_taking_work(self) -> None:
+        """No batch is received after this; the one in flight, if any, runs on."""
         with self._cond:
             self._stopping = True
             self._cond.notify_all()
+
+    def wait_stopped(self, timeout: float) -> bool:
+        """Whether the worker ended within ``timeout``. If not, its batch is abandoned: the thread is a
+        daemon, and in AWS the records of a Lambda cut short are received again after the visibility
+        timeout (here the run's state ends with the process)."""
         if self._thread.is_alive():
             self._thread.join(timeout)
+        return not self._thread.is_alive()
 
     def _locked(self, action: Callable[[], Any]) -> Any:
         with self._cond:

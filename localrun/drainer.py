@@ -34,14 +34,19 @@ class DrainerLoop:
     def start(self) -> None:
         self._thread.start()
 
-    def stop(self, timeout: float = 2.0) -> None:
-        """Ask the current life to end (its remaining time drops to zero) and wait a little. A life
-        blocked in a long poll ends when the poll does; the thread is a daemon, so it never holds
-        the process."""
+    def stop_taking_work(self) -> None:
+        """Ask the current life to end (its remaining time drops to zero) and start no other."""
         self._stop.set()
         if self._context is not None:
             self._context.end_now()
-        self._thread.join(timeout)
+
+    def wait_stopped(self, timeout: float) -> bool:
+        """Whether the life ended within ``timeout``. A life blocked in a long poll or a send ends when
+        that call does; if it has not, it is abandoned (a daemon thread), as a Lambda cut short: the
+        messages it held become visible again on the queue."""
+        if self._thread.is_alive():
+            self._thread.join(timeout)
+        return not self._thread.is_alive()
 
     def _run(self) -> None:
         while not self._stop.is_set():

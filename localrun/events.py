@@ -36,12 +36,13 @@ def iso_ms(at: datetime) -> str:
     return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
-def two_way_sms(*, body: str, origination: str, destination: str, message_id: str) -> dict[str, Any]:
-    """End User Messaging's two-way payload (published to SNS as the Message string)."""
+def two_way_sms(*, body: str, origination: str, destination: str, message_id: str,
+                keyword: str | None = None) -> dict[str, Any]:
+    """End User Messaging's two-way payload (published to SNS as the Message string); ``keyword``:
+    the number's keyword the text began with, if any."""
     payload = sample("two_way_sms.json")
-    # No registered keyword matched locally: the core reads keywords from the body itself.
     payload.update(originationNumber=origination, destinationNumber=destination, messageBody=body,
-                   messageKeyword=None, inboundMessageId=message_id)
+                   messageKeyword=keyword, inboundMessageId=message_id)
     payload.pop("previousPublishedMessageId", None)  # only present when AWS republishes
     return payload
 

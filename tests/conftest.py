@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 
 import pytest
+from botocore_models import share_parsed_models
 from environment import FUNCTIONS_ENVIRONMENT
 
 # Fake credentials and a region before anything builds a boto3 client.
@@ -21,6 +22,7 @@ os.environ.update(
 )
 os.environ.pop("AWS_PROFILE", None)
 os.environ.pop("AWS_ENDPOINT_URL", None)
+share_parsed_models()  # each botocore session would parse the service models again (tests/botocore_models.py)
 
 
 @pytest.fixture

@@ -3,6 +3,7 @@ serves, the same console_api handler, signed in with the local demo sign-in inst
 
 from __future__ import annotations
 
+import re
 import uuid
 
 import pytest
@@ -55,3 +56,27 @@ def test_the_console_api_refuses_requests_without_a_session_and_other_cities_age
     refused = local_run.request("POST", "/console-api/local-sign-in",
                                 {"email": "sam@cityofkingston.example", "municipality_id": "5959974", "role": "agent"})
     assert refused.status == 403
+
+
+def test_the_link_in_the_citys_mail_opens_the_thread_in_the_console(browser, local_run: LocalRun,  # noqa: F811
+                                                                    new_phone):
+    from playwright.sync_api import expect
+
+    marker = uuid.uuid4().hex[:6]
+    resident = new_phone("819")
+    local_run.exchange(resident, "Gatineau")
+    local_run.text(resident, f"{marker}: lampadaire éteint rue Principale")
+    [mail] = wait_for(lambda: local_run.mails("311@gatineau.example", marker), what="the city's mail")
+    [link] = re.findall(r"http://\S+/console/#/\S+", mail["text"])
+
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="en-CA")
+    page = context.new_page()
+    page.goto(link)  # not signed in yet: the sign-in keeps the link's thread
+    page.locator("#local-email").fill("agent@gatineau.example")
+    page.locator("#local-email").press("Tab")
+    page.locator("#local-municipality").fill("5959974")
+    page.locator("#signin-local").get_by_role("button").click()
+
+    expect(page.locator("#messages")).to_contain_text(marker, timeout=WITHIN_MS)
+    assert page.url.endswith(link.rpartition("/console/")[2])
+    context.close()

@@ -210,3 +210,40 @@ def test_a_bad_request_gets_a_400_naming_the_field(local_run, method, path, body
     assert response.status == 400, response
     assert response.body["field"] == field
     assert response.body["error"].startswith(f"{field}: ")
+
+
+def number_answers() -> dict[str, str]:
+    """What the number itself answers (stacks/keywords.py, set on the number by stacks/messaging.py)."""
+    from localrun.seed import DEFAULT_SEED, load_seed
+    from stacks.keywords import STOP_MESSAGE
+    from text311.i18n import catalog
+
+    help_text = catalog().help_text(load_seed(DEFAULT_SEED).deployment.support_contact)
+    return {"STOP": STOP_MESSAGE, "ARRÊT": STOP_MESSAGE, "HELP": help_text, "AIDE": help_text,
+            "START": catalog().message("en", "opted_in")}
+
+
+@pytest.mark.parametrize("keyword", ["STOP", "ARRÊT", "HELP", "AIDE", "START"])
+def test_a_keyword_gets_the_numbers_own_answer_once(local_run, new_phone, keyword):
+    phone = new_phone("613")
+
+    answers = local_run.exchange(phone, keyword)
+
+    assert answers == number_answers()[keyword]  # the number's answer, and no second one from the functions
+
+
+def test_an_opted_out_resident_gets_no_answer_until_start(local_run, new_phone):
+    # given a resident who texted STOP
+    phone = new_phone("613")
+    local_run.exchange(phone, "STOP")
+    before = len(local_run.answers(phone))
+
+    # when they text a request, then START
+    local_run.text(phone, "Pothole on Princess Street")
+    local_run.idle()
+    after_request = len(local_run.answers(phone))
+    resumed = local_run.exchange(phone, "start")
+
+    # then the request got no answer, and START the number's confirmation
+    assert after_request == before
+    assert resumed == number_answers()["START"]

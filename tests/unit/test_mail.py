@@ -37,7 +37,7 @@ def test_the_body_shows_local_time_masked_number_link_and_escapes_html():
     html = msg.get_body(("html",)).get_content()
     assert "2026-11-26 10:04 EST" in text
     assert "+1******0123" in text
-    assert "https://console.example/#/conversations/5959974-k3j9x2p4ab" in text
+    assert "https://console.example/#/c/5959974-k3j9x2p4ab" in text
     assert "Still there &lt;b&gt;!&lt;/b&gt;" in html
 
 

@@ -5,6 +5,10 @@ and is stored with the SES MessageId, because SES may replace Message-ID with
 ``<ses-id>@<region>.amazonses.com``. Later mails carry ``In-Reply-To`` (the previous
 mail) and ``References`` (the first mail under both ids, then the most recent ones),
 and keep the subject, so Gmail, Outlook and Apple Mail all show one thread.
+
+Every word written to the agents is in the city's language (``Subscriber.language``), from the
+``agents`` section of the language files; the subject's ``[Text311 #ID] City:`` prefix is the
+same in every language.
 """
 
 from __future__ import annotations
@@ -17,6 +21,8 @@ from email.message import EmailMessage
 from email.utils import format_datetime
 from zoneinfo import ZoneInfo
 
+from text311.i18n import catalog
+
 SUBJECT_WORDS = 8
 MAX_REFERENCES = 10  # RFC 5322 allows many; mail clients only need the root and the recent ones
 
@@ -26,11 +32,11 @@ def short_id(conversation_id: str) -> str:
     return conversation_id.rsplit("-", 1)[-1][:8].upper()
 
 
-def thread_subject(conversation_id: str, city: str, first_text: str) -> str:
+def thread_subject(conversation_id: str, city: str, first_text: str, language: str = "en") -> str:
     flat = re.sub(r"\s+", " ", first_text).strip()
     words = flat.split(" ")
     preview = " ".join(words[:SUBJECT_WORDS]) + ("…" if len(words) > SUBJECT_WORDS else "")
-    return f"[Text311 #{short_id(conversation_id)}] {city}: {preview or '(no text)'}"
+    return f"[Text311 #{short_id(conversation_id)}] {city}: {preview or catalog().agent_text(language, 'no_text')}"
 
 
 def ses_reference(ses_message_id: str, region: str) -> str:
@@ -59,6 +65,7 @@ class ThreadMail:
     references: tuple[str, ...] = field(default=())  # oldest first; empty for the first mail
     in_reply_to: str | None = None
     domain: str = "text311.local"
+    language: str = "en"  # the city's (Subscriber.language)
 
     @property
     def message_id(self) -> str:
@@ -90,25 +97,25 @@ def build_thread_mail(mail: ThreadMail) -> EmailMessage:
         msg["X-Priority"] = "1"
 
     when = local_time(mail.received_at, mail.time_zone)
+    words = catalog()
     notes = []
     if mail.urgent:
-        notes.append("URGENT: the resident used an emergency word and was told to call 911.")
+        notes.append(words.agent_text(mail.language, "urgent_note"))
     if mail.resident_opted_out:
-        notes.append("The resident has opted out of texts (STOP): an answer cannot reach them by SMS.")
-    link = f"{mail.console_url.rstrip('/')}/#/conversations/{mail.conversation_id}" if mail.console_url else ""
+        notes.append(words.agent_text(mail.language, "opted_out_note"))
+    link = f"{mail.console_url.rstrip('/')}/#/c/{mail.conversation_id}" if mail.console_url else ""
 
     text = "\n".join(
         [
             *notes,
             *([""] if notes else []),
-            f"Text from {mail.masked_phone} at {when} ({mail.city}):",
+            words.agent_text(mail.language, "text_from", phone=mail.masked_phone, when=when, city=mail.city),
             "",
             mail.body,
             "",
             "--",
-            "Reply to this email to answer the resident by SMS. Write only your answer: quoted",
-            "history and your signature are removed before sending.",
-            *([f"Conversation: {link}"] if link else []),
+            words.agent_text(mail.language, "reply_instruction"),
+            *([words.agent_text(mail.language, "conversation_link", link=link)] if link else []),
         ]
     )
     # Quoted-printable keeps every line 7-bit and short, whatever relays sit after SES.
@@ -119,15 +126,21 @@ def build_thread_mail(mail: ThreadMail) -> EmailMessage:
 
 def _html(mail: ThreadMail, when: str, notes: list[str], link: str) -> str:
     esc = html.escape
+    words = catalog()
     body = esc(mail.body).replace("\n", "<br>")
     note_html = "".join(f'<p style="color:#a00;font-weight:bold">{esc(n)}</p>' for n in notes)
-    link_html = f'<p><a href="{esc(link)}">Open the conversation</a></p>' if link else ""
+    # The template is escaped before it is filled: the filled values are escaped on their own.
+    text_from = esc(words.agent_template(mail.language, "text_from")).format(
+        phone=f"<b>{esc(mail.masked_phone)}</b>", when=esc(when), city=esc(mail.city)
+    )
+    instruction = esc(words.agent_text(mail.language, "reply_instruction")).replace("\n", " ")
+    open_link = esc(words.agent_text(mail.language, "open_conversation"))
+    link_html = f'<p><a href="{esc(link)}">{open_link}</a></p>' if link else ""
     return (
         "<!DOCTYPE html><html><body>"
-        f"{note_html}<p>Text from <b>{esc(mail.masked_phone)}</b> at {esc(when)} ({esc(mail.city)}):</p>"
+        f"{note_html}<p>{text_from}</p>"
         f'<blockquote style="border-left:3px solid #888;padding-left:8px">{body}</blockquote>'
-        '<p style="color:#555">Reply to this email to answer the resident by SMS. Write only your answer: '
-        "quoted history and your signature are removed before sending.</p>"
+        f'<p style="color:#555">{instruction}</p>'
         f"{link_html}</body></html>"
     )
 
