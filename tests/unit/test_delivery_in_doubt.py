@@ -29,7 +29,8 @@ class World:
         conversation = SimpleNamespace(conversation_id=CONVERSATION)
         self.service = DeliveryStatusService(
             conversations=SimpleNamespace(get=lambda city, conversation_id: conversation),
-            subscribers=SimpleNamespace(get=lambda city: SimpleNamespace(contact_emails=("city@example.ca",))),
+            subscribers=SimpleNamespace(
+                get=lambda city: SimpleNamespace(contact_emails=("city@example.ca",), language="en")),
             notify=lambda conversation, subscriber, text: self.told.append(text),
             ledger=self.ledger,
         )

@@ -137,7 +137,7 @@ def test_a_verified_agent_not_on_the_allow_list_is_told_why(region):
     assert outcome["reason"] == "not_allowed"
     notice = sent_mails()[-1]
     assert notice["To"] == outsider and notice["Auto-Submitted"] == "auto-replied"
-    assert "not on this city's list" in notice.get_content()
+    assert "n'est pas sur la liste des agents" in notice.get_content()  # Gatineau's mail is in French
 
 
 def test_an_out_of_office_reply_never_reaches_the_resident(region):
@@ -164,7 +164,7 @@ def test_an_answer_to_an_opted_out_resident_is_refused_and_the_agent_told(region
     before = len(sms.sent)
     [outcome] = deliver(answers, agent_reply(city_mail, ANSWER), recipient=str(city_mail["Reply-To"]))
     assert outcome["reason"] == "opted_out" and len(sms.sent) == before
-    assert "opted out" in sent_mails()[-1].get_content()
+    assert "désabonné" in sent_mails()[-1].get_content()
 
 
 def test_a_failed_delivery_marks_the_message_and_tells_the_agent_once(region):
@@ -190,7 +190,7 @@ def test_a_failed_delivery_marks_the_message_and_tells_the_agent_once(region):
     assert len(notices) == 1
     assert notices[0]["To"] == AGENT
     assert notices[0]["In-Reply-To"] is not None
-    assert "could not be delivered" in notices[0].get_content()
+    assert "pas pu être livrée" in notices[0].get_content()
 
 
 def test_a_delivered_event_marks_the_message_delivered(region):
@@ -226,7 +226,7 @@ def test_an_answer_whose_send_is_in_doubt_is_not_resent_and_the_agent_is_told(re
     sms.flush()
     assert first["reason"] == "queued" and len(calls) == 1  # queued, tried once, never again
     assert second["reason"] in ("queued", "duplicate")
-    assert "may or may not have reached" in sent_mails()[-1].get_content()
+    assert "elle a pu parvenir au résident, ou non" in sent_mails()[-1].get_content()
 
 
 def test_an_answer_over_the_citys_sms_cap_is_not_sent_and_the_agent_is_told(region, monkeypatch):
@@ -243,4 +243,4 @@ def test_an_answer_over_the_citys_sms_cap_is_not_sent_and_the_agent_is_told(regi
     assert second == {"sent": False, "reason": "city_cap", "conversation_id": None, "parts": 0, "wait_minutes": None}
     assert len(sms.sent) == texts_before + 1
     notices = [m for m in sent_mails() if m["To"] == AGENT]
-    assert notices and "SMS limit" in notices[-1].get_body(("plain",)).get_content()
+    assert notices and "limite de textos" in notices[-1].get_body(("plain",)).get_content()

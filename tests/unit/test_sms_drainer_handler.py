@@ -84,7 +84,7 @@ def test_an_answer_to_an_opted_out_resident_flags_the_conversation_and_tells_the
     [conversation] = list(ConversationModel.query(5959974))
     assert conversation.resident_opted_out is True
     assert ResidentModel.get(conversation.phone_hash).opted_out is True  # the opt-out list, too
-    assert len(mails_to_agent("opted out of texts")) == 1
+    assert len(mails_to_agent("désabonné des textos")) == 1  # Gatineau's mail is in French
     [record] = [m for m in MessageModel.query(conversation.conversation_id) if m.direction == "out"]
     assert record.status == "failed"
 
@@ -100,8 +100,8 @@ def test_an_answer_queued_behind_more_than_a_minute_tells_the_agent_about_how_lo
     outcome = agent_answer(answers, city_mail, "Une équipe passe demain.", sender=AGENT)
 
     assert outcome["reason"] == "queued" and outcome["wait_minutes"] == 8  # 420 s + its own part: 421 s
-    [notice] = mails_to_agent("queued, about 8 minutes")
-    assert "Nothing more to do" in notice
+    [notice] = mails_to_agent("en file d'attente, environ 8 minutes")
+    assert "Vous n'avez rien d'autre à faire" in notice
     assert sms.to(RESIDENT)[-1] == "Une équipe passe demain."  # and the drainer does send it
 
 

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from text311.adapters.dynamodb import MessageModel
 from text311.conversations import ConversationStore, municipality_of
+from text311.i18n import catalog
 from text311.observability import correlate, count_rejected_answer, logger, metrics, record_first_response
 from text311.phone import mask
 from text311.tokens import InvalidToken, TokenSigner
@@ -68,22 +69,21 @@ class Rejection(StrEnum):
     CITY_CAP = "city_cap"
 
 
-# Reasons we may explain to the sender, because SES authenticated who they are.
-_EXPLAINED = {
-    Rejection.NOT_ALLOWED: "Your address is not on this city's list of Text311 agents, so your answer was "
-    "not sent. Ask your Text311 administrator to add it.",
-    Rejection.CLOSED: "This conversation is closed, so your answer was not sent. The resident can text again "
-    "to open a new one.",
-    Rejection.OPTED_OUT: "The resident has opted out of texts (STOP), so your answer could not be sent by SMS.",
-    Rejection.EMPTY: "We found no new text in your answer (only quoted history, a forwarded message or a "
-    "signature), so nothing was sent. A forwarded message is never texted to a resident: write the answer above it.",
-    Rejection.TOO_LONG: "Your answer is too long for SMS ({detail}). Please shorten it and answer again.",
-    Rejection.UNDELIVERABLE: "Your answer could not be delivered by SMS ({detail}).",
-    Rejection.IN_DOUBT: "The SMS service did not confirm your answer: it may or may not have reached the "
-    "resident. It was not sent again, so that the resident never gets it twice.",
-    Rejection.CITY_CAP: "Your city has reached its Text311 SMS limit for now ({detail}), so your answer was not "
-    "sent. Answer again later, or ask your Text311 administrator to raise the limit.",
-}
+# Reasons we may explain to the sender, because SES authenticated who they are. Each has its text,
+# "rejected_<reason>", in the "agents" section of every language file.
+_EXPLAINED = frozenset({
+    Rejection.NOT_ALLOWED, Rejection.CLOSED, Rejection.OPTED_OUT, Rejection.EMPTY, Rejection.TOO_LONG,
+    Rejection.UNDELIVERABLE, Rejection.IN_DOUBT, Rejection.CITY_CAP,
+})
+
+
+def rejection_notice(language: str, reason: Rejection, detail: str = "", cause: BaseException | None = None) -> str:
+    """What the agent is told about an answer that was not sent, in the city's language. ``detail``
+    is the sender's or carrier's own words; a reply too long for SMS (``cause``) is explained in
+    numbers, which every language can say."""
+    return catalog().agent_notice(language, f"rejected_{reason.value}", detail=detail,
+                                  parts_needed=getattr(cause, "parts_needed", "?"),
+                                  max_parts=getattr(cause, "max_parts", "?"))
 
 
 @dataclass(frozen=True)
@@ -262,7 +262,7 @@ class AnswerService:
             return self._deliver(mail, message, raw, sender, conversation_id)
         except AnswerRejected as rejected:
             if rejected.reason in _EXPLAINED:
-                self._explain(message, sender, rejected)
+                self._explain(message, sender, rejected, self._language(municipality_of(conversation_id)))
             raise
 
     def _conversation_id(self, recipients: tuple[str, ...]) -> str:
@@ -339,8 +339,7 @@ class AnswerService:
         logger.info("agent answer queued for SMS", extra={"conversation_id": conversation_id, "resident": mask(number),
                                                           "parts": parts, "channel": channel, "wait_minutes": wait})
         if wait and channel == "email":  # the console shows it with the outcome instead
-            self._tell(conversation, author, f"Text311: your answer is queued, about {wait} minutes before it is "
-                                             "texted to the resident (the SMS line is busy). Nothing more to do.")
+            self._tell(conversation, author, lambda language: catalog().agent_notice(language, "queued", minutes=wait))
         return AnswerOutcome(True, "queued", conversation_id, parts, wait)
 
     # -- the drainer's callbacks (text311.outbound.drainer) ---------------------------------------
@@ -364,7 +363,7 @@ class AnswerService:
         rejection = _REJECTION_OF.get(str(reason), Rejection.UNDELIVERABLE)
         if self._settle_failure(record, conversation, rejection):
             count_rejected_answer(rejection)
-            self._tell(conversation, record.author, "Text311: " + _EXPLAINED[rejection].format(detail=str(reason)))
+            self._tell(conversation, record.author, lambda language: rejection_notice(language, rejection, str(reason)))
 
     def _queued_answer(self, message: Any) -> tuple[Any, Any] | None:
         context = getattr(message, "context", None) or {}
@@ -384,12 +383,17 @@ class AnswerService:
         logger.info("agent answer sent by SMS", extra={"conversation_id": conversation.conversation_id,
                                                        "parts": parts})
 
-    def _tell(self, conversation: Any, agent: str | None, text: str) -> None:
+    def _tell(self, conversation: Any, agent: str | None, text_in: Callable[[str], str]) -> None:
         """A notice in the thread to the agent who wrote the answer (the owner or the city's inbox
-        when the answer has no author)."""
+        when the answer has no author), written by ``text_in`` in the city's language."""
         subscriber = self.subscribers.get(int(conversation.municipality_id))
         if subscriber is not None:
-            self.notify(conversation, subscriber, text, to=agent or None)
+            self.notify(conversation, subscriber, text_in(subscriber.language), to=agent or None)
+
+    def _language(self, municipality_id: int) -> str:
+        """The city's language for what is written to its agents."""
+        subscriber = self.subscribers.get(municipality_id)
+        return subscriber.language if subscriber is not None else catalog().default
 
     def _send_failed(self, record: Any, conversation: Any, exc: Exception) -> None:
         """Map the SMS sender's errors: permanent ones are recorded and explained, never retried."""
@@ -441,11 +445,12 @@ class AnswerService:
                 datetime.now(UTC),
                 direction="note",
                 channel="email",
-                body=f"Answered by {sender}; the conversation stays with {conversation.owner_email}.",
+                body=catalog().agent_text(self._language(int(conversation.municipality_id)), "answered_by",
+                                          sender=sender, owner=conversation.owner_email),
                 author=sender,
             )
 
-    def _explain(self, message: EmailMessage, sender: str, rejected: AnswerRejected) -> None:
+    def _explain(self, message: EmailMessage, sender: str, rejected: AnswerRejected, language: str) -> None:
         notice = EmailMessage()
         notice["From"] = self.sender_address
         notice["To"] = sender
@@ -455,7 +460,7 @@ class AnswerService:
             notice["In-Reply-To"] = str(message["Message-ID"])
             notice["References"] = f"{message.get('References', '')} {message['Message-ID']}".strip()
         notice["Auto-Submitted"] = "auto-replied"  # RFC 3834: robots must not answer this
-        notice.set_content("Text311: " + _EXPLAINED[rejected.reason].format(detail=rejected.detail))
+        notice.set_content(rejection_notice(language, rejected.reason, rejected.detail, rejected.__cause__))
         self.mailer.send(notice)
 
 

@@ -15,6 +15,7 @@ any sent answer, and its agent, who was told "may not have been delivered", is t
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -22,6 +23,7 @@ from pynamodb.exceptions import DoesNotExist, UpdateError
 
 from text311.adapters.dynamodb import MessageModel
 from text311.conversations import municipality_of
+from text311.i18n import catalog
 from text311.observability import correlate, logger, metrics
 from text311.outbound.ledger import LedgerEntry, LedgerState
 from text311.outbound.parts import count_parts
@@ -86,8 +88,7 @@ class DeliveryStatusService:
             self._report(event)
         elif was_in_doubt:
             # They were told it may not have gone out, and would answer again: say it did.
-            self._tell(event, "Text311: your answer did reach the SMS service after all (its delivery report "
-                              "just came in): no need to send it again.")
+            self._tell(event, lambda language: catalog().agent_notice(language, "reached_after_all"))
         return new_status
 
     def _proven_part(self, event: SmsEvent) -> int | None:
@@ -108,17 +109,20 @@ class DeliveryStatusService:
         return int(number) if entry is not None and entry.state is LedgerState.SENT else None
 
     def _report(self, event: SmsEvent) -> None:
-        self._tell(event, f"Text311: your answer could not be delivered to the resident by SMS "
-                          f"({event.status}: {event.description or 'no detail from the carrier'}).")
+        words = catalog()
+        self._tell(event, lambda language: words.agent_notice(
+            language, "undelivered", status=event.status,
+            description=event.description or words.agent_text(language, "no_carrier_detail")))
 
-    def _tell(self, event: SmsEvent, text: str) -> None:
+    def _tell(self, event: SmsEvent, text_in: Callable[[str], str]) -> None:
+        """A notice in the thread, written by ``text_in`` in the city's language."""
         assert event.conversation_id is not None
         municipality_id = municipality_of(event.conversation_id)
         conversation = self.conversations.get(municipality_id, event.conversation_id)
         subscriber = self.subscribers.get(municipality_id)
         if conversation is None or subscriber is None:
             return
-        self.notify(conversation, subscriber, text)
+        self.notify(conversation, subscriber, text_in(subscriber.language))
 
 
 def _intermediate() -> tuple[str, ...]:

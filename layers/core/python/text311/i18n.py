@@ -1,8 +1,9 @@
 """Languages are data: one JSON file per language under ``templates/``.
 
 A file holds the language's marker words (for detection), its keywords, its
-emergency words and its message templates. Adding Spanish is adding ``es.json``;
-no handler or dialog code changes.
+emergency words, its message templates (SMS to residents) and its ``agents``
+texts (mail to a city's agents, in the city's language). Adding Spanish is adding
+``es.json``; no handler or dialog code changes.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import json
 import re
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
 
@@ -35,6 +36,7 @@ class Language:
     emergency: tuple[str, ...]  # folded words or phrases
     not_emergency: tuple[str, ...]  # folded phrases that contain an emergency word but are not one
     messages: dict[str, str]
+    agents: dict[str, str] = field(default_factory=dict)  # mail to agents: not SMS, no length limit
 
 
 @dataclass(frozen=True)
@@ -47,6 +49,19 @@ class Catalog:
         lang = self.languages.get(language) or self.languages[self.default]
         template = lang.messages.get(key) or self.languages[self.default].messages[key]
         return template.format(**values)
+
+    def agent_template(self, language: str, key: str) -> str:
+        """The unfilled template of a text written to a city's agents (a line of its mail, a notice)."""
+        lang = self.languages.get(language) or self.languages[self.default]
+        return lang.agents.get(key) or self.languages[self.default].agents[key]
+
+    def agent_text(self, language: str, key: str, **values: object) -> str:
+        """A text written to a city's agents, in the city's language (a template may use fewer values)."""
+        return self.agent_template(language, key).format(**values)
+
+    def agent_notice(self, language: str, key: str, **values: object) -> str:
+        """A notice from Text311 to an agent: the text under ``key``, signed as Text311's own."""
+        return self.agent_text(language, "notice", text=self.agent_text(language, key, **values))
 
     def help_text(self, support: str) -> str:
         return self.help_template.format(support=support)
@@ -79,6 +94,7 @@ def _load_language(data: dict) -> Language:
         emergency=tuple(fold(w) for w in emergency.get("words", [])),
         not_emergency=tuple(fold(w) for w in emergency.get("not_emergency", [])),
         messages=data["messages"],
+        agents=data.get("agents", {}),
     )
 
 

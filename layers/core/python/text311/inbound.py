@@ -209,7 +209,7 @@ class InboundSmsService:
             # overtook it) opens the same one, where SES's confirmation of an earlier mail waits.
             follows = f"{record.item.phone_hash}#{record.item.conversation_id or ''}"
             conversation_id = new_conversation_id(municipality_id, opened_by=follows)
-            subject = thread_subject(conversation_id, subscriber.display_name, turn.forwards[0])
+            subject = thread_subject(conversation_id, subscriber.display_name, turn.forwards[0], subscriber.language)
             conversation = self.store.open(
                 record, conversation_id, subject, turn.state.language, now, phone_masked=mask(number)
             )
@@ -265,6 +265,7 @@ class InboundSmsService:
             references=tuple(conversation.references or ()),
             in_reply_to=conversation.last_message_id,
             domain=self.reply_domain,
+            language=subscriber.language,
         )
         entry = self.store.inbound_entry(external_id, now)
         ses_id = self.store.confirmed_mail(conversation, external_id)

@@ -15,6 +15,8 @@ from text311.addresses import AddressRefused, agent_address, single_address
 
 _DOMAIN = re.compile(r"^@?[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")
 LANGUAGES = ("en", "fr")
+# Provinces whose cities write to their agents in French unless they choose otherwise.
+_FRENCH_REGIONS = frozenset({("CA", "QC")})
 STATUSES = ("active", "suspended")
 
 
@@ -43,6 +45,9 @@ class Subscriber:
     phone_311: str | None = None
     web_page: str | None = None
     status: str = "active"
+    # The language of everything written to the city's agents (its mail, notices). Empty: French for
+    # Quebec and for a city whose residents' first language is French, else English (default_mail_language).
+    language: str = ""
     # Canned answers agents pick in the console, per language: {"en": ("...",), "fr": ("...",)}.
     canned_answers: dict[str, tuple[str, ...]] = field(default_factory=dict, compare=False)
 
@@ -58,6 +63,10 @@ class Subscriber:
         for language in self.languages:
             if language not in LANGUAGES:
                 raise SubscriberError(f"languages: {language!r} is not one of {', '.join(LANGUAGES)}")
+        if not self.language:
+            object.__setattr__(self, "language", default_mail_language(self.country, self.region_code, self.languages))
+        if self.language not in LANGUAGES:
+            raise SubscriberError(f"language: {self.language!r} is not one of {', '.join(LANGUAGES)}")
         if self.status not in STATUSES:
             raise SubscriberError(f"status: {self.status!r} is not one of {', '.join(STATUSES)}")
         try:
@@ -83,6 +92,13 @@ class Subscriber:
         return stored.strip().lower() if stored and self.allows_agent(stored) else None
 
 
+def default_mail_language(country: str, region_code: str, languages: tuple[str, ...]) -> str:
+    """The language a city's agents are written to when it names none."""
+    if (country, region_code) in _FRENCH_REGIONS or (languages and languages[0] == "fr"):
+        return "fr"
+    return "en"
+
+
 def _is_address(text: str) -> bool:
     try:
         single_address(text)
@@ -104,6 +120,7 @@ def _to_model(sub: Subscriber) -> SubscriberModel:
         phone_311=sub.phone_311,
         web_page=sub.web_page,
         status=sub.status,
+        language=sub.language,
         canned_answers=json.dumps({k: list(v) for k, v in sub.canned_answers.items()}) if sub.canned_answers else None,
     )
 
@@ -121,6 +138,7 @@ def _from_model(item: SubscriberModel) -> Subscriber:
         phone_311=item.phone_311,
         web_page=item.web_page,
         status=item.status,
+        language=item.language or "",  # a subscriber stored before it had one: the default
         canned_answers={k: tuple(v) for k, v in json.loads(item.canned_answers or "{}").items()},
     )
 

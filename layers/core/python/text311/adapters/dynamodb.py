@@ -45,6 +45,7 @@ class SubscriberModel(Model):
     web_page = UnicodeAttribute(null=True)
     status = UnicodeAttribute(default="active")
     canned_answers = UnicodeAttribute(null=True)  # JSON {"en": [...], "fr": [...]}
+    language = UnicodeAttribute(null=True)  # of the mail to its agents; absent: the default (subscribers.py)
 
 
 class ResidentModel(Model):
@@ -143,7 +144,8 @@ class MessageModel(Model):
     body = UnicodeAttribute()
     author = UnicodeAttribute(null=True)
     external_id = UnicodeAttribute(null=True)  # inboundMessageId, SES message id, SMS MessageId
-    # "pending" → "emailed"; "throttled" (held by the flood limit, not mailed); outbound SMS: delivery status
+    # "pending" → "emailed"; "throttled" (held by the flood limit, not mailed); a text's mail after SES
+    # took it: "delayed", "bounced", "complained" (text311.mail_feedback); outbound SMS: delivery status
     status = UnicodeAttribute(null=True)
     email_message_id = UnicodeAttribute(null=True)
     ses_message_id = UnicodeAttribute(null=True)

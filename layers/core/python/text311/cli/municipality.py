@@ -87,6 +87,11 @@ def add(
     time_zone: Annotated[
         str | None, typer.Option("--time-zone", help="IANA zone; default: the place's.")
     ] = None,
+    mail_language: Annotated[
+        str | None,
+        typer.Option("--mail-language", help="en or fr: the language of the mail to the city's agents; "
+                     "default: fr in Quebec or when the first --language is fr, else en."),
+    ] = None,
     phone_311: Annotated[str | None, typer.Option("--phone-311", help="The city's own 311 number.")] = None,
     web: Annotated[str | None, typer.Option("--web", help="The city's 311 web page.")] = None,
     display_name: Annotated[
@@ -110,6 +115,7 @@ def add(
             languages=tuple(language) if language else DEFAULT_LANGUAGES.get(found.region_code, ("en",)),
             phone_311=phone_311,
             web_page=web,
+            language=mail_language or "",
         )
     except SubscriberError as exc:
         raise _fail(str(exc)) from exc
@@ -119,7 +125,7 @@ def add(
         raise _fail(str(exc)) from exc
     typer.echo(
         f"added {sub.geonameid} {sub.display_name}, {sub.region_code} "
-        f"({', '.join(sub.languages)}, {sub.time_zone})"
+        f"({', '.join(sub.languages)}, {sub.time_zone}, mail to agents in {sub.language})"
     )
 
 
@@ -142,11 +148,23 @@ def show(
     region: Region = DEFAULT_REGION,
     table: Table = DEFAULT_TABLE,
 ) -> None:
-    """Show one subscriber as JSON."""
+    """Show one subscriber as JSON, with whether its inbox takes our mail (``inbox``: an address on
+    the account's suppression list, bounces and complaints of the last days; text311/cli/inboxes.py)."""
+    import boto3
+
+    from text311.cli.inboxes import inbox_report
+
     sub = _bind(table, region, endpoint_url).get(geonameid)
     if sub is None:
         raise _fail(f"geonameid: {geonameid} is not a subscriber")
-    typer.echo(json.dumps(asdict(sub), ensure_ascii=False, indent=2))
+
+    def client(service: str) -> Any:
+        return boto3.client(service, region_name=region, endpoint_url=endpoint_url or None)
+
+    report = inbox_report(sub, client("sesv2"), client("cloudwatch"))
+    typer.echo(json.dumps({**asdict(sub), "inbox": report.as_json()}, ensure_ascii=False, indent=2))
+    for problem in report.problems:
+        typer.echo(f"warning: {sub.display_name}'s inbox: {problem}", err=True)
 
 
 @app.command()
