@@ -2,9 +2,11 @@
 
 Checks are data: ``CHECKS`` is a list of small functions, each taking the injected clients and the
 region's plan (``Context``) and returning one ``Finding`` (ok / missing / unknown, what was seen, what
-to do). Every call is a read (Get*/Describe*). A check whose API the endpoint does not implement
-(moto has no End User Messaging v2, no SES GetAccount) or that is refused is reported "unknown",
-never "ok". Exit status: 0 ready, 1 something missing, 2 nothing missing but something unknown.
+to do). Every call is a read (Get*/Describe*/List*; the reply domain's MX through this machine's
+DNS resolver with dnspython, injected as ``resolve_mx``). A check
+whose API the endpoint does not implement (moto has no End User Messaging v2, no SES GetAccount) or
+that is refused is reported "unknown", never "ok". Exit status: 0 ready, 1 something missing, 2
+nothing missing but something unknown.
 """
 
 from __future__ import annotations
@@ -18,9 +20,27 @@ from typing import Any, Literal
 import typer
 
 from text311.cli.dns import DEFAULT_CONFIG, ConfigPath, DomainPlan, EndpointUrl, PlanError, Region, load_plan
+from text311.cli.inboxes import city_inboxes_take_mail
+from text311.i18n import catalog
 
-RULE_NAME = "agent-answers"  # stacks/email.py
 Status = Literal["ok", "missing", "unknown"]
+# Keyword kinds the number answers itself when the stack bought it (stacks/keywords.py).
+NUMBER_KEYWORD_KINDS = ("help", "opt_out", "opt_in")
+
+
+def resolve_mx_public(domain: str) -> list[str]:
+    """The domain's MX hosts, as this machine's DNS resolver answers them (none when the name has no MX
+    record or does not exist)."""
+    import dns.exception
+    import dns.resolver
+
+    try:
+        answer = dns.resolver.resolve(domain, "MX", lifetime=5)
+    except (dns.resolver.NXDOMAIN, dns.resolver.NoAnswer, dns.resolver.NoNameservers):
+        return []
+    except dns.exception.Timeout as exc:
+        raise OSError(f"no DNS answer for {domain} within 5 s") from exc
+    return [record.exchange.to_text(omit_final_dot=True).lower() for record in answer]
 
 
 @dataclass(frozen=True)
@@ -40,6 +60,9 @@ class Context:
     ses_receiving: Any
     sms: Any
     inbound_topic_arn: str | None = None
+    alarm_topic_arns: list[str] = field(default_factory=list)
+    sns_in: Callable[[str], Any] | None = None  # region → SNS client (alarm topics live in two regions)
+    resolve_mx: Callable[[str], list[str]] = resolve_mx_public
     _numbers: list[dict] | None = field(default=None, repr=False)
     _identity: dict | None = field(default=None, repr=False)
 
@@ -128,13 +151,43 @@ def receipt_rule_active(ctx: Context) -> Finding:
     fix = f"deploy (the stack activates it) or check receipt_rule_set; {_ses_console(region, 'email-receiving')}"
     if active_name is None:
         return Finding(name, "missing", f"no active receipt rule set in {region}", fix)
-    ours = [r for r in active.get("Rules", []) if r.get("Name") == RULE_NAME]
+    ours = [r for r in active.get("Rules", []) if r.get("Name") == plan.rule_name]
     if not ours:
-        return Finding(name, "missing", f"active set {active_name} in {region} has no rule {RULE_NAME}", fix)
+        return Finding(name, "missing", f"active set {active_name} in {region} has no rule {plan.rule_name}", fix)
     rule = ours[0]
     if not rule.get("Enabled") or plan.reply_domain not in rule.get("Recipients", []):
-        return Finding(name, "missing", f"rule {RULE_NAME} is disabled or not for {plan.reply_domain}", fix)
-    return Finding(name, "ok", f"{active_name}/{RULE_NAME} active in {region} for {plan.reply_domain}")
+        return Finding(name, "missing", f"rule {plan.rule_name} is disabled or not for {plan.reply_domain}", fix)
+    return Finding(name, "ok", f"{active_name}/{plan.rule_name} active in {region} for {plan.reply_domain}")
+
+
+def mail_from_domain(ctx: Context) -> Finding:
+    name, plan = "custom MAIL FROM domain SUCCESS", ctx.plan
+    identity = ctx.sender_identity()
+    if identity is None:
+        return Finding(name, "missing", f"no identity {plan.sender_domain}", f"make deploy REGION={plan.region}")
+    attributes = identity.get("MailFromAttributes") or {}
+    status = attributes.get("MailFromDomainStatus", "not set")
+    domain = attributes.get("MailFromDomain") or "no MAIL FROM domain"
+    if status == "SUCCESS" and domain == plan.mail_from_domain:
+        return Finding(name, "ok", f"{domain} {status}")
+    return Finding(
+        name, "missing", f"{domain} {status} (expected {plan.mail_from_domain})",
+        f"publish its MX and SPF records (text311 dns --region {plan.region}); SES checks them for 72 h",
+    )
+
+
+def reply_domain_mx(ctx: Context) -> Finding:
+    plan = ctx.plan
+    name, expected = "reply domain MX to SES", f"inbound-smtp.{plan.receiving_region}.amazonaws.com"
+    hosts = ctx.resolve_mx(plan.reply_domain)
+    if expected in hosts:
+        others = [h for h in hosts if h != expected]
+        also = f" (also {', '.join(others)})" if others else ""
+        return Finding(name, "ok", f"{plan.reply_domain} MX {expected}{also}")
+    return Finding(
+        name, "missing", f"{plan.reply_domain} MX: {', '.join(hosts) or 'none'}",
+        f"publish MX 10 {expected} (text311 dns --region {plan.region})",
+    )
 
 
 def _number_fix(ctx: Context) -> str:
@@ -184,6 +237,75 @@ def sms_opt_out_list(ctx: Context) -> Finding:
     return Finding(name, "ok", ", ".join(f"{n['PhoneNumber']}→{n['OptOutListName']}" for n in ctx.numbers()))
 
 
+def sms_sandbox(ctx: Context) -> Finding:
+    name, region = "SMS out of the sandbox", ctx.plan.region
+    attributes = ctx.sms.describe_account_attributes().get("AccountAttributes", [])
+    tier = next((a.get("Value") for a in attributes if a.get("Name") == "ACCOUNT_TIER"), None)
+    if tier is None:
+        return Finding(name, "unknown", "no ACCOUNT_TIER returned")
+    if tier == "PRODUCTION":
+        return Finding(name, "ok", f"account tier {tier} in {region}")
+    return Finding(
+        name, "missing", f"account tier {tier} in {region}: texts go only to verified destination numbers",
+        f"request production access; {_sms_console(region)}",
+    )
+
+
+def _number_keywords(ctx: Context, number: dict) -> set[str]:
+    found, token = set(), None
+    while True:
+        request = {"OriginationIdentity": number.get("PhoneNumberArn") or number["PhoneNumber"]}
+        page = ctx.sms.describe_keywords(**request, **({"NextToken": token} if token else {}))
+        found |= {k["Keyword"].upper() for k in page.get("Keywords", [])}
+        token = page.get("NextToken")
+        if not token:
+            return found
+
+
+def sms_keywords(ctx: Context) -> Finding:
+    """A bought number holds every keyword (the functions run with ANSWER_KEYWORDS=false); an existing
+    number's keywords are its owner's, and the functions answer ours there (ANSWER_KEYWORDS=true)."""
+    name, numbers = "keywords on the number", ctx.numbers()
+    if not numbers:
+        return Finding(name, "missing", "no number found", _number_fix(ctx))
+    kinds = catalog().keyword_kinds()
+    expected = {word.upper() for kind in NUMBER_KEYWORD_KINDS for word in kinds.get(kind, ())}
+    absent = {n["PhoneNumber"]: sorted(expected - _number_keywords(ctx, n)) for n in numbers}
+    lacking = {number: words for number, words in absent.items() if words}
+    if not lacking:
+        return Finding(name, "ok", f"{len(expected)} keywords on {', '.join(absent)}")
+    detail = "; ".join(f"{number} lacks {', '.join(words)}" for number, words in lacking.items())
+    if not ctx.plan.creates_number:
+        return Finding(name, "ok", f"{detail}: answered by the functions (ANSWER_KEYWORDS=true, existing number)")
+    return Finding(name, "missing", detail, f"deploy again (the stack sets them): make deploy REGION={ctx.plan.region}")
+
+
+def alarm_email_confirmed(ctx: Context) -> Finding:
+    name, address = "alarm e-mail subscription confirmed", ctx.plan.alarm_email
+    if not ctx.alarm_topic_arns or ctx.sns_in is None:
+        return Finding(name, "unknown", "no alarm topic found (stack not deployed, or no cloudformation access)")
+    problems = []
+    for topic in ctx.alarm_topic_arns:
+        sns, subscriptions, token = ctx.sns_in(topic.split(":")[3]), [], None
+        while True:
+            page = sns.list_subscriptions_by_topic(TopicArn=topic, **({"NextToken": token} if token else {}))
+            subscriptions += page.get("Subscriptions", [])
+            token = page.get("NextToken")
+            if not token:
+                break
+        mine = [s for s in subscriptions if s.get("Protocol") == "email" and s.get("Endpoint") == address]
+        if not mine:
+            problems.append(f"{topic}: no subscription for {address}")
+        elif all(s.get("SubscriptionArn") == "PendingConfirmation" for s in mine):
+            problems.append(f"{topic}: {address} has not confirmed")
+    if problems:
+        return Finding(
+            name, "missing", "; ".join(problems),
+            f"click the link in AWS's 'Subscription Confirmation' mail to {address} (alarms reach no one until then)",
+        )
+    return Finding(name, "ok", f"{address} on {len(ctx.alarm_topic_arns)} alarm topic(s)")
+
+
 def sms_protect_configuration(ctx: Context) -> Finding:
     name = "SMS protect configuration (account default)"
     configurations = ctx.sms.describe_protect_configurations().get("ProtectConfigurations", [])
@@ -214,13 +336,19 @@ Check = Callable[[Context], Finding]
 CHECKS: list[Check] = [
     sending_identity_verified,
     dkim_signing,
+    mail_from_domain,
     production_access,
     receipt_rule_active,
+    reply_domain_mx,
     sms_number_active,
     sms_two_way_to_topic,
     sms_opt_out_list,
+    sms_keywords,
+    sms_sandbox,
     sms_protect_configuration,
     sms_spend_limit,
+    alarm_email_confirmed,
+    city_inboxes_take_mail,  # a city's inbox on the suppression list, or bouncing (text311/cli/inboxes.py)
 ]
 
 
@@ -263,13 +391,31 @@ def inbound_topic_from_stack(cloudformation: Any, stack: str) -> str | None:
     return next((o["OutputValue"] for o in outputs if o["OutputKey"] == "InboundTopicArn"), None)
 
 
+def alarm_topics_from_stack(cloudformation: Any, stack: str) -> list[str]:
+    """The stack's alarm topics (``…AlarmTopic…`` logical ids); none when the stack cannot be read."""
+    topics, token = [], None
+    try:
+        while True:
+            page = cloudformation.list_stack_resources(StackName=stack, **({"NextToken": token} if token else {}))
+            topics += [
+                r["PhysicalResourceId"]
+                for r in page.get("StackResourceSummaries", [])
+                if r.get("ResourceType") == "AWS::SNS::Topic" and "AlarmTopic" in r.get("LogicalResourceId", "")
+            ]
+            token = page.get("NextToken")
+            if not token:
+                return topics
+    except Exception:  # no such stack yet, or no permission: the alarm check says "unknown"
+        return topics
+
+
 def doctor(
     region: Region,
     config: ConfigPath = DEFAULT_CONFIG,
     endpoint_url: EndpointUrl = None,
     topic_arn: str | None = typer.Option(None, "--topic-arn", help="Inbound topic; default: the stack's output."),
 ) -> None:
-    """Read-only preflight of REGION: SES identity, DKIM, production access, receipt rule, SMS number."""
+    """Read-only preflight of REGION: SES identity, DKIM, MAIL FROM, receipt rule, MX, SMS number, alarms."""
     import boto3
 
     try:
@@ -282,12 +428,20 @@ def doctor(
     def client(service: str, in_region: str = region) -> Any:
         return boto3.client(service, region_name=in_region, endpoint_url=endpoint_url)
 
+    alarm_topics = alarm_topics_from_stack(client("cloudformation"), f"Text311-{region}")
+    if plan.receives_remotely:
+        alarm_topics += alarm_topics_from_stack(
+            client("cloudformation", plan.receiving_region), f"Text311-mail-{region}"
+        )
     ctx = Context(
         plan=plan,
         sesv2=client("sesv2"),
         ses_receiving=client("ses", plan.receiving_region),
         sms=client("pinpoint-sms-voice-v2"),
         inbound_topic_arn=topic_arn or inbound_topic_from_stack(client("cloudformation"), f"Text311-{region}"),
+        alarm_topic_arns=alarm_topics,
+        sns_in=lambda topic_region: client("sns", topic_region),
+        resolve_mx=resolve_mx_public,
     )
     findings = run_checks(ctx)
     typer.echo(f"Text311 {region} (SES receives in {plan.receiving_region})")
