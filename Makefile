@@ -65,6 +65,7 @@ bench: $(STAMP)
 	$(PY) bench/outbound.py
 	$(PY) bench/coldstart.py
 	$(PY) bench/throughput.py
+	$(PY) bench/languages.py
 
 directory: $(STAMP)
 	$(PY) scripts/build_directory.py
