@@ -27,7 +27,7 @@ def test_a_text_from_a_plus_one_number_abroad_or_premium_gets_no_answer(local_ru
 
     assert local_run.answers(phone) == []
     assert local_run.mails(KINGSTON, marker) == []
-    log = local_run.log_path.read_text()
+    log = (local_run.data_dir / "lambda.log").read_text()  # the handlers' structured logs
     assert f'"reason":"{reason}"' in log and f"+1******{phone[-4:]}" in log
     assert phone[2:] not in log  # logged masked only
 
