@@ -8,10 +8,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pynamodb.exceptions import DoesNotExist, PutError
+from pynamodb.exceptions import DoesNotExist, PutError, UpdateError
 
 from text311.adapters.dynamodb import SubscriberModel
 from text311.addresses import AddressRefused, agent_address, single_address
+from text311.city_services import Service, default_services, from_json, to_json
 
 _DOMAIN = re.compile(r"^@?[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")
 LANGUAGES = ("en", "fr")
@@ -50,6 +51,9 @@ class Subscriber:
     language: str = ""
     # Canned answers agents pick in the console, per language: {"en": ("...",), "fr": ("...",)}.
     canned_answers: dict[str, tuple[str, ...]] = field(default_factory=dict, compare=False)
+    # Its Open311 services (text311.city_services): a new city, and one stored before the list existed,
+    # has the default list.
+    services: tuple[Service, ...] = field(default_factory=default_services, compare=False)
 
     def __post_init__(self) -> None:
         if not self.contact_emails:
@@ -122,6 +126,7 @@ def _to_model(sub: Subscriber) -> SubscriberModel:
         status=sub.status,
         language=sub.language,
         canned_answers=json.dumps({k: list(v) for k, v in sub.canned_answers.items()}) if sub.canned_answers else None,
+        services=to_json(sub.services),
     )
 
 
@@ -140,6 +145,7 @@ def _from_model(item: SubscriberModel) -> Subscriber:
         status=item.status,
         language=item.language or "",  # a subscriber stored before it had one: the default
         canned_answers={k: tuple(v) for k, v in json.loads(item.canned_answers or "{}").items()},
+        services=from_json(item.services) if item.services is not None else default_services(),
     )
 
 
@@ -163,6 +169,19 @@ class SubscriberRepository:
 
     def put(self, sub: Subscriber) -> None:
         _to_model(sub).save()
+
+    def set_services(self, geonameid: int, services: tuple[Service, ...]) -> None:
+        """Replace only the city's service list: an edit made meanwhile to its other fields (the
+        console's canned answers, another operator) is kept."""
+        try:
+            SubscriberModel(geonameid=geonameid).update(
+                actions=[SubscriberModel.services.set(to_json(services))],
+                condition=SubscriberModel.geonameid.exists(),
+            )
+        except UpdateError as exc:
+            if exc.cause_response_code == "ConditionalCheckFailedException":
+                raise UnknownSubscriber(f"geonameid: {geonameid} is not a subscriber") from exc
+            raise
 
     def remove(self, geonameid: int) -> None:
         if self.get(geonameid) is None:

@@ -46,6 +46,7 @@ class SubscriberModel(Model):
     status = UnicodeAttribute(default="active")
     canned_answers = UnicodeAttribute(null=True)  # JSON {"en": [...], "fr": [...]}
     language = UnicodeAttribute(null=True)  # of the mail to its agents; absent: the default (subscribers.py)
+    services = UnicodeAttribute(null=True)  # JSON: its Open311 services (city_services.py); absent: the default
 
 
 class ResidentModel(Model):

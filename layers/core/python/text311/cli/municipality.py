@@ -1,4 +1,5 @@
-"""``text311 municipality``: onboard, list, show and remove subscribing municipalities.
+"""``text311 municipality``: onboard, list, show and remove subscribing municipalities; ``services``
+manages a city's Open311 service list (docs/service-requests.md).
 
 Every command talks to the subscribers table directly (the same pynamodb model as the functions),
 so ``--endpoint-url http://localhost:…`` points it at the local run. Bad input (an unknown id, an
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -187,3 +189,142 @@ def remove(
     except UnknownSubscriber as exc:
         raise _fail(str(exc)) from exc
     typer.echo(f"removed {geonameid} {sub.display_name}, {sub.region_code}")
+
+
+# --- services: what a resident's text can be filed as (text311.city_services) ---------------------
+
+services_app = typer.Typer(
+    help="A municipality's Open311 services: list, add, remove, import a services.json.", no_args_is_help=True
+)
+app.add_typer(services_app, name="services")
+
+
+def _subscriber(repo: SubscriberRepository, geonameid: int) -> Subscriber:
+    sub = repo.get(geonameid)
+    if sub is None:
+        raise _fail(f"geonameid: {geonameid} is not a subscriber")
+    return sub
+
+
+def _language_of(sub: Subscriber, language: str | None) -> str:
+    """The language a command's text is in: the one given (one of the city's), else the city's first."""
+    if language is None:
+        return sub.languages[0]
+    if language not in sub.languages:
+        raise _fail(f"language: {language!r} is not one of {sub.display_name}'s ({', '.join(sub.languages)})")
+    return language
+
+
+Language = Annotated[
+    str | None, typer.Option("--language", help="en or fr, one of the city's languages; default: its first.")
+]
+
+
+@services_app.command("list")
+def services_list(
+    geonameid: int,
+    language: Language = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Open311 services.json in --language (an export).")
+    ] = False,
+    endpoint_url: EndpointUrl = None,
+    region: Region = DEFAULT_REGION,
+    table: Table = DEFAULT_TABLE,
+) -> None:
+    """List a city's services: code, then group and name in each of its languages."""
+    sub = _subscriber(_bind(table, region, endpoint_url), geonameid)
+    if as_json:
+        chosen = _language_of(sub, language)
+        typer.echo(json.dumps([s.as_open311(chosen) for s in sub.services], ensure_ascii=False, indent=2))
+        return
+    shown = (_language_of(sub, language),) if language else sub.languages
+    for service in sub.services:
+        texts = [service.text(lang) for lang in shown]
+        typer.echo("\t".join([service.service_code, *(f"{t.group}: {t.service_name}" for t in texts)]))
+    if not sub.services:
+        typer.echo(f"{sub.display_name} has no services", err=True)
+
+
+@services_app.command("add")
+def services_add(
+    geonameid: int,
+    service_code: Annotated[str, typer.Argument(help="The Open311 service_code, e.g. pothole.")],
+    name: Annotated[str, typer.Option("--name", help="service_name in --language.")],
+    language: Language = None,
+    description: Annotated[str, typer.Option("--description", help="In --language.")] = "",
+    group: Annotated[str, typer.Option("--group", help="In --language.")] = "",
+    keywords: Annotated[
+        str, typer.Option("--keywords", help="Comma-separated, in --language: words residents write.")
+    ] = "",
+    service_type: Annotated[str, typer.Option("--type", help="realtime, batch or blackbox.")] = "realtime",
+    endpoint_url: EndpointUrl = None,
+    region: Region = DEFAULT_REGION,
+    table: Table = DEFAULT_TABLE,
+) -> None:
+    """Add a service, or set one language of an existing one (its other languages are kept)."""
+    from text311.city_services import ServiceError, from_open311, merge
+
+    repo = _bind(table, region, endpoint_url)
+    sub = _subscriber(repo, geonameid)
+    chosen = _language_of(sub, language)
+    entry = {"service_code": service_code, "service_name": name, "description": description,
+             "group": group, "keywords": keywords, "type": service_type}
+    try:
+        service = from_open311(entry, chosen)
+    except ServiceError as exc:
+        raise _fail(str(exc)) from exc
+    known = any(s.service_code == service.service_code for s in sub.services)
+    repo.set_services(geonameid, merge(sub.services, [service]))
+    typer.echo(f"{'updated' if known else 'added'} {service.service_code} ({chosen}) for {sub.display_name}")
+
+
+@services_app.command("remove")
+def services_remove(
+    geonameid: int,
+    service_code: str,
+    endpoint_url: EndpointUrl = None,
+    region: Region = DEFAULT_REGION,
+    table: Table = DEFAULT_TABLE,
+) -> None:
+    """Remove a service from a city's list."""
+    repo = _bind(table, region, endpoint_url)
+    sub = _subscriber(repo, geonameid)
+    kept = tuple(s for s in sub.services if s.service_code != service_code)
+    if len(kept) == len(sub.services):
+        raise _fail(f"service_code: {service_code!r} is not one of {sub.display_name}'s services")
+    repo.set_services(geonameid, kept)
+    typer.echo(f"removed {service_code} from {sub.display_name}")
+
+
+@services_app.command("import")
+def services_import(
+    geonameid: int,
+    path: Annotated[Path, typer.Argument(help="An Open311 endpoint's services.json.", exists=True, dir_okay=False)],
+    language: Language = None,
+    replace_all: Annotated[
+        bool, typer.Option("--replace", help="Drop the services the file does not list (default: keep them).")
+    ] = False,
+    endpoint_url: EndpointUrl = None,
+    region: Region = DEFAULT_REGION,
+    table: Table = DEFAULT_TABLE,
+) -> None:
+    """Import an Open311 GeoReport v2 services.json, its text taken as --language; a code the city has
+    gains or replaces that language (import the endpoint's French and English files in turn)."""
+    from text311.city_services import ServiceError, merge, parse_open311_list
+
+    repo = _bind(table, region, endpoint_url)
+    sub = _subscriber(repo, geonameid)
+    chosen = _language_of(sub, language)
+    try:
+        incoming = parse_open311_list(json.loads(path.read_text(encoding="utf-8")), chosen)
+    except json.JSONDecodeError as exc:
+        raise _fail(f"{path}: not JSON ({exc})") from exc
+    except ServiceError as exc:
+        raise _fail(f"{path}: {exc}") from exc
+    if replace_all:
+        codes = {s.service_code for s in incoming}
+        kept = merge((s for s in sub.services if s.service_code in codes), incoming)
+    else:
+        kept = merge(sub.services, incoming)
+    repo.set_services(geonameid, kept)
+    typer.echo(f"imported {len(incoming)} services ({chosen}) for {sub.display_name}: {len(kept)} in its list")
