@@ -312,12 +312,16 @@
   // A resident who texted STOP gets no SMS: Send stays off and #thread-optout says why.
   function canAnswer(c) { return c.status === "open" && !c.resident_opted_out; }
 
+  const NOT_REACHED = new Set(["bounced", "complained"]);  // text311/mail_feedback.py
+
   function messageItem(m) {
     const who = m.direction === "in" ? thread.conversation.resident : m.author || "";
     const head = [t(`dir_${m.direction}`), t(`channel_${m.channel}`), who].filter(Boolean).join(" · ");
     const delivery = m.status && m.direction !== "note" ? ` · ${t(`delivery_${m.status}`)}` : "";
     return el("li", { className: m.direction },
       m.urgent ? el("span", { className: "badge", textContent: t("urgent") }) : null,
+      // A text the city's inbox refused (bounce, complaint): the agent reading it here is the only one who has it.
+      NOT_REACHED.has(m.status) ? el("span", { className: "badge not-reached", textContent: t("cityNotReached") }) : null,
       el("span", { className: "line" }, `${head} · `, time(m.at), delivery),
       el("p", { className: "body", textContent: m.body || "" }));
   }

@@ -1,14 +1,15 @@
 """SES's side of event publishing, for tests: moto publishes no SES events, so this publishes the
 configuration set's Send event for every mail moto's SES actually stored, with the tags of the call
-that stored it. "Stored" is what SES accepting means, also when the client never heard back (a 5xx
-or a timeout after SES acted). Hooked on the botocore client: the code under test is unchanged."""
+that stored it, and on demand what SES reports later (a bounce, a complaint, a delay, a delivery).
+"Stored" is what SES accepting means, also when the client never heard back (a 5xx or a timeout
+after SES acted). Hooked on the botocore client: the code under test is unchanged."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
 
-from aws_events import mail_events_batch, ses_sending_event
+from aws_events import mail_events_batch, sample, ses_sending_event
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.ses.models import ses_backends
 
@@ -52,3 +53,24 @@ class SesSendEvents:
         new = self.accepted[self.published:]
         self.published = len(self.accepted)
         return self.batch(new) if new else None
+
+    def feedback(self, kind: str, mails: list[AcceptedMail] | None = None, **bounce: str) -> dict:
+        """The batch of ``kind`` events (Bounce, Complaint, DeliveryDelay, Delivery) for these mails
+        (default: all); ``bounce`` overrides the Bounce sample's fields (bounceType, bounceSubType)."""
+        chosen = self.accepted if mails is None else mails
+        return mail_events_batch(*(feedback_event(kind, m.ses_message_id, m.tags, **bounce) for m in chosen))
+
+
+FEEDBACK_SAMPLES = {"Bounce": "ses_bounce_event.json", "Complaint": "ses_complaint_event.json",
+                    "DeliveryDelay": "ses_delivery_delay_event.json", "Delivery": "ses_delivery_event.json"}
+
+
+def feedback_event(kind: str, ses_message_id: str, tags: dict[str, str], **bounce: str) -> dict:
+    """SES's documented record of ``kind`` for one mail sent with ``tags`` (tests/events/SOURCES.md)."""
+    payload = sample(FEEDBACK_SAMPLES[kind])
+    payload["mail"]["messageId"] = ses_message_id
+    own = {name: values for name, values in payload["mail"]["tags"].items() if name.startswith("ses:")}
+    payload["mail"]["tags"] = own | {name: [value] for name, value in tags.items()}
+    if bounce:
+        payload["bounce"].update(bounce)
+    return payload

@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 import time
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -289,6 +289,31 @@ class ConversationStore:
                 return False  # recorded already, or the conversation is gone (erased)
             raise
         return True
+
+    def mark_mail_status(self, conversation_id: str, entry: str, status: str, replaces: Collection[str]) -> str:
+        """What SES said of a text's mail after taking it (bounced, complained, delayed, delivered
+        after a delay): the message's status becomes ``status`` if it is one of ``replaces``, so a
+        duplicate or a late event never moves it back. ``entry`` is the mail's tag (``inbound_entry``):
+        its second names the message key's second, so one Query of that second finds the message.
+        Returns ``changed``, ``unchanged`` (a duplicate, or a status past this one) or ``missing``."""
+        epoch, _, external_id = entry.partition("#")
+        try:
+            second = datetime.fromtimestamp(int(epoch), UTC).isoformat(timespec="seconds").removesuffix("+00:00")
+        except (ValueError, OverflowError, OSError):
+            return "missing"
+        found = MessageModel.query(conversation_id, MessageModel.message_key.startswith(f"{second}."),
+                                   filter_condition=MessageModel.external_id == external_id)
+        message = next(iter(found), None)
+        if message is None:
+            return "missing"
+        try:
+            message.update(actions=[MessageModel.status.set(status)],
+                           condition=MessageModel.status.is_in(*replaces))
+        except UpdateError as exc:
+            if _condition_failed(exc):
+                return "unchanged"
+            raise
+        return "changed"
 
     @staticmethod
     def mailed_already(conversation: ConversationModel, external_id: str) -> bool:

@@ -94,12 +94,47 @@ class SesEventMail(BaseModel):
     tags: dict[str, list[str]] = Field(default_factory=dict)
 
 
+class SesEventRecipient(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    emailAddress: str
+
+
+class SesBounce(BaseModel):
+    """``bounce`` of a Bounce event: ``Permanent`` (``General``, ``NoEmail``, ``Suppressed``,
+    ``OnAccountSuppressionList``…), ``Transient`` (``MailboxFull``…) or ``Undetermined``."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    bounceType: str
+    bounceSubType: str = ""
+    bouncedRecipients: list[SesEventRecipient] = Field(default_factory=list)
+
+
+class SesComplaint(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    complainedRecipients: list[SesEventRecipient] = Field(default_factory=list)
+    complaintFeedbackType: str | None = None
+
+
+class SesDeliveryDelay(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    delayType: str = ""
+    delayedRecipients: list[SesEventRecipient] = Field(default_factory=list)
+
+
 class SesSendingEvent(BaseModel):
     """An SES event published by the configuration set to SNS (the SNS ``Message`` string).
     Source: Amazon SES Developer Guide, "Examples of event data that Amazon SES publishes to Amazon
-    SNS" (Send record). Only ``Send`` confirms a mail; the other types are read and left alone."""
+    SNS" (Send, Bounce, Complaint, Delivery, DeliveryDelay records). ``Send`` confirms a mail
+    (text311.mail_confirmations); the others tell what became of it (text311.mail_feedback)."""
 
     model_config = ConfigDict(extra="ignore")
 
     eventType: str
     mail: SesEventMail
+    bounce: SesBounce | None = None
+    complaint: SesComplaint | None = None
+    deliveryDelay: SesDeliveryDelay | None = None
