@@ -102,3 +102,28 @@ def test_the_shipped_config_plans_mx_for_every_region() -> None:
     for region in ("ca-central-1", "us-east-1"):
         plan = load_plan(shipped, region)
         assert records(plan, TOKENS)[-1].value == f"inbound-smtp.{plan.receiving_region}.amazonaws.com"
+
+
+def test_cli_without_credentials_prints_what_the_config_gives_and_says_what_needs_them(
+    config: Path, tmp_path: Path, monkeypatch
+) -> None:
+    # given no AWS credentials anywhere (and no instance metadata to ask: no socket is opened)
+    for variable in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN",
+                     "AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+                     "AWS_CONTAINER_CREDENTIALS_FULL_URI", "AWS_WEB_IDENTITY_TOKEN_FILE"):
+        monkeypatch.delenv(variable, raising=False)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    monkeypatch.setattr(boto3, "DEFAULT_SESSION", None)  # an earlier test's session caches its credentials
+    # when the owner asks for a region receiving elsewhere
+    result = CliRunner().invoke(app, ["dns", "--region", "eu-west-3", "--config", str(config)])
+    # then every record from the config is printed, the DKIM ones as placeholders, and no traceback
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
+    assert result.exit_code == 2
+    assert "reply.fr.text311.example. 1800 IN MX 10 inbound-smtp.eu-west-1.amazonaws.com" in result.output
+    assert "mail.fr.text311.example. 1800 IN MX 10 feedback-smtp.eu-west-3.amazonses.com" in result.output
+    assert "<token>._domainkey.fr.text311.example" in result.output
+    assert "need AWS credentials" in result.output and "NoCredentialsError" in result.output
+    assert "fr.text311.example in eu-west-3" in result.output
+    assert "reply.fr.text311.example in eu-west-1" in result.output

@@ -8,7 +8,9 @@ Records (docs/deploy.md, "DNS"):
 - a DMARC recommendation (publish it only if the domain has no DMARC policy yet).
 
 The region's settings come from ``config/regions.yaml`` (read as plain YAML: this package does not
-import the CDK app). ``--endpoint-url`` points the SES client at the local run or moto.
+import the CDK app). ``--endpoint-url`` points the SES client at the local run or moto. Without AWS
+credentials the records from the config are printed all the same, with the DKIM tokens left as
+placeholders and a line saying so (exit status 2).
 """
 
 from __future__ import annotations
@@ -21,6 +23,9 @@ from typing import Annotated, Any
 
 import typer
 import yaml
+from botocore.exceptions import BotoCoreError, ClientError
+
+from text311.receipt_names import default_rule_set_name, rule_name
 
 DEFAULT_CONFIG = Path("config/regions.yaml")
 SPF = "v=spf1 include:amazonses.com ~all"
@@ -49,12 +54,21 @@ class DomainPlan:
     reply_domain: str
     mail_from_domain: str
     alarm_email: str
-    rule_set_name: str = "text311"
+    rule_set_name: str = ""  # "": text311-<region>, the set a create_and_activate deployment owns
     sms_numbers: tuple[str, ...] = ()
+    creates_number: bool = True  # sms_origination_identity: create (the stack sets its keywords)
 
     @property
     def receives_remotely(self) -> bool:
         return self.receiving_region != self.region
+
+    @property
+    def rule_set(self) -> str:
+        return self.rule_set_name or default_rule_set_name(self.region)
+
+    @property
+    def rule_name(self) -> str:
+        return rule_name(self.region)
 
 
 @dataclass(frozen=True)
@@ -92,8 +106,9 @@ def load_plan(config: Path, region: str) -> DomainPlan:
             reply_domain=str(entry["reply_domain"]).lower(),
             mail_from_domain=f"{entry.get('mail_from_subdomain', 'bounce')}.{sender_domain}",
             alarm_email=entry.get("alarm_email", f"dmarc@{sender_domain}"),
-            rule_set_name=(entry.get("receipt_rule_set") or {}).get("name", "text311"),
+            rule_set_name=(entry.get("receipt_rule_set") or {}).get("name") or "",
             sms_numbers=tuple(entry.get("sms_numbers") or ()),
+            creates_number=entry.get("sms_origination_identity", "create") == "create",
         )
     except (KeyError, IndexError) as exc:
         raise PlanError(f"{config}: region {region}: missing or bad field {exc}") from None
@@ -169,13 +184,27 @@ def dns(
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(code=1) from None
     endpoint_url = endpoint_url or os.environ.get("AWS_ENDPOINT_URL") or None
-    sender_tokens = dkim_tokens(ses_client(region, endpoint_url), plan.sender_domain)
-    reply_tokens = (
-        dkim_tokens(ses_client(plan.receiving_region, endpoint_url), plan.reply_domain)
-        if plan.receives_remotely
-        else None
-    )
+    unread: list[str] = []
+
+    def tokens(in_region: str, domain: str) -> list[str]:
+        # Every record but the DKIM CNAMEs comes from the config: without credentials (or SES access)
+        # those are still printed, with placeholders for the tokens only SES knows.
+        try:
+            return dkim_tokens(ses_client(in_region, endpoint_url), domain)
+        except (BotoCoreError, ClientError) as exc:
+            unread.append(f"{domain} in {in_region} ({type(exc).__name__})")
+            return []
+
+    sender_tokens = tokens(region, plan.sender_domain)
+    reply_tokens = tokens(plan.receiving_region, plan.reply_domain) if plan.receives_remotely else None
     typer.echo(f"; Text311 {region}: publish these records (SES receives in {plan.receiving_region})")
+    if unread:
+        typer.echo(
+            f"; the Easy DKIM tokens need AWS credentials with ses:GetEmailIdentity; not read for "
+            f"{', '.join(unread)}: run this again with credentials for the <token> records"
+        )
     for record in records(plan, sender_tokens, reply_tokens):
         typer.echo(f"; {record.purpose}")
         typer.echo(record.zone_line)
+    if unread:
+        raise typer.Exit(code=2)  # printed, but incomplete
