@@ -4,6 +4,7 @@ at-most-once sending and failures. No real time passes and no socket opens."""
 from __future__ import annotations
 
 import itertools
+import json
 
 import pytest
 from botocore.exceptions import ClientError, ReadTimeoutError
@@ -30,6 +31,7 @@ from text311.outbound import (
     count_parts,
 )
 from text311.outbound.errors import Throttled, TransientFailure
+from text311.outbound.message import SCHEMA_VERSION, NewerSchema
 from text311.outbound.pacing import max_in_window, part_slots
 from text311.outbound.scheduler import part_key
 from text311.sms import SmsSegmenter
@@ -121,6 +123,36 @@ def test_pacing_stays_within_the_mps_whatever_the_arrivals_and_idle_gaps(mps, pl
     assert max_in_window(part_slots([(t, p) for t, _, p in sender.calls], mps)) <= mps
     service = MpsLimit(mps)
     assert all(service.try_acquire(parts, t) for t, _, parts in sender.calls)
+
+
+class SlowClaimLedger(InMemoryLedger):
+    """A ledger whose claims take time on the clock, as a DynamoDB round trip does, longer for some."""
+
+    def __init__(self, clock: FakeClock, latencies: list[float]) -> None:
+        super().__init__()
+        self.clock, self.latencies = clock, itertools.cycle(latencies)
+
+    def claim(self, message_id: str, identity: str):
+        self.clock.sleep(next(self.latencies))
+        return super().claim(message_id, identity)
+
+
+@pytest.mark.parametrize("mps", [1, 3, 100])
+def test_no_two_calls_start_closer_than_one_part_time_when_claims_take_time(mps):
+    # given claims whose round trip varies (12 ms, then 4 ms...), as DynamoDB's does
+    clock = FakeClock()
+    sender = FakeSender(clock)
+    sched = OutboundScheduler(IDENTITY, mps, sender, SlowClaimLedger(clock, [0.012, 0.004]), clock)
+    for _ in range(40):
+        sched.enqueue(message())
+
+    drain(sched, clock)
+
+    # then the slot is the call's own instant: every call starts at least 1/MPS after the one before
+    starts = [t for t, _, _ in sender.calls]
+    assert len(starts) == 40
+    assert min(b - a for a, b in itertools.pairwise(starts)) >= 1 / mps - 1e-9
+    assert max_in_window(starts) <= mps
 
 
 def test_long_message_goes_as_numbered_parts_one_part_time_apart():
@@ -429,6 +461,37 @@ def test_message_round_trips_through_the_queue_body_without_its_receipt():
                                context={"conversation": "6077243-abc"})
     back = OutboundMessage.from_json(m.with_receipt("handle-1").to_json(), receipt="handle-2")
     assert back == m and back.receipt == "handle-2" and back.priority is Priority.ANSWER
+
+
+def test_the_queue_body_carries_its_schema_version():
+    m = OutboundMessage.create(id="ses-1", identity=IDENTITY, city=BUSY, kind="agent", destination="+15145550199",
+                               body="Bonjour", enqueued_at=1.5)
+    assert json.loads(m.to_json())["v"] == SCHEMA_VERSION == 1
+
+
+def test_a_body_from_a_newer_producer_with_fields_this_drainer_does_not_know_is_read():
+    # A new producer added a field during a deploy; the old drainer still sends the message.
+    m = OutboundMessage.create(id="ses-1", identity=IDENTITY, city=BUSY, kind="agent", destination="+15145550199",
+                               body="Bonjour", enqueued_at=1.5)
+    body = {**json.loads(m.to_json()), "channel": "sms", "sent_by": "console"}
+
+    assert OutboundMessage.from_json(json.dumps(body)) == m
+
+
+def test_a_body_written_before_versions_existed_is_version_1():
+    m = OutboundMessage.create(id="ses-1", identity=IDENTITY, city=BUSY, kind="dialog", destination="+15145550199",
+                               body="Which city?", enqueued_at=1.5)
+    old = {k: v for k, v in json.loads(m.to_json()).items() if k != "v"}
+
+    assert OutboundMessage.from_json(json.dumps(old)) == m
+
+
+@pytest.mark.parametrize("version", [2, "2", None])
+def test_a_body_of_a_newer_or_unknown_schema_is_refused_as_newer_not_guessed(version):
+    m = OutboundMessage.create(id="ses-1", identity=IDENTITY, city=BUSY, kind="agent", destination="+15145550199",
+                               body="Bonjour", enqueued_at=1.5)
+    with pytest.raises(NewerSchema):
+        OutboundMessage.from_json(json.dumps({**json.loads(m.to_json()), "v": version}))
 
 
 # -- one part per turn: a STOP between two parts of an answer ---------------------------------------

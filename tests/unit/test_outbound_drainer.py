@@ -14,7 +14,8 @@ from botocore.stub import ANY, Stubber
 from moto import mock_aws
 
 from text311.adapters.sms_sender import EndUserMessagingSender, client_config
-from text311.outbound import FailureReason, FakeClock, Kind, OutboundMessage
+from text311.observability import metrics
+from text311.outbound import FailureReason, FakeClock, Kind, LedgerState, OutboundMessage
 from text311.outbound.drainer import EXPECTED_WAIT, QUEUE_PARTS, Drainer, DrainReport, Successor, publish_status
 from text311.outbound.lease import Lease, StatusBoard
 from text311.outbound.scheduler import QueueStatus
@@ -60,11 +61,11 @@ class World:
         line = EndUserMessagingSender(self.sms, IDENTITY, max_attempts=1)  # what services.sms_line builds
         return Drainer(
             sqs=self.sqs, queue_url=self.url, identity=IDENTITY, mps=1.0, line=line,
-            ledger=TableLedger(self.dynamodb, TABLE), lease=lease or Lease(self.dynamodb, TABLE, IDENTITY),
+            lease=lease or Lease(self.dynamodb, TABLE, IDENTITY),
             board=StatusBoard(self.dynamodb, TABLE, IDENTITY), clock=self.clock,
             on_sent=lambda message, at: self.sent.append(message.id),
             on_failed=lambda message, reason: self.failed.append((message.id, reason)),
-            long_poll=False, **{"max_idle": 0.0, **options},
+            long_poll=False, **{"max_idle": 0.0, "ledger": TableLedger(self.dynamodb, TABLE), **options},
         )
 
     def drain(self, lease: Lease | None = None) -> DrainReport:
@@ -344,3 +345,117 @@ def test_a_successor_that_cannot_be_started_is_logged_and_left_to_the_tick(world
 
     assert report.lease_held is True and report.handed_off is False and len(invoker.calls) == 1
     assert Lease(world.dynamodb, TABLE, IDENTITY).acquire()  # the tick's drainer can start
+
+
+def test_a_drainer_whose_lease_was_taken_over_starts_no_second_chain_at_its_deadline(world):
+    # It stalled past its lease's expiry; another drainer took the lease (and has its own successor to
+    # start); then this one's deadline came before its next renewal could tell it.
+    world.put(answer("ses-0", body="Answer 0"))
+    world.accepts("sms-0")
+    invoker = FakeLambda(world)
+    drainer = world.drainer(successor=Successor(invoker, "text311-sms-drainer"), renew_every=math.inf,
+                            max_idle=math.inf)
+    taker = Lease(world.dynamodb, TABLE, IDENTITY, now=lambda: 10**10)  # sees the lease expired
+
+    def remaining() -> float:
+        if world.sent and taker.acquire():
+            return 10.0  # under the stop margin: the deadline stop
+        return 600.0
+
+    report = drainer.drain(remaining)
+
+    assert report.sent == 1 and report.handed_off is False
+    assert invoker.calls == []  # the taker's chain is the only one
+    assert not Lease(world.dynamodb, TABLE, IDENTITY).acquire()  # and its lease was left alone
+
+
+def test_a_hand_off_starts_exactly_one_successor_and_the_successor_starts_none_while_it_runs(world):
+    invoker = FakeLambda(world)
+    first = world.drainer(successor=Successor(invoker, "text311-sms-drainer"), max_idle=math.inf)
+
+    first.drain(lambda: 10.0)  # at its deadline at once: gives back, drops the lease, hands off
+    successor_lease = Lease(world.dynamodb, TABLE, IDENTITY)
+    assert successor_lease.acquire()  # the successor runs
+    again = world.drainer(successor=Successor(invoker, "text311-sms-drainer")).drain(lambda: 10.0)
+
+    assert len(invoker.calls) == 1  # one link, one successor
+    assert again.lease_held is False and again.handed_off is False  # a duplicate start is not a chain
+
+
+def test_a_spend_limit_refusal_is_counted_for_its_alarm(world, capsys):
+    world.put(answer())
+    world.refuses("ServiceQuotaExceededException", "MONTHLY_SPEND_LIMIT_REACHED_FOR_TEXT")
+
+    report = world.drain()
+    metrics.flush_metrics()
+
+    assert report.failed == 1 and world.failed == [("ses-1", FailureReason.SPEND_LIMIT)]
+    emitted = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
+    assert any(line.get("OutboundSpendLimit") == [1.0] for line in emitted)
+
+
+# -- a failed ledger write never ends the drainer ------------------------------------------------
+
+
+class FlakyTable:
+    """The table's client, failing the ledger's calls (items ``outbound#…``) as DynamoDB sometimes
+    does: ``fail`` of them raise an InternalServerError; with ``lost_answer`` the first put is written
+    and its answer lost."""
+
+    def __init__(self, client, operation: str, fail: int, lost_answer: bool = False) -> None:
+        self.client, self.operation, self.fail, self.lost_answer = client, operation, fail, lost_answer
+        self.failed = 0
+
+    def __getattr__(self, name):
+        method = getattr(self.client, name)
+        if name != self.operation:
+            return method
+
+        def call(**request):
+            key = (request.get("Item") or request.get("Key"))["id"]["S"]
+            if key.startswith("outbound#") and self.failed < self.fail:
+                self.failed += 1
+                if self.lost_answer:
+                    method(**request)
+                raise ClientError({"Error": {"Code": "InternalServerError", "Message": "try again"}}, name)
+            return method(**request)
+
+        return call
+
+
+def test_a_ledger_record_that_fails_is_retried_and_the_drainer_goes_on_sending(world):
+    for n in range(2):
+        world.put(answer(f"ses-{n}", body=f"Answer {n}"))
+        world.accepts(f"sms-{n}")
+    table = FlakyTable(world.dynamodb, "update_item", fail=2)
+
+    report = world.drainer(ledger=TableLedger(table, TABLE)).drain(lambda: 600.0)
+
+    assert table.failed == 2 and report.sent == 2 and report.in_doubt == 0
+    assert sorted(world.sent) == ["ses-0", "ses-1"] and world.waiting() == 0
+    assert TableLedger(world.dynamodb, TABLE).get("ses-0#1").state is LedgerState.SENT  # recorded on a retry
+
+
+def test_a_claim_whose_answer_was_lost_is_known_as_its_own_and_sent_not_put_in_doubt(world):
+    world.put(answer())
+    world.accepts()
+    table = FlakyTable(world.dynamodb, "put_item", fail=1, lost_answer=True)
+
+    report = world.drainer(ledger=TableLedger(table, TABLE)).drain(lambda: 600.0)
+
+    assert report.sent == 1 and report.in_doubt == 0 and world.failed == []
+    world.stub.assert_no_pending_responses()
+
+
+def test_a_ledger_that_stays_down_sends_nothing_unclaimed_and_the_chain_goes_on(world):
+    world.put(answer())
+    invoker = FakeLambda(world)
+    table = FlakyTable(world.dynamodb, "put_item", fail=10**6)
+    deadline = Deadline(world, 120.0)  # the life's end comes while the table is still down
+
+    report = world.drainer(ledger=TableLedger(table, TABLE), successor=Successor(invoker, "text311-sms-drainer"),
+                           max_idle=math.inf).drain(deadline)
+
+    assert report.sent == 0 and report.in_doubt == 0 and report.released == 1  # given back, not lost
+    assert report.handed_off is True and len(invoker.calls) == 1  # the next life takes over
+    world.stub.assert_no_pending_responses()  # nothing was sent without its claim

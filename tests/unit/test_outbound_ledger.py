@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 
 import pytest
 from moto import mock_aws
@@ -112,12 +113,11 @@ def test_local_run_drains_an_in_memory_source_in_a_thread_urgent_first():
     thread = threading.Thread(target=sched.run, args=(source, stop.is_set), kwargs={"idle_wait": 0.05})
     # when it runs until everything is acknowledged
     thread.start()
-    for _ in range(200):
-        if len(source.acked) == 6:
-            break
-        threading.Event().wait(0.01)
+    deadline = time.monotonic() + 60  # a ceiling: the poll ends as soon as all six are acknowledged
+    while len(source.acked) < 6 and time.monotonic() < deadline:
+        time.sleep(0.01)
     stop.set()
-    thread.join(timeout=2)
+    thread.join(timeout=60)
     # then everything went, the STOP confirmation first (all six arrived in one receive)
     assert sender.sent[0] == "stop#1" and sorted(sender.sent[1:]) == [f"a{i}#1" for i in range(5)]
     assert not thread.is_alive()

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
+
 import boto3
 import pytest
 from moto import mock_aws
 
-from text311.outbound import FakeClock, Kind, OutboundMessage
+from text311.outbound import FakeClock, Kind, OutboundMessage, sqs_source
 from text311.outbound.sqs_source import SqsMessageSource
 
 REGION = "ca-central-1"
@@ -64,17 +66,45 @@ def test_everything_the_queue_offers_is_taken_in_one_receive(queue):
     assert len(source.receive(0.0)) == 25  # more than one batch of 10: priority needs the whole backlog
 
 
-def test_an_unreadable_body_is_deleted_not_received_forever(queue):
-    sqs, url = queue
+def dead_lettered(sqs, max_receive_count: int = 2) -> tuple[str, str]:
+    """A queue that redrives to a DLQ after ``max_receive_count`` receives, as the stack makes it."""
+    dlq = sqs.create_queue(QueueName="outbound-dlq")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    url = sqs.create_queue(QueueName="outbound-redriven", Attributes={"RedrivePolicy": json.dumps(
+        {"deadLetterTargetArn": arn, "maxReceiveCount": str(max_receive_count)})})["QueueUrl"]
+    return url, dlq
+
+
+def test_an_unreadable_body_reaches_the_dlq_never_the_void(queue, monkeypatch):
+    sqs, _ = queue
+    url, dlq = dead_lettered(sqs)
+    monkeypatch.setattr(sqs_source, "UNREADABLE_RETRY", 0)  # given back at once (60 s on AWS)
     sqs.send_message(QueueUrl=url, MessageBody="{not json")
     sqs.send_message(QueueUrl=url, MessageBody='{"id": "x"}')  # JSON, but not a message
     sqs.send_message(QueueUrl=url, MessageBody=message(1).to_json())
-    source = SqsMessageSource(sqs, url, FakeClock(), visibility=lambda: 0, long_poll=False)
+    source = SqsMessageSource(sqs, url, FakeClock(), visibility=lambda: 600, long_poll=False)
 
-    assert [m.id for m in source.receive(0.0)] == ["m1"]
-    assert source.unreadable == 2
-    # Visibility 0: anything not deleted would be visible again at once; only m1 is.
-    assert [m.id for m in source.receive(0.0)] == ["m1"]
+    first = source.receive(0.0)
+    for _ in range(3):  # each receive counts; past the redrive's count SQS moves the body to the DLQ
+        source.receive(0.0)
+
+    assert [m.id for m in first] == ["m1"] and source.unreadable >= 2
+    dead = sqs.receive_message(QueueUrl=dlq, MaxNumberOfMessages=10)["Messages"]
+    assert sorted(m["Body"] for m in dead) == sorted(["{not json", '{"id": "x"}'])
+
+
+def test_a_message_of_a_newer_schema_is_given_back_for_a_newer_drainer(queue, monkeypatch):
+    sqs, url = queue
+    monkeypatch.setattr(sqs_source, "UNREADABLE_RETRY", 0)
+    newer = {**json.loads(message(1).to_json()), "v": 2, "kind": "carrier_pigeon"}
+    sqs.send_message(QueueUrl=url, MessageBody=json.dumps(newer))
+    source = SqsMessageSource(sqs, url, FakeClock(), visibility=lambda: 600, long_poll=False)
+
+    assert source.receive(0.0) == []
+
+    assert source.newer == 1 and source.unreadable == 0  # expected during a deploy: not the alarm's metric
+    [back] = sqs.receive_message(QueueUrl=url)["Messages"]  # still on the queue, for the new drainer
+    assert json.loads(back["Body"])["v"] == 2
 
 
 def test_a_short_wait_sleeps_on_the_clock_and_idle_time_is_tracked(queue):
@@ -87,3 +117,29 @@ def test_a_short_wait_sleeps_on_the_clock_and_idle_time_is_tracked(queue):
     assert source.empty_since == pytest.approx(100.4)
     sqs.send_message(QueueUrl=url, MessageBody=message(1).to_json())
     assert len(source.receive(0.0)) == 1 and source.empty_since is None
+
+
+def test_a_hand_off_gives_back_what_it_holds_ten_messages_a_call():
+    class CountingSqs:
+        def __init__(self, client):
+            self.client, self.batches = client, 0
+
+        def __getattr__(self, name):
+            return getattr(self.client, name)
+
+        def change_message_visibility_batch(self, **request):
+            self.batches += 1
+            return self.client.change_message_visibility_batch(**request)
+
+    with mock_aws():
+        sqs = boto3.client("sqs", region_name=REGION)
+        url = sqs.create_queue(QueueName="outbound")["QueueUrl"]
+        for n in range(25):
+            sqs.send_message(QueueUrl=url, MessageBody=message(n).to_json())
+        counting = CountingSqs(sqs)
+        source = SqsMessageSource(counting, url, FakeClock(), visibility=lambda: 600, long_poll=False)
+        held = source.receive(0.0)
+
+        source.abandon_many(held, delay=0.0)
+
+        assert counting.batches == 3 and visible(sqs, url) == 25  # 25 messages back in three calls

@@ -27,7 +27,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from text311.observability import NAMESPACE, SERVICE, correlate, logger, metrics
 from text311.outbound.errors import FailureReason
 from text311.outbound.lease import Lease, StatusBoard
-from text311.outbound.ledger import SentLedger
+from text311.outbound.ledger import RetryingLedger, SentLedger
 from text311.outbound.message import OutboundMessage
 from text311.outbound.pacing import Clock
 from text311.outbound.scheduler import OutboundScheduler, QueueStatus, Sender
@@ -112,23 +112,26 @@ class Drainer:
             return DrainReport(0, 0, 0, 0, lease_held=False)
         counts = {"sent": 0, "failed": 0, "in_doubt": 0}
         scheduler = OutboundScheduler(
-            self.identity, self.mps, self.line, self.ledger, self.clock,
+            self.identity, self.mps, self.line, RetryingLedger(self.ledger, self.clock), self.clock,
             on_failed=self._counted_failure(counts), on_sent=self._counted_send(counts),
             destination=self.destination,
         )
         source = SqsMessageSource(self.sqs, self.queue_url, self.clock,
                                   visibility=lambda: remaining_seconds() + self.visibility_margin,
                                   long_poll=self.long_poll)
-        released, why = 0, {"stop": "error"}
+        released, why, still_ours = 0, {"stop": "error"}, False
         try:
             scheduler.run(source, self._stopper(scheduler, source, remaining_seconds, why), idle_wait=LONG_POLL_MAX)
         finally:
             released = scheduler.release_all()
             self._post(scheduler.status())
-            self.lease.release()
-        # Only a life ended by its deadline starts the next: after an idle exit nothing waits, an
-        # ousted drainer's lease is someone else's, and after a crash the tick restarts (no hot loop).
-        handed_off = why["stop"] == "deadline" and self.successor is not None and self.successor.start()
+            still_ours = self.lease.release()
+        # Only a life ended by its deadline and still holding its lease starts the next: after an idle
+        # exit nothing waits, a drainer whose lease another took over (it stalled past the expiry, and
+        # its deadline came before its next renewal) would start a second chain beside that one's, and
+        # after a crash the tick restarts (no hot loop).
+        handed_off = (why["stop"] == "deadline" and still_ours and self.successor is not None
+                      and self.successor.start())
         logger.info("drainer stopped", extra={"identity": self.identity, **counts, "released": released,
                                               "stop": why["stop"], "handed_off": handed_off})
         return DrainReport(counts["sent"], counts["failed"], counts["in_doubt"], released, lease_held=True,
@@ -180,6 +183,9 @@ class Drainer:
         def on_failed(message: OutboundMessage, reason: FailureReason) -> None:
             counts["in_doubt" if reason is FailureReason.IN_DOUBT else "failed"] += 1
             metrics.add_metric(name="OutboundFailed", unit="Count", value=1)
+            if reason is FailureReason.SPEND_LIMIT:  # every SMS after it fails too: an alarm, not a notice
+                logger.error("the account's monthly SMS spend limit is reached", extra={"outbound_id": message.id})
+                metrics.add_metric(name="OutboundSpendLimit", unit="Count", value=1)
             _guarded("on_failed", message, lambda: self.on_failed(message, reason))
 
         return on_failed

@@ -73,15 +73,18 @@ class Lease:
                 return False
             raise
 
-    def release(self) -> None:
+    def release(self) -> bool:
+        """Drop the lease; False when it was no longer ours (another drainer took over: its lease stays)."""
         try:
             self.client.delete_item(
                 TableName=self.table, Key=self.key, ConditionExpression="#owner = :me",
                 ExpressionAttributeNames={"#owner": "owner"}, ExpressionAttributeValues={":me": {"S": self.owner}},
             )
+            return True
         except ClientError as exc:
             if not _conditional(exc):
-                raise  # not ours any more: the successor's lease stays
+                raise
+            return False
 
 
 class StatusBoard:

@@ -27,7 +27,7 @@ ids given here are part keys; the ledger itself does not care.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Protocol
@@ -36,6 +36,8 @@ from pynamodb.attributes import NumberAttribute, TTLAttribute, UnicodeAttribute,
 from pynamodb.exceptions import DeleteError, DoesNotExist, PutError, UpdateError
 from pynamodb.expressions.update import Action
 from pynamodb.models import Model
+
+from text311.observability import logger, metrics
 
 RETENTION = timedelta(days=15)  # longer than SQS's longest retention (14 days): no redelivery outlives its record
 
@@ -101,6 +103,71 @@ class InMemoryLedger:
     def settle(self, message_id: str, sms_message_id: str) -> None:
         if self.entries.get(message_id) and self.entries[message_id].state is LedgerState.IN_DOUBT:
             self.mark_sent(message_id, sms_message_id, 0)
+
+
+class LedgerUnavailable(Exception):  # noqa: N818 - a state of the table, not a bug
+    """The ledger could not be written after every retry: nothing may be sent until it can."""
+
+
+class _Sleeper(Protocol):
+    def sleep(self, seconds: float) -> None: ...
+
+
+@dataclass
+class RetryingLedger:
+    """A :class:`SentLedger` whose calls are retried (a DynamoDB throttle or 5xx is common and short),
+    so one failed write never ends the drainer's life and with it the chain of drainers.
+
+    - ``claim`` (before the call): retried; still failing, :class:`LedgerUnavailable`, and the
+      scheduler gives the part back to the head of the queue and pauses (nothing is sent unclaimed).
+      A retried claim whose first answer was lost finds its own claim: the ledger recognises its
+      owner (``TableLedger``) and answers NEW, not "a drainer died".
+    - the writes after the call (``mark_sent``, ``mark_failed``, ``mark_in_doubt``, ``release``):
+      retried; still failing, logged and counted (``OutboundLedgerWriteFailed``) and dropped. The part
+      keeps its ``sending`` record, which a redelivery reads as in doubt: never sent twice.
+    """
+
+    inner: SentLedger
+    clock: _Sleeper
+    attempts: int = 4
+    first_pause: float = 0.1  # doubled after each failure: 0.1 + 0.2 + 0.4 = 0.7 s at most
+    failures: int = field(default=0, init=False)
+
+    def _retried(self, what: str, call: Callable[[], LedgerEntry | None]) -> LedgerEntry | None:
+        for attempt in range(1, self.attempts + 1):
+            try:
+                return call()
+            except Exception as exc:  # noqa: BLE001 - any failure of the table is retried, then reported
+                self.failures += 1
+                if attempt == self.attempts:
+                    logger.error(f"outbound ledger {what} failed after {attempt} attempts",
+                                 extra={"error": f"{type(exc).__name__}: {exc}"})
+                    raise LedgerUnavailable(what) from exc
+                self.clock.sleep(self.first_pause * 2 ** (attempt - 1))
+        raise AssertionError("unreachable")
+
+    def _settle(self, what: str, call: Callable[[], None]) -> None:
+        try:
+            self._retried(what, lambda: call())
+        except LedgerUnavailable:
+            metrics.add_metric(name="OutboundLedgerWriteFailed", unit="Count", value=1)
+
+    def claim(self, message_id: str, identity: str) -> LedgerEntry:
+        entry = self._retried("claim", lambda: self.inner.claim(message_id, identity))
+        assert entry is not None
+        return entry
+
+    def release(self, message_id: str) -> None:
+        self._settle("release", lambda: self.inner.release(message_id))
+
+    def mark_sent(self, message_id: str, sms_message_id: str, parts: int) -> None:
+        self._settle("mark_sent", lambda: self.inner.mark_sent(message_id, sms_message_id, parts))
+
+    def mark_failed(self, message_id: str, reason: str) -> None:
+        self._settle("mark_failed", lambda: self.inner.mark_failed(message_id, reason))
+
+    def mark_in_doubt(self, message_id: str) -> None:
+        self._settle("mark_in_doubt", lambda: self.inner.mark_in_doubt(message_id))
 
 
 class OutboundLedgerModel(Model):

@@ -4,6 +4,15 @@ Every SMS Text311 sends goes through here: the producer (a handler) builds an
 :class:`OutboundMessage` with :meth:`OutboundMessage.create` and puts :meth:`to_json` on the
 identity's queue; the drainer reads it back with :meth:`from_json`.
 
+**Versions side by side.** During a deploy an old drainer runs for up to 15 minutes beside new
+producers (and a new drainer beside messages old producers queued). The body therefore carries its
+schema version ``v`` (:data:`SCHEMA_VERSION`; a body without one is version 1, as written before
+``v`` existed), and :meth:`from_json` ignores fields it does not know: a producer may add a field
+without a new version, and an old drainer still sends the message. A change an old drainer cannot
+read (a field it would need, a new ``kind``) raises the version; :meth:`from_json` then raises
+:class:`NewerSchema`, and the source gives the message back for a newer drainer instead of dropping it
+(``sqs_source.py``).
+
 Priority classes (strict between classes, fair between cities within one):
 
 - ``URGENT`` (0): keyword confirmations (STOP/ARRÊT, HELP/AIDE, START) and emergency notices
@@ -21,13 +30,22 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from enum import IntEnum, StrEnum
 from typing import Any
 
 from text311.outbound.parts import count_parts
 
 NO_CITY = 0  # a dialog answer before the resident has chosen a city: its own fairness bucket
+SCHEMA_VERSION = 1  # raise it only for a change an older drainer cannot read (see the docstring)
+
+
+class NewerSchema(ValueError):
+    """A body written by a newer producer than this drainer can read: give it back, do not drop it."""
+
+    def __init__(self, version: object) -> None:
+        super().__init__(f"outbound message schema {version!r} is newer than {SCHEMA_VERSION}")
+        self.version = version
 
 
 class Priority(IntEnum):
@@ -111,11 +129,20 @@ class OutboundMessage:
         data = asdict(self)
         data.pop("receipt")
         data["kind"] = self.kind.value
-        return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+        return json.dumps({"v": SCHEMA_VERSION, **data}, ensure_ascii=False, separators=(",", ":"))
 
     @classmethod
     def from_json(cls, text: str, receipt: Any = None) -> OutboundMessage:
+        """The message in ``text``; :class:`NewerSchema` for a version above ours, ``ValueError``,
+        ``TypeError`` or ``KeyError`` for a body no version of the drainer can read."""
         data = json.loads(text)
+        if not isinstance(data, dict):
+            raise TypeError(f"an outbound message is a JSON object, not {type(data).__name__}")
+        version = data.pop("v", 1)
+        if not isinstance(version, int) or version > SCHEMA_VERSION:
+            raise NewerSchema(version)
+        known = {f.name for f in fields(cls)} - {"receipt"}
+        data = {name: value for name, value in data.items() if name in known}  # a newer producer's extras
         data["kind"] = Kind(data["kind"])
         data["context"] = dict(data.get("context") or {})
         return cls(**data, receipt=receipt)

@@ -29,7 +29,7 @@ from typing import Any, Protocol
 
 from text311.outbound.errors import FailureReason, Outcome, classify
 from text311.outbound.fair_queue import FairQueue
-from text311.outbound.ledger import LedgerState, SentLedger
+from text311.outbound.ledger import LedgerState, LedgerUnavailable, SentLedger
 from text311.outbound.message import OutboundMessage, Priority
 from text311.outbound.pacing import Aimd, Clock, Pacer
 from text311.outbound.parts import split_parts
@@ -195,13 +195,18 @@ class OutboundScheduler:
         try:
             texts = self._texts.get(message.id) or self.split(message.body)
         except ValueError:  # blank, or longer than the segmenter sends (ReplyTooLong): nothing can go
-            return self._unsendable(message, now)
-        part, settled = self._claim_next(message, len(texts), now)
+            return self._ledger_down(message, now, lambda: self._unsendable(message, now))
+        try:
+            part, settled = self._claim_next(message, len(texts), now)
+        except LedgerUnavailable:
+            return self._ledger_down(message, now, None)
         if settled is not None:
             return settled
         self._texts[message.id], self._next_part[message.id] = texts, part
         urgent = self._fast(message.priority)
-        start = self.pacer.reserve(1, now, urgent=urgent)
+        # The slot is reserved at the call's own instant, after the claim: reserved at ``now`` (before
+        # the claim's round trip) a call could start closer than 1/MPS to the one before it.
+        start = self.pacer.reserve(1, self.clock.now(), urgent=urgent)
         key = part_key(message.id, part)
         try:
             result = self.sender.send(self.destination(message), texts[part - 1],
@@ -244,6 +249,19 @@ class OutboundScheduler:
         self._forget(message)
         self._ack(message)
         return part, StepResult(message, SendStatus.DUPLICATE, now)
+
+    def _ledger_down(self, message: OutboundMessage, now: float,
+                     attempt: Callable[[], StepResult] | None) -> StepResult:
+        """Nothing is sent unclaimed: with the ledger unwritable the message goes back to the head
+        of its class and the line pauses, as after a transient failure; the drainer lives on."""
+        if attempt is not None:
+            try:
+                return attempt()
+            except LedgerUnavailable:
+                pass
+        self.queue.push_front(message, message.parts - self._next_part.get(message.id, 1) + 1)
+        self.pacer.pause_until(now + self.transient_backoff)
+        return StepResult(message, SendStatus.RETRY, now)
 
     def _unsendable(self, message: OutboundMessage, now: float) -> StepResult:
         # Recorded under part 1 like any permanent failure, so a redelivery is a duplicate and the
@@ -335,13 +353,17 @@ class OutboundScheduler:
     def release_all(self) -> int:
         """Give every message held in memory back to the source (end of a drainer's life). A message
         partly sent goes back too: its redelivery resumes at its first part not recorded as sent."""
-        released = 0
+        held: list[OutboundMessage] = []
         while (message := self.queue.pop()) is not None:
             self._forget(message)
-            if self._source is not None:
+            held.append(message)
+        many = getattr(self._source, "abandon_many", None)  # SQS gives back ten a call
+        if many is not None:
+            many(held, 0.0)
+        elif self._source is not None:
+            for message in held:
                 self._source.abandon(message, delay=0.0)
-            released += 1
-        return released
+        return len(held)
 
 
 def _sms_id(result: Any) -> str:

@@ -9,11 +9,17 @@
   it while this drainer may still send it, and it comes back soon after a crash.
 - ``ack`` deletes; ``abandon(delay)`` makes it visible again after ``delay``.
 
-**A body that does not parse is deleted, logged as an error and counted** (``OutboundUnreadable``,
-for an alarm). Only our own producers write to this queue (``OutboundMessage.to_json``), so such a
-body is a bug that no retry can fix, and it names no destination or id we could act on. Left to the
-redrive policy it would be re-received by every drainer until ``maxReceiveCount`` (60, set high for
-handoffs), i.e. for up to 15 hours, before the DLQ alarm said anything; the metric says it at once.
+**A body this drainer cannot read is given back, never deleted.** It is made visible again after
+:data:`UNREADABLE_RETRY` seconds; the queue's redrive policy moves it to the DLQ once it has been
+received ``maxReceiveCount`` times (about an hour), and the DLQ alarms at its first message. Two kinds:
+
+- a newer schema version (``NewerSchema``, message.py): a deploy is under way and this is the old
+  drainer; the new one, running within 15 minutes, reads it. Counted as ``OutboundNewerSchema``
+  (no alarm: it is expected during a deploy; if no drainer ever reads it, the DLQ alarms).
+- anything else (not JSON, a required field missing, an unknown ``kind`` without a new version): a
+  producer's bug that no drainer version will read. Logged as an error and counted as
+  ``OutboundUnreadable``, which alarms at once (stacks/observability.py); the DLQ keeps the body for
+  someone to read and redrive.
 """
 
 from __future__ import annotations
@@ -23,12 +29,15 @@ from collections.abc import Callable
 from typing import Any
 
 from text311.observability import logger, metrics
-from text311.outbound.message import OutboundMessage
+from text311.outbound.message import NewerSchema, OutboundMessage
 from text311.outbound.pacing import Clock
 
 LONG_POLL_MAX = 20  # seconds: SQS's longest WaitTimeSeconds
 BATCH = 10  # SQS's largest MaxNumberOfMessages
 MAX_VISIBILITY = 12 * 3600  # SQS's longest visibility timeout
+# An unreadable body comes back after this long: 60 receives (the redrive's count) is an hour, far
+# more than the 15 minutes an old drainer lives beside a new one during a deploy.
+UNREADABLE_RETRY = 60
 
 
 class SqsMessageSource:
@@ -41,7 +50,8 @@ class SqsMessageSource:
         self.long_poll = long_poll  # False where real time must not pass (a fake clock in tests)
         self.max_batches = max_batches
         self.empty_since: float | None = None  # when receives started coming back empty (idle exit)
-        self.unreadable = 0
+        self.unreadable = 0  # bodies no version can read (alarmed)
+        self.newer = 0  # bodies of a newer schema, left for a newer drainer
 
     def receive(self, wait: float) -> list[OutboundMessage]:
         if self.long_poll and wait >= 1.0:
@@ -71,20 +81,40 @@ class SqsMessageSource:
         for raw in response.get("Messages", []):
             try:
                 messages.append(OutboundMessage.from_json(raw["Body"], receipt=raw["ReceiptHandle"]))
+            except NewerSchema as exc:
+                logger.warning("outbound message of a newer schema left for a newer drainer",
+                               extra={"sqs_message_id": raw.get("MessageId"), "version": str(exc.version)})
+                metrics.add_metric(name="OutboundNewerSchema", unit="Count", value=1)
+                self.newer += 1
+                self._give_back(raw)
             except (ValueError, TypeError, KeyError) as exc:
-                self._discard(raw, exc)
+                # The body may hold a phone number: log the SQS id and the error, never the body.
+                logger.error("unreadable outbound message given back for the DLQ",
+                             extra={"sqs_message_id": raw.get("MessageId"), "error": f"{type(exc).__name__}: {exc}"})
+                metrics.add_metric(name="OutboundUnreadable", unit="Count", value=1)
+                self.unreadable += 1
+                self._give_back(raw)
         return messages
 
-    def _discard(self, raw: dict[str, Any], exc: Exception) -> None:
-        # The body may hold a phone number: log the SQS id and the error, never the body.
-        logger.error("unreadable outbound message deleted",
-                     extra={"sqs_message_id": raw.get("MessageId"), "error": f"{type(exc).__name__}: {exc}"})
-        metrics.add_metric(name="OutboundUnreadable", unit="Count", value=1)
-        self.unreadable += 1
-        self.client.delete_message(QueueUrl=self.queue_url, ReceiptHandle=raw["ReceiptHandle"])
+    def _give_back(self, raw: dict[str, Any]) -> None:
+        """Visible again in :data:`UNREADABLE_RETRY` s: to a newer drainer, or after the redrive's
+        count to the DLQ. Never deleted: the void is the one place a message must not go."""
+        self.client.change_message_visibility(QueueUrl=self.queue_url, ReceiptHandle=raw["ReceiptHandle"],
+                                              VisibilityTimeout=UNREADABLE_RETRY)
 
     def ack(self, message: OutboundMessage) -> None:
         self.client.delete_message(QueueUrl=self.queue_url, ReceiptHandle=message.receipt)
+
+    def abandon_many(self, messages: list[OutboundMessage], delay: float) -> None:
+        """``abandon`` for many at once, ten a call (ChangeMessageVisibilityBatch): a hand-off gives
+        back the whole backlog it holds, thousands of messages at a slow identity."""
+        hide = max(0, min(MAX_VISIBILITY, math.ceil(delay)))
+        for start in range(0, len(messages), BATCH):
+            chunk = messages[start:start + BATCH]
+            response = self.client.change_message_visibility_batch(QueueUrl=self.queue_url, Entries=[
+                {"Id": str(n), "ReceiptHandle": m.receipt, "VisibilityTimeout": hide} for n, m in enumerate(chunk)])
+            for failed in response.get("Failed", []):  # e.g. a receipt handle gone stale: it reappears anyway
+                logger.warning("message not given back", extra={"code": failed.get("Code"), "id": failed.get("Id")})
 
     def abandon(self, message: OutboundMessage, delay: float) -> None:
         self.client.change_message_visibility(

@@ -5,11 +5,16 @@ The contract of issue 12 keeps every outbound record in the existing idempotency
 model (hash key ``message_id``), which that table cannot hold; this is the same state machine
 (ledger.py's docstring) over the table's plain client, one item ``outbound#<key>`` per key the
 scheduler claims. Every transition is conditioned on the state it leaves, as there.
+
+A claim also names its ``owner`` (one per drainer life). A claim retried after its first answer was
+lost (``RetryingLedger``) finds its own ``sending`` record: that is this life's claim, not a dead
+drainer's, so it answers NEW instead of putting an unsent part in doubt.
 """
 
 from __future__ import annotations
 
 import time
+import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -25,10 +30,11 @@ def _conditional(exc: ClientError) -> bool:
 
 
 class TableLedger:
-    def __init__(self, client: Any, table: str, now: Callable[[], float] = time.time) -> None:
+    def __init__(self, client: Any, table: str, now: Callable[[], float] = time.time, owner: str | None = None) -> None:
         self.client = client
         self.table = table
         self.now = now
+        self.owner = owner or uuid.uuid4().hex
 
     def _key(self, message_id: str) -> dict[str, Any]:
         return {"id": {"S": PREFIX + message_id}}
@@ -39,24 +45,29 @@ class TableLedger:
             self.client.put_item(
                 TableName=self.table, ConditionExpression="attribute_not_exists(id)",
                 Item={**self._key(message_id), "state": {"S": LedgerState.SENDING.value},
-                      "identity": {"S": identity}, "updated_at": {"N": repr(now)},
+                      "identity": {"S": identity}, "owner": {"S": self.owner}, "updated_at": {"N": repr(now)},
                       "expiration": {"N": str(int(now + RETENTION.total_seconds()))}},
             )
             return LedgerEntry(message_id, LedgerState.NEW)
         except ClientError as exc:
             if not _conditional(exc):
                 raise
-        found = self.get(message_id)
-        if found is None:  # released between our put and our read: claim it now
+        item = self._item(message_id)
+        if item is None:  # released between our put and our read: claim it now
             return self.claim(message_id, identity)
+        found = _entry(message_id, item)
+        if found.state is LedgerState.SENDING and item.get("owner", {}).get("S") == self.owner:
+            return LedgerEntry(message_id, LedgerState.NEW)  # our own claim, its first answer lost
         return found
 
+    def _item(self, message_id: str) -> dict[str, Any] | None:
+        item: dict[str, Any] | None = self.client.get_item(
+            TableName=self.table, Key=self._key(message_id), ConsistentRead=True).get("Item")
+        return item
+
     def get(self, message_id: str) -> LedgerEntry | None:
-        item = self.client.get_item(TableName=self.table, Key=self._key(message_id), ConsistentRead=True).get("Item")
-        if not item:
-            return None
-        return LedgerEntry(message_id, LedgerState(item["state"]["S"]),
-                           item.get("sms_message_id", {}).get("S"), item.get("reason", {}).get("S"))
+        item = self._item(message_id)
+        return None if item is None else _entry(message_id, item)
 
     def release(self, message_id: str) -> None:
         try:
@@ -101,3 +112,8 @@ class TableLedger:
     def settle(self, message_id: str, sms_message_id: str) -> None:
         """A delivery event named this key: an in-doubt send did go out."""
         self._finish(message_id, LedgerState.SENT, expect=LedgerState.IN_DOUBT, sms_message_id=sms_message_id)
+
+
+def _entry(message_id: str, item: dict[str, Any]) -> LedgerEntry:
+    return LedgerEntry(message_id, LedgerState(item["state"]["S"]),
+                       item.get("sms_message_id", {}).get("S"), item.get("reason", {}).get("S"))
