@@ -19,6 +19,8 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from text311.receipt_names import default_rule_set_name
+
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CONFIG = ROOT / "config" / "regions.yaml"
 CONFIG_ENV = "TEXT311_CONFIG"
@@ -145,20 +147,21 @@ def receiving_regions(path: Path = RECEIVING_REGIONS_FILE) -> tuple[str, ...]:
 class ReceiptRuleSetSettings(BaseModel):
     """Which SES receipt rule set holds our rule (SES has ONE active rule set per account and region).
 
-    ``create_and_activate``: the stack owns a rule set ``name`` and activates it, refusing to replace
-    another active rule set unless ``replace_active`` is true. ``existing``: our rule is added to the
-    already active rule set ``name`` (another application's), which the stack never (de)activates.
+    ``create_and_activate``: the stack owns a rule set ``name`` (default ``text311-<region>``) and
+    activates it, refusing to replace another active rule set unless ``replace_active`` is true.
+    ``existing``: our rule is added to the already active rule set ``name`` (another application's, or
+    another deployment's receiving in the same region), which the stack never (de)activates.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     mode: Literal["create_and_activate", "existing"] = "create_and_activate"
-    name: Annotated[str, Field(pattern=_RULE_SET_NAME.pattern)] = "text311"
+    name: Annotated[str, Field(pattern=_RULE_SET_NAME.pattern)] | None = None  # None: Deployment.rule_set_name
     replace_active: bool = False
 
     @model_validator(mode="after")
     def _name_given_for_existing(self) -> ReceiptRuleSetSettings:
-        if self.mode == "existing" and "name" not in self.model_fields_set:
+        if self.mode == "existing" and self.name is None:
             raise ValueError("name: give the name of the active rule set to add our rule to")
         if self.mode == "existing" and self.replace_active:
             raise ValueError("replace_active: only with mode create_and_activate")
@@ -271,6 +274,11 @@ class Deployment(BaseModel):
         return self.receiving_region != self.region
 
     @property
+    def rule_set_name(self) -> str:
+        """The receipt rule set holding our rule: config's name, else ``text311-<region>``."""
+        return self.receipt_rule_set.name or default_rule_set_name(self.region)
+
+    @property
     def mail_stack_name(self) -> str:
         return f"Text311-mail-{self.region}"
 
@@ -354,4 +362,25 @@ def load_config(path: Path | None = None) -> Config:
         seen = [d.region for d in deployments[:-1]]
         if region in seen:
             raise ConfigError(f"{where}: region: {region} is configured twice (entry {seen.index(region)})")
+        _refuse_a_second_active_set(shown, deployments)
     return Config(path=path, deployments=deployments)
+
+
+def _refuse_a_second_active_set(shown: str, deployments: list[Deployment]) -> None:
+    """SES has one active receipt rule set per account and receiving region: two entries that would
+    each create and activate one there switch each other's mail off. The newest entry is named first."""
+    new = deployments[-1]
+    if not new.receipt_rule_set.activates:
+        return
+    for index, other in enumerate(deployments[:-1]):
+        if (
+            other.receipt_rule_set.activates
+            and other.receiving_region == new.receiving_region
+            and other.account == new.account
+        ):
+            raise ConfigError(
+                f"{shown}: deployments[{len(deployments) - 1}] (region {new.region}) and deployments[{index}] "
+                f"(region {other.region}): receipt_rule_set: both create and activate a rule set in "
+                f"{new.receiving_region}, where one set is active at a time; give one of them "
+                f"receipt_rule_set: {{mode: existing, name: {other.rule_set_name}}}"
+            )

@@ -31,6 +31,7 @@ from aws_cdk import aws_cloudfront as cloudfront
 from aws_cdk import aws_cloudfront_origins as origins
 from aws_cdk import aws_cognito as cognito
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
@@ -38,6 +39,7 @@ from aws_cdk import aws_s3_deployment as s3deploy
 from constructs import Construct
 
 from stacks.config import ROOT, ConsoleSettings
+from stacks.packaging import encrypted_log_group
 
 SITE_DIR = ROOT / "console"
 HANDLER = ROOT / "functions" / "console_api" / "handler.py"
@@ -87,10 +89,11 @@ class _JsonAccessLog:
 
 
 class Console(Construct):
-    def __init__(self, scope: Construct, construct_id: str, *, settings: ConsoleSettings) -> None:
+    def __init__(self, scope: Construct, construct_id: str, *, settings: ConsoleSettings, log_key: kms.IKey) -> None:
         super().__init__(scope, construct_id)
         stack = Stack.of(self)
         self.settings = settings
+        self.log_key = log_key
         self.user_pool = self._user_pool()
         self.hosted_ui = self.user_pool.add_domain(
             "HostedUi", cognito_domain=cognito.CognitoDomainOptions(domain_prefix=settings.domain_prefix)
@@ -121,8 +124,8 @@ class Console(Construct):
             server_access_logs_prefix="site-bucket/",
             removal_policy=RemovalPolicy.DESTROY,  # emptied by the deployment on delete
         )
-        self.api_log_group = logs.LogGroup(
-            self, "ApiAccessLogs", retention=logs.RetentionDays.THREE_MONTHS, removal_policy=RemovalPolicy.RETAIN
+        self.api_log_group = encrypted_log_group(
+            self, "ApiAccessLogs", key=log_key, retention_days=90, removal_policy=RemovalPolicy.RETAIN
         )
 
         if settings.domain_name:
@@ -276,6 +279,8 @@ class Console(Construct):
             cache_control=[s3deploy.CacheControl.no_cache()],
             memory_limit=256,
             retain_on_delete=False,
+            # Its own encrypted group; without one, Lambda would create /aws/lambda/<handler> unencrypted.
+            log_group=encrypted_log_group(self, "SiteDeploymentLogs", key=self.log_key, retention_days=30),
         )
         # CDK grants the invalidation on "*"; CreateInvalidation takes a distribution ARN, so name ours.
         for child in self.site.node.find_child("CustomResourceHandler").node.children:

@@ -27,14 +27,25 @@ from cdk_nag import NagPackSuppression, NagSuppressions
 from constructs import Construct
 
 from stacks.config import Deployment
-from stacks.messaging import dead_lettered_queue, sqs_source, subscribe_queue
+from stacks.messaging import dead_lettered_queue, poll_queue, subscribe_queue
 from stacks.packaging import plain_function
 from stacks.security import Security
+from text311.receipt_names import rule_name
 
 RAW_MAIL_PREFIX = "inbound/"
 CONFIGURATION_SET_NAME = "text311"
-RULE_SET_NAME = "text311"
-RULE_NAME = "agent-answers"
+# The custom resource answers CloudFormation within its own timeout (functions/receipt_rule_set: bounded
+# SES calls, a guard on the time left); ServiceTimeout bounds CloudFormation's wait even if it never does.
+ACTIVATION_TIMEOUT = Duration.seconds(120)
+ACTIVATION_SERVICE_TIMEOUT = Duration.seconds(300)
+
+
+def receipt_rule_arn(stack: Stack, rule_set_name: str, rule: str) -> str:
+    """Our receipt rule's ARN from its names: the rule's permissions name it without a reference to the
+    rule, which depends on them (a reference would be a cycle)."""
+    return stack.format_arn(
+        service="ses", resource="receipt-rule-set", resource_name=f"{rule_set_name}:receipt-rule/{rule}"
+    )
 
 
 @jsii.implements(ses.IReceiptRuleAction)
@@ -42,16 +53,12 @@ class StoreInBucket:
     """SES's S3 action with a bucket policy that names this account AND this receipt rule
     (``aws_ses_actions.S3`` only checks the account)."""
 
-    def __init__(self, bucket: s3.Bucket, prefix: str, rule_set_name: str = RULE_SET_NAME) -> None:
-        self.bucket, self.prefix, self.rule_set_name = bucket, prefix, rule_set_name
+    def __init__(self, bucket: s3.Bucket, prefix: str, rule_set_name: str, rule: str) -> None:
+        self.bucket, self.prefix, self.rule_set_name, self.rule = bucket, prefix, rule_set_name, rule
 
     def bind(self, receipt_rule: ses.IReceiptRuleRef) -> ses.ReceiptRuleActionConfig:
         stack = Stack.of(self.bucket)
-        rule_arn = stack.format_arn(
-            service="ses",
-            resource="receipt-rule-set",
-            resource_name=f"{self.rule_set_name}:receipt-rule/{RULE_NAME}",
-        )
+        rule_arn = receipt_rule_arn(stack, self.rule_set_name, self.rule)
         result = self.bucket.add_to_resource_policy(
             iam.PolicyStatement(
                 sid="AllowSesReceiptRulePut",
@@ -100,11 +107,13 @@ class Email(Construct):
             destination=ses.EventDestination.sns_topic(self.events_topic),
             events=[
                 # SEND confirms a mail SES took, for the text whose invocation stopped before recording it
-                # (text311/mail_confirmations.py); the mail_events function reads it from the topic.
+                # (text311/mail_confirmations.py); BOUNCE, COMPLAINT, DELIVERY_DELAY and DELIVERY set what
+                # became of a text's mail (text311/mail_feedback.py). The mail_events function reads the topic.
                 ses.EmailSendingEvent.SEND,
                 ses.EmailSendingEvent.BOUNCE,
                 ses.EmailSendingEvent.COMPLAINT,
                 ses.EmailSendingEvent.DELIVERY,
+                ses.EmailSendingEvent.DELIVERY_DELAY,
                 ses.EmailSendingEvent.REJECT,
             ],
         )
@@ -167,7 +176,7 @@ class Email(Construct):
         resident text's mail (text311/mail_confirmations.py). Returns the DLQ, for its alarm."""
         queue, dlq = dead_lettered_queue(self, "SendEvents", self.security, visibility=visibility)
         subscribe_queue(self, "SendEvents", self.events_topic, queue)
-        mail_events.add_event_source(sqs_source(queue))
+        poll_queue(mail_events, queue, self.security)
         return dlq
 
     def receive(self, inbound_email: lambda_.IFunction) -> Receiving | None:
@@ -180,7 +189,8 @@ class Email(Construct):
             self.receiving = None
         else:
             self.receiving = Receiving(
-                self, "Receiving", deployment=self.deployment, bucket=self.bucket, target=inbound_email
+                self, "Receiving", deployment=self.deployment, bucket=self.bucket, target=inbound_email,
+                log_key=self.security.data_key,
             )
         return self.receiving
 
@@ -277,26 +287,37 @@ class Receiving(Construct):
         deployment: Deployment,
         bucket: s3.Bucket,
         target: lambda_.IFunction,
+        log_key: kms.IKey,
     ) -> None:
         super().__init__(scope, construct_id)
         settings = deployment.receipt_rule_set
-        self.rule_set_name = settings.name
+        # Both names carry the SMS region: another region's mail stack may receive beside this one.
+        self.rule_set_name, self.rule_name = deployment.rule_set_name, rule_name(deployment.region)
+        # SES may invoke the target for this account's rule only. Named "AllowSes" before the rule binds
+        # its Lambda action, so that the action finds it and adds none of its own (account only).
+        target.add_permission(
+            "AllowSes",
+            principal=iam.ServicePrincipal("ses.amazonaws.com"),
+            action="lambda:InvokeFunction",
+            source_account=Stack.of(self).account,
+            source_arn=receipt_rule_arn(Stack.of(self), self.rule_set_name, self.rule_name),
+        )
         if settings.activates:
             rule_set: ses.IReceiptRuleSet = ses.ReceiptRuleSet(
-                self, "RuleSet", receipt_rule_set_name=settings.name
+                self, "RuleSet", receipt_rule_set_name=self.rule_set_name
             )
         else:  # another application's active set: we add a rule and never own the set
-            rule_set = ses.ReceiptRuleSet.from_receipt_rule_set_name(self, "RuleSet", settings.name)
+            rule_set = ses.ReceiptRuleSet.from_receipt_rule_set_name(self, "RuleSet", self.rule_set_name)
         self.rule = ses.ReceiptRule(
             self,
             "Rule",
             rule_set=rule_set,
-            receipt_rule_name=RULE_NAME,
+            receipt_rule_name=self.rule_name,
             recipients=[deployment.reply_domain],
             scan_enabled=True,
             tls_policy=ses.TlsPolicy.REQUIRE,
             actions=[
-                StoreInBucket(bucket, RAW_MAIL_PREFIX, settings.name),
+                StoreInBucket(bucket, RAW_MAIL_PREFIX, self.rule_set_name, self.rule_name),
                 actions.Lambda(function=target, invocation_type=actions.LambdaInvocationType.EVENT),
             ],
         )
@@ -305,7 +326,9 @@ class Receiving(Construct):
             "ActivationFunction",
             "receipt_rule_set",
             log_retention_days=deployment.log_retention_days,
+            log_key=log_key,
             description="Deploy time: activates the SES receipt rule set, never over another application's",
+            timeout=ACTIVATION_TIMEOUT,
         )
         self.function.add_to_role_policy(
             iam.PolicyStatement(
@@ -320,8 +343,9 @@ class Receiving(Construct):
             "Activation",
             service_token=self.function.function_arn,
             resource_type="Custom::SesActiveReceiptRuleSet",
+            service_timeout=ACTIVATION_SERVICE_TIMEOUT,
             properties={
-                "RuleSetName": settings.name,
+                "RuleSetName": self.rule_set_name,
                 "Mode": "activate" if settings.activates else "verify",
                 "ReplaceActive": str(settings.replace_active).lower(),
             },

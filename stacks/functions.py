@@ -1,39 +1,41 @@
 """The Lambda functions, their settings (``text311.settings.Settings``) and their permissions.
 
 Every function gets the whole settings contract (Settings validates all of it at cold start); each
-gets only the permissions its code path uses:
+gets only the permissions its code path uses. DynamoDB actions per table are in ``stacks/access.py``;
+the data key is granted only through the service that uses it (``kms:ViaService``: DynamoDB, SQS, S3,
+Secrets Manager), never for a direct KMS call. Each function logs to its own group, under the data key.
 
-- inbound_sms, inbound_email: read/write residents, conversations, messages, idempotency; read
-  subscribers; phone key (with the vault's encryption context); both secrets; SES send.
+- inbound_sms, inbound_email: read/write residents, conversations (+ indexes), messages, idempotency,
+  limits; read subscribers; phone key (with the vault's encryption context); both secrets; SES send.
   inbound_email also reads raw mail under ``inbound/``.
-- delivery_status: read/write conversations, messages, idempotency; read subscribers; SES send
-  (failure notices).
-- console_api (when the deployment has a console): read/write conversations, messages, idempotency;
-  read subscribers and residents, and UpdateItem on residents (an SMS refused as opted out is
-  recorded); the phone key (it decrypts the conversation's number and seals it for the outbound
-  queue); both secrets (the answer service builds the reply-token signer and the phone vault); SES
-  send.
+- delivery_status: the message's status, the ledger part it settles, a failure notice's thread and
+  city (no Scan, BatchWriteItem or DeleteItem anywhere); SES send (failure notices); no SMS, no queue.
+- console_api (when the deployment has a console): its conversations (get, update, query the
+  by-activity index), messages, residents' opt-out, the city caps, the answer's idempotency record;
+  the phone key (it decrypts the conversation's number and seals it for the outbound queue); both
+  secrets (the answer service builds the reply-token signer and the phone vault); SES send.
 - producers (inbound_sms, inbound_email, console_api): sqs:SendMessage on the outbound queue
   (``stacks/outbound.py``), and no SMS permission: every SMS they send is queued there.
-  delivery_status sends no SMS; it reads and writes idempotency for the ledger it settles from
-  delivery events.
 - sms_drainer: consumes the outbound queue; SMS send (the only function that calls SendTextMessage);
-  read/write idempotency (ledger, lease, status item), messages and conversations (a sent or failed
-  answer's status); UpdateItem on residents (opted out); read subscribers and SES send (the agent is
-  told when an answer cannot be delivered); kms:Decrypt only on the phone key (a queued message
-  carries its number sealed by the phone vault, so the queue, its DLQ and request logs hold none).
-- mail_events: UpdateItem on conversations (SES's Send event noted on its thread), nothing else.
+  its ledger, lease and status items, a sent or failed answer's record and thread, a refused
+  resident's opt-out; read subscribers and SES send (the agent is told when an answer cannot be
+  delivered); kms:Decrypt only on the phone key (a queued message carries its number sealed by the
+  phone vault, so the queue, its DLQ and request logs hold none).
+- mail_events: SES's Send event noted on its thread; a bounce, complaint or delay set on the text; after
+  a permanent bounce, the resident's notice queued (a producer: the phone key, to unseal the thread's
+  number and seal it for the queue; no secret, no SES send).
 """
 
 from __future__ import annotations
 
+import jsii
 from aws_cdk import Duration
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
-from aws_cdk import aws_lambda_destinations as destinations
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from stacks.access import CONSOLE_API, DELIVERY_STATUS, INBOUND, MAIL_EVENTS, SMS_DRAINER, grant_tables
 from stacks.config import Deployment
 from stacks.console import Console
 from stacks.data import Data
@@ -41,13 +43,12 @@ from stacks.email import Email
 from stacks.messaging import Messaging
 from stacks.outbound import DRAINER_TIMEOUT, Outbound
 from stacks.packaging import Layers, plain_function
-from stacks.security import Security
+from stacks.security import SEND_KEY, Security
 
 SQS_FUNCTION_TIMEOUT = Duration.seconds(30)
 EMAIL_FUNCTION_TIMEOUT = Duration.seconds(60)
 # Under API Gateway's 30 s integration limit, with room for the SMS sender's retries.
 API_FUNCTION_TIMEOUT = Duration.seconds(15)
-READ_WRITE = ("residents_table", "conversations_table", "messages_table", "idempotency_table", "limits_table")
 
 
 def _defaults(*aliases: str) -> dict[str, str]:
@@ -82,8 +83,9 @@ class Functions(Construct):
             "SMS_ORIGINATION_IDENTITY": messaging.origination_identity,
             "SMS_CONFIGURATION_SET": messaging.configuration_set_arn,
             "SMS_NUMBERS": ",".join(messaging.numbers),
-            # The number answers HELP/STOP/AIDE/START… itself (keywords set by Messaging).
-            "ANSWER_KEYWORDS": "false",
+            # A bought number answers HELP/STOP/AIDE/START… itself (keywords set by Messaging); an
+            # existing number's keywords are its owner's, so the functions answer them there.
+            "ANSWER_KEYWORDS": "false" if deployment.creates_number else "true",
             **email.environment,
             # Every SMS goes to the identity's queue (producers) and leaves it at SMS_MPS (the drainer).
             **outbound.environment,
@@ -100,6 +102,7 @@ class Functions(Construct):
             "POWERTOOLS_LOG_LEVEL": "INFO",
         }
         self.deployment = deployment
+        self.security = security
 
         self.inbound_sms = self._function(
             "InboundSms",
@@ -126,7 +129,7 @@ class Functions(Construct):
             memory=512,
             timeout=EMAIL_FUNCTION_TIMEOUT,
             description="Agents' email answers from SES: checks, then SMS to the resident",
-            on_failure=destinations.SqsDestination(self.email_failures),
+            on_failure=QueueDestination(self.email_failures, security),
             retry_attempts=2,
             max_event_age=Duration.hours(6),
         )
@@ -139,29 +142,28 @@ class Functions(Construct):
             description="SMS delivery events from SQS: message status, failure notices",
         )
 
-        # SES's Send events: one conditional UpdateItem on a conversation each, nothing else.
+        # SES's sending events: a Send noted on its thread; a bounce, complaint or delay set on its text,
+        # and after a permanent bounce the resident's notice queued (text311.mail_feedback).
         self.mail_events = self._function(
             "MailEvents",
             "mail_events",
             environment,
             memory=256,
             timeout=SQS_FUNCTION_TIMEOUT,
-            description="SES Send events from SQS: a text's mail noted on its conversation",
+            description="SES sending events from SQS: mails noted, bounces and complaints set on texts",
         )
 
+        # Tables: exactly the actions each code path makes (stacks/access.py), the data key through DynamoDB.
         tables = data.tables
-        tables["conversations_table"].grant(self.mail_events, "dynamodb:UpdateItem")
+        grant_tables(self.mail_events, tables, MAIL_EVENTS, security)
+        security.grant_phone_crypto(self.mail_events)  # the city-unreachable notice (text311.mail_feedback)
         for function in (self.inbound_sms, self.inbound_email):
-            tables["subscribers_table"].grant_read_data(function)
-            for name in READ_WRITE:
-                tables[name].grant_read_write_data(function)
+            grant_tables(function, tables, INBOUND, security)
             security.grant_phone_crypto(function)
             security.grant_secrets(function)
             email.grant_send_email(function)
         email.grant_read_raw_mail(self.inbound_email)
-        tables["subscribers_table"].grant_read_data(self.delivery_status)
-        for name in ("conversations_table", "messages_table", "idempotency_table"):
-            tables[name].grant_read_write_data(self.delivery_status)
+        grant_tables(self.delivery_status, tables, DELIVERY_STATUS, security)
         email.grant_send_email(self.delivery_status)
 
         self.sms_drainer = self._function(
@@ -199,12 +201,8 @@ class Functions(Construct):
         function: lambda_.Function, security: Security, data: Data, messaging: Messaging, email: Email,
         outbound: Outbound,
     ) -> None:
-        tables = data.tables
         security.grant_phone_decrypt(function)
-        for name in ("idempotency_table", "messages_table", "conversations_table"):
-            tables[name].grant_read_write_data(function)
-        tables["subscribers_table"].grant_read_data(function)
-        tables["residents_table"].grant(function, "dynamodb:UpdateItem")
+        grant_tables(function, data.tables, SMS_DRAINER, security)
         email.grant_send_email(function)
         messaging.grant_send_sms(function)
         outbound.drive(function)
@@ -219,12 +217,7 @@ class Functions(Construct):
 
     @staticmethod
     def _grant_console(function: lambda_.Function, security: Security, data: Data, email: Email) -> None:
-        tables = data.tables
-        for name in ("conversations_table", "messages_table", "idempotency_table", "limits_table"):
-            tables[name].grant_read_write_data(function)
-        tables["subscribers_table"].grant_read_data(function)
-        tables["residents_table"].grant_read_data(function)
-        tables["residents_table"].grant(function, "dynamodb:UpdateItem")
+        grant_tables(function, data.tables, CONSOLE_API, security)
         # Decrypt: the conversation's number; Encrypt: sealed again for the outbound queue.
         security.grant_phone_crypto(function)
         security.grant_secrets(function)
@@ -233,7 +226,8 @@ class Functions(Construct):
     @property
     def producers(self) -> dict[str, lambda_.Function]:
         """The functions that queue SMS (none of them sends one itself)."""
-        functions = {"inbound_sms": self.inbound_sms, "inbound_email": self.inbound_email}
+        functions = {"inbound_sms": self.inbound_sms, "inbound_email": self.inbound_email,
+                     "mail_events": self.mail_events}
         if self.console_api is not None:
             functions["console_api"] = self.console_api
         return functions
@@ -260,6 +254,7 @@ class Functions(Construct):
             construct_id,
             folder,
             log_retention_days=self.deployment.log_retention_days,
+            log_key=self.security.data_key,
             description=description,
             environment=environment,
             timeout=timeout,
@@ -269,3 +264,18 @@ class Functions(Construct):
             **extra,
         )
 
+
+@jsii.implements(lambda_.IDestination)
+class QueueDestination:
+    """An asynchronous invocation's on-failure queue, like ``aws_lambda_destinations.SqsDestination``
+    but with the data key only through SQS (that helper grants it unconditioned)."""
+
+    def __init__(self, queue: sqs.Queue, security: Security) -> None:
+        self.queue, self.security = queue, security
+
+    def bind(
+        self, scope: Construct, fn: lambda_.IFunction, *, type: lambda_.DestinationType | None = None
+    ) -> lambda_.DestinationConfig:
+        self.queue.grant(fn, "sqs:SendMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl")
+        self.security.grant_data_key(fn, "sqs", SEND_KEY)
+        return lambda_.DestinationConfig(destination=self.queue.queue_arn)

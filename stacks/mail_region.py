@@ -37,6 +37,7 @@ from constructs import Construct
 from stacks.config import Deployment
 from stacks.email import RAW_MAIL_PREFIX, Email, Receiving, dkim_records, mail_buckets
 from stacks.packaging import plain_function
+from stacks.security import allow_log_groups
 
 # The forwarder keeps its copy only until the SMS region has it; a week covers Lambda's 6-hour retry
 # window and a redrive from the failure queue, without keeping residents' answers twice for a year.
@@ -129,6 +130,7 @@ class MailRegionStack(Stack):
             enable_key_rotation=True,
             removal_policy=RemovalPolicy.RETAIN,
         )
+        allow_log_groups(self.key)  # the forwarder's and the activation function's log groups
         self.key.add_to_resource_policy(
             iam.PolicyStatement(
                 sid="AllowSes",
@@ -168,6 +170,7 @@ class MailRegionStack(Stack):
             "Forwarder",
             "mail_forwarder",
             log_retention_days=deployment.log_retention_days,
+            log_key=self.key,
             role=role,
             description=f"Copies agents' answers to {deployment.region} and invokes inbound_email there",
             timeout=Duration.seconds(60),
@@ -194,7 +197,9 @@ class MailRegionStack(Stack):
                 conditions={"StringEquals": {"kms:ViaService": f"s3.{self.region}.amazonaws.com"}},
             )
         )
-        self.receiving = Receiving(self, "Receiving", deployment=deployment, bucket=self.bucket, target=self.forwarder)
+        self.receiving = Receiving(
+            self, "Receiving", deployment=deployment, bucket=self.bucket, target=self.forwarder, log_key=self.key
+        )
 
         self.alarm_topic = sns.Topic(self, "AlarmTopic", master_key=self.key, enforce_ssl=True)
         self.alarm_topic.add_subscription(subscriptions.EmailSubscription(deployment.alarm_email))

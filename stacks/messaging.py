@@ -13,28 +13,22 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from aws_cdk import Duration, Stack
+from aws_cdk import Duration, Names, RemovalPolicy, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
-from aws_cdk import aws_lambda_event_sources as sources
 from aws_cdk import aws_smsvoice as smsvoice
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct, IConstruct
 
+from stacks.access import grant_consume
 from stacks.config import Deployment
+from stacks.keywords import MANDATORY_KEYWORDS, STOP_MESSAGE, number_keywords
 from stacks.security import Security
 from text311.i18n import catalog
 
 MAX_RECEIVE_COUNT = 5
 BATCH_SIZE = 10
-# What an opted-out resident hears last. End User Messaging answers
-# the mandatory STOP keyword itself, and records the number in the opt-out list.
-STOP_MESSAGE = (
-    "Text311: you will get no more texts from this number / vous ne recevrez plus de textos. "
-    "START to resume / pour reprendre."
-)
-_MANDATORY = {"help", "stop"}
 
 
 @dataclass(frozen=True)
@@ -125,14 +119,19 @@ def subscribe_queue(scope: Construct, name: str, topic: sns.Topic, queue: sqs.Qu
     )
 
 
-def sqs_source(queue: sqs.IQueue) -> sources.SqsEventSource:
-    return sources.SqsEventSource(
-        queue,
+def poll_queue(function: lambda_.IFunction, queue: sqs.IQueue, security: Security) -> None:
+    """``function`` reads ``queue`` in batches with partial batch responses: SqsEventSource's mapping
+    (and its logical id), with the data key granted through SQS only (SqsEventSource grants it
+    without a condition)."""
+    function.add_event_source_mapping(
+        f"SqsEventSource:{Names.node_unique_id(queue.node)}",
+        event_source_arn=queue.queue_arn,
         batch_size=BATCH_SIZE,
         max_batching_window=Duration.seconds(1),
         report_batch_item_failures=True,
         max_concurrency=5,
     )
+    grant_consume(function, queue, security)
 
 
 class Messaging(Construct):
@@ -149,6 +148,7 @@ class Messaging(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
         visibility = Duration.seconds(function_timeout.to_seconds() * 6)
+        self.security = security
         security.allow_service("sms-voice.amazonaws.com", ["kms:GenerateDataKey*", "kms:Decrypt"])
         security.allow_service("sns.amazonaws.com", ["kms:GenerateDataKey*", "kms:Decrypt"])
         self.inbound = queued_topic(self, "Inbound", security, visibility)
@@ -197,6 +197,11 @@ class Messaging(Construct):
                 ),
             )
             self.phone_number.node.add_dependency(self.opt_out_list, self.inbound.topic_policy)
+            # Kept on destroy: a bought number is residents' known address and deletion protection
+            # would fail the stack's deletion; its opt-out list is kept too (residents' STOPs, and End
+            # User Messaging refuses to delete a list a number still uses). docs/deploy.md, "Destroy".
+            self.phone_number.apply_removal_policy(RemovalPolicy.RETAIN)
+            self.opt_out_list.apply_removal_policy(RemovalPolicy.RETAIN)
             self.origination_identity = self.phone_number.attr_arn
             self.numbers.append(self.phone_number.attr_phone_number)
         else:
@@ -220,29 +225,15 @@ class Messaging(Construct):
         )
 
     def connect(self, inbound_sms: lambda_.IFunction, delivery_status: lambda_.IFunction) -> None:
-        inbound_sms.add_event_source(sqs_source(self.inbound.queue))
-        delivery_status.add_event_source(sqs_source(self.events.queue))
+        poll_queue(inbound_sms, self.inbound.queue, self.security)
+        poll_queue(delivery_status, self.events.queue, self.security)
 
 
 def optional_keywords(support_contact: str) -> list[smsvoice.CfnPhoneNumber.OptionalKeywordProperty]:
     """Every language's keywords from the core's templates (AIDE, ARRET, START…), answered by the number
     itself, so the functions do not answer them again (ANSWER_KEYWORDS=false)."""
-    kinds = catalog().keyword_kinds()
-    help_text = catalog().help_text(support_contact)
-    opted_in = catalog().message("en", "opted_in")
-    actions = {
-        "help": ("AUTOMATIC_RESPONSE", help_text),
-        "opt_out": ("OPT_OUT", STOP_MESSAGE),
-        "opt_in": ("OPT_IN", opted_in),
-    }
-    keywords = []
-    for kind, (action, message) in actions.items():
-        for word in sorted(kinds.get(kind, ())):
-            if word.lower() in _MANDATORY:
-                continue
-            keywords.append(
-                smsvoice.CfnPhoneNumber.OptionalKeywordProperty(
-                    keyword=word.upper(), action=action, message=message
-                )
-            )
-    return keywords
+    return [
+        smsvoice.CfnPhoneNumber.OptionalKeywordProperty(keyword=k.keyword, action=k.action, message=k.message)
+        for k in number_keywords(support_contact)
+        if k.keyword not in MANDATORY_KEYWORDS
+    ]

@@ -3,7 +3,7 @@ or an agent's answer that did not go through, and someone must look at it."""
 
 from __future__ import annotations
 
-from aws_cdk import Duration
+from aws_cdk import Duration, Stack
 from aws_cdk import aws_apigatewayv2 as apigwv2
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cw_actions
@@ -14,7 +14,7 @@ from aws_cdk import aws_sns_subscriptions as subscriptions
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from stacks.outbound import Outbound
+from stacks.outbound import DRAINER_INVOCATIONS_ALARM, Outbound
 from text311.outbound.message import Priority
 
 PERIOD = Duration.minutes(5)
@@ -33,6 +33,24 @@ ANSWER_WAIT_MINUTES = 5
 EXPECTED_WAIT = "OutboundExpectedWaitSeconds"
 PRIORITIES = tuple(priority.name for priority in Priority)  # URGENT, ANSWER, NOTICE
 QUEUE_PARTS = "OutboundQueueParts"
+# Outcomes that each mean someone must look, at the first one (metric → what it means). The drainer and
+# its queue source emit them (text311/outbound/drainer.py, sqs_source.py).
+FIRST_OCCURRENCE_ALARMS = {
+    "OutboundUnreadable": "an outbound SMS body no drainer can read (a producer's bug): it goes to the DLQ",
+    "OutboundCallbackFailed": "an SMS was sent or failed but its record or the agent's notice was not written",
+    "OutboundHandoffFailed": "the drainer could not start its successor: SMS wait for the next tick",
+    "OutboundSpendLimit": "the account's monthly SMS spend limit is reached: every SMS now fails",
+}
+# Numbers refused (not served, premium, unallocated…) in 5 minutes, inbound and outbound together. A
+# few a day are typos and foreign visitors; this many at once is SMS pumping under way.
+NUMBERS_REFUSED_ALARM = 20
+# Age of the oldest message, per kind of queue. A work queue's consumer takes a message within seconds;
+# the outbound queue holds a backlog the drainer paces (the ANSWER wait alarm covers a slow line, this
+# one a queue that no drainer drains); a DLQ keeps 14 days, and a message still there after 10 is
+# about to be lost.
+WORK_QUEUE_AGE_ALARM = Duration.minutes(15)
+OUTBOUND_QUEUE_AGE_ALARM = Duration.minutes(30)
+DLQ_AGE_ALARM = Duration.days(10)
 
 
 def service_metric(name: str, statistic: str = "Sum", label: str | None = None) -> cloudwatch.Metric:
@@ -119,6 +137,24 @@ class Observability(Construct):
             treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
         )
         self.alarms.append(rejected)
+        for name, meaning in FIRST_OCCURRENCE_ALARMS.items():
+            self.alarms.append(service_metric(name).create_alarm(
+                self, name, alarm_description=f"Text311: {meaning}", threshold=0,
+                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+                evaluation_periods=1, treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            ))
+        self.alarms.append(service_metric("NumbersRefused").create_alarm(
+            self, "NumbersRefusedSpike",
+            alarm_description=(
+                f"Text311: more than {NUMBERS_REFUSED_ALARM} numbers refused in 5 minutes (SMS pumping under "
+                "way?); the dashboard splits them by direction and reason"
+            ),
+            threshold=NUMBERS_REFUSED_ALARM,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+            evaluation_periods=1, treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        ))
+        self._drainer_alarms(outbound)
+        self._queue_age_alarms(outbound, {dlq.node.path for dlq in dead_letter_queues.values()})
         # Minimum per minute: every estimate in the minute was above the threshold, not one spike.
         self.answer_wait_alarm = outbound_metric(EXPECTED_WAIT, outbound.identity, "ANSWER", "Minimum").create_alarm(
             self,
@@ -136,6 +172,19 @@ class Observability(Construct):
             treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
         )
         self.alarms.append(self.answer_wait_alarm)
+        # A city's inbox that bounces or complains loses texts (text311/mail_feedback.py): one is enough
+        # to look; the dashboard and `text311 municipality show` name the city.
+        for total, per_city in (("MailBounced", "CityMailBounced"), ("MailComplained", "CityMailComplained")):
+            self.alarms.append(service_metric(total).create_alarm(
+                self,
+                per_city,
+                alarm_description=(f"Text311: a resident's text mailed to a city came back ({per_city}, by "
+                                   "municipality on the dashboard): its inbox is wrong, full or blocking us"),
+                threshold=0,
+                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+                evaluation_periods=1,
+                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            ))
         for alarm in self.alarms:
             alarm.add_alarm_action(notify)
 
@@ -199,6 +248,15 @@ class Observability(Construct):
                 width=24,
             ),
         )
+        self.dashboard.add_widgets(
+            cloudwatch.GraphWidget(
+                title="Texts' mail that did not reach a city, per municipality (SES bounces, complaints, delays)",
+                left=[split_by("municipality", name, "Sum", label) for name, label in (
+                    ("CityMailBounced", "bounced"), ("CityMailComplained", "complained"),
+                    ("CityMailDelayed", "delayed"))],
+                width=24,
+            ),
+        )
         self._outbound_widgets(outbound)
         if api is not None:
             # 4xx includes refused tokens (401) and other cities' conversations (404); 5xx also
@@ -221,6 +279,43 @@ class Observability(Construct):
             )
         self.dashboard.add_widgets(cloudwatch.AlarmStatusWidget(title="Alarms", alarms=self.alarms, width=24))
 
+
+    def _drainer_alarms(self, outbound: Outbound) -> None:
+        """The drainer allows recursive loops (its hand-off chain): a chain that forks or a crash loop
+        shows as invocations well above the ticks' five per 5 minutes."""
+        if outbound.drainer is None:
+            return
+        self.alarms.append(outbound.drainer.metric_invocations(period=PERIOD, statistic="Sum").create_alarm(
+            self, "DrainerInvocations",
+            alarm_description=(
+                f"Text311: the SMS drainer was invoked more than {DRAINER_INVOCATIONS_ALARM} times in 5 minutes "
+                "(normal: 5 ticks and a hand-off); a runaway chain of drainers?"
+            ),
+            threshold=DRAINER_INVOCATIONS_ALARM,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+            evaluation_periods=1, treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        ))
+
+    def _queue_age_alarms(self, outbound: Outbound, dead_letter_queues: set[str]) -> None:
+        """Every queue of the stack, found rather than listed, so a new one cannot be forgotten."""
+        queues = [c for c in Stack.of(self).node.find_all() if isinstance(c, sqs.Queue)]
+        for queue in queues:
+            if queue.node.path in dead_letter_queues:
+                limit, kind = DLQ_AGE_ALARM, "dead-letter queue (14-day retention)"
+            elif queue.node.path == outbound.queue.node.path:
+                limit, kind = OUTBOUND_QUEUE_AGE_ALARM, "outbound SMS queue (no drainer?)"
+            else:
+                limit, kind = WORK_QUEUE_AGE_ALARM, "queue (its consumer is failing?)"
+            name = queue.node.path.partition("/")[2]  # the path under the stack
+            self.alarms.append(queue.metric_approximate_age_of_oldest_message(
+                period=PERIOD, statistic="Maximum",
+            ).create_alarm(
+                self, "Age" + "".join(ch for ch in name if ch.isalnum()),
+                alarm_description=f"Text311: a message waits in the {name} {kind} for over {limit.to_human_string()}",
+                threshold=limit.to_seconds(),
+                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+                evaluation_periods=1, treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            ))
 
     def _outbound_widgets(self, outbound: Outbound) -> None:
         queue = outbound.queue

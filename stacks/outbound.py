@@ -18,8 +18,9 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
+from stacks.access import grant_consume
 from stacks.messaging import dead_lettered_queue
-from stacks.security import Security
+from stacks.security import SEND_KEY, Security
 
 # The drainer holds the whole backlog in flight and hands it back at every 15-minute handoff, so a
 # message is received once per handoff: 60 receives is 14 hours of backlog, more than SQS's 12-hour
@@ -27,6 +28,15 @@ from stacks.security import Security
 OUTBOUND_MAX_RECEIVE_COUNT = 60
 DRAINER_TIMEOUT = Duration.minutes(15)
 DRAINER_SCHEDULE = events.Schedule.rate(Duration.minutes(1))
+# The drainer opts out of Lambda's recursive-loop guard (its hand-off chain), so it is capped here
+# instead. At most three run at once in normal operation: the life that holds the lease, its
+# successor starting while it finishes, and a tick (or, during a deploy, the old version's last life);
+# every one but the lease holder returns at once. A fourth is throttled, and Lambda retries a
+# throttled asynchronous event by itself. A chain that forked would stay at three, and its invocation
+# rate alarms (DRAINER_INVOCATIONS_ALARM).
+DRAINER_CONCURRENCY = 3
+# Invocations per 5 minutes: five ticks and at most one hand-off (or a restart) in normal operation.
+DRAINER_INVOCATIONS_ALARM = 15
 # SQS's maximum: a message waits in the queue as long as a backlog may need, and the ledger's 15-day
 # TTL outlives it, so a redelivery always finds its ledger record.
 RETENTION = Duration.days(14)
@@ -43,6 +53,7 @@ class Outbound(Construct):
         super().__init__(scope, construct_id)
         self.identity = identity
         self.mps = mps
+        self.security = security
         # A message received without an explicit visibility stays hidden for the drainer's whole life.
         self.queue, self.dlq = dead_lettered_queue(
             self,
@@ -53,19 +64,27 @@ class Outbound(Construct):
             retention=RETENTION,
         )
         self.schedule: events.Rule | None = None
+        self.drainer: lambda_.Function | None = None
 
     @property
     def environment(self) -> dict[str, str]:
         return {"OUTBOUND_QUEUE_URL": self.queue.queue_url, "SMS_MPS": f"{self.mps:g}"}
 
     def grant_enqueue(self, producer: iam.IGrantable) -> None:
-        """sqs:SendMessage on this queue only (with the data key's Encrypt/GenerateDataKey)."""
-        self.queue.grant_send_messages(producer)
+        """sqs:SendMessage on this queue only, with the data key through SQS."""
+        self.queue.grant(producer, "sqs:SendMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl")
+        self.security.grant_data_key(producer, "sqs", SEND_KEY)
 
     def drive(self, drainer: lambda_.Function) -> None:
-        """Receive/delete/change visibility on the queue, and a tick every minute that restarts the
-        drainer if none holds the lease (a tick that finds it held exits at once)."""
-        self.queue.grant_consume_messages(drainer)
+        """Receive/delete/change visibility on the queue, a tick every minute that restarts the
+        drainer if none holds the lease (a tick that finds it held exits at once), and the cap on
+        concurrent drainers (``DRAINER_CONCURRENCY``)."""
+        grant_consume(drainer, self.queue, self.security)
+        self.drainer = drainer
+        # The L2 takes reserved concurrency only when it builds the function; the L1 property is the same.
+        function = drainer.node.default_child
+        assert isinstance(function, lambda_.CfnFunction)
+        function.reserved_concurrent_executions = DRAINER_CONCURRENCY
         self.schedule = events.Rule(
             self,
             "DrainerSchedule",

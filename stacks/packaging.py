@@ -20,6 +20,7 @@ from pathlib import Path
 import jsii
 from aws_cdk import AssetHashType, BundlingOptions, DockerImage, Duration, ILocalBundling
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
@@ -169,12 +170,28 @@ LOG_RETENTION = {
 }
 
 
+def encrypted_log_group(
+    scope: Construct, construct_id: str, *, key: kms.IKey, retention_days: int, **extra: object
+) -> logs.LogGroup:
+    """A log group encrypted with the region's key, whose policy lets CloudWatch Logs use it
+    (``stacks.security.allow_log_groups``): what the functions log is about residents' conversations,
+    so it is kept under the same key as the conversations themselves."""
+    return logs.LogGroup(
+        scope,
+        construct_id,
+        encryption_key=key,
+        retention=logs.RetentionDays[LOG_RETENTION[retention_days]],
+        **extra,  # type: ignore[arg-type]
+    )
+
+
 def plain_function(
     scope: Construct,
     construct_id: str,
     folder: str,
     *,
     log_retention_days: int,
+    log_key: kms.IKey,
     description: str,
     role: iam.IRole | None = None,
     environment: dict[str, str] | None = None,
@@ -182,11 +199,9 @@ def plain_function(
     memory: int = 256,
     **extra: object,
 ) -> lambda_.Function:
-    """A function logging only to its own group, under its own role (not AWSLambdaBasicExecutionRole).
-    With no ``layers`` in ``extra`` it has none: boto3 comes from the runtime."""
-    log_group = logs.LogGroup(
-        scope, f"{construct_id}Logs", retention=logs.RetentionDays[LOG_RETENTION[log_retention_days]]
-    )
+    """A function logging only to its own group (encrypted with ``log_key``), under its own role (not
+    AWSLambdaBasicExecutionRole). With no ``layers`` in ``extra`` it has none: boto3 comes from the runtime."""
+    log_group = encrypted_log_group(scope, f"{construct_id}Logs", key=log_key, retention_days=log_retention_days)
     role = role or iam.Role(
         scope,
         f"{construct_id}Role",

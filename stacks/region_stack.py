@@ -50,7 +50,7 @@ class RegionStack(Stack):
         )
         # Built before the functions: they all link to the console (CONSOLE_URL is its URL).
         self.console = (
-            Console(self, "Console", settings=deployment.console)
+            Console(self, "Console", settings=deployment.console, log_key=self.security.data_key)
             if deployment.console is not None
             else None
         )

@@ -12,6 +12,11 @@ import yaml
 
 from stacks.config import DEFAULT_CONFIG, ConfigError, load_config, receiving_regions
 from tests.infra.test_app import _bad_config, _run_app
+from tests.infra.test_least_privilege import (
+    assert_key_admits_log_groups,
+    assert_log_groups_encrypted,
+    assert_ses_invokes_only_for_the_rule,
+)
 
 pytestmark = [pytest.mark.infra, pytest.mark.xdist_group("infra")]
 
@@ -28,6 +33,17 @@ REMOTE = {
     "alarm_email": "ops@text311.example",
     "mail_receiving_region": MAIL_REGION,
     "route53_hosted_zone_id": ZONE,
+}
+# A second SMS region receiving in the same region: its rule goes into the first one's set.
+SHARED_REGION = "eu-south-1"
+SHARED = {
+    **REMOTE,
+    "region": SHARED_REGION,
+    "sms_iso_country": "IT",
+    "served_countries": ["IT"],
+    "reply_domain": "reply.it.text311.example",
+    "sender_address": "Text311 <notify@it.text311.example>",
+    "receipt_rule_set": {"mode": "existing", "name": f"text311-{SMS_REGION}"},
 }
 EXISTING = {
     **{k: v for k, v in REMOTE.items() if k not in ("mail_receiving_region", "route53_hosted_zone_id")},
@@ -54,7 +70,7 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Built:
 
     tmp = tmp_path_factory.mktemp("mail-region")
     path = tmp / "regions.yaml"
-    path.write_text(yaml.safe_dump({"deployments": [REMOTE, EXISTING]}))
+    path.write_text(yaml.safe_dump({"deployments": [REMOTE, EXISTING, SHARED]}))
     app = create_app(outdir=str(tmp / "cdk.out"))
     region_stacks = build_stacks(app, load_config(path))
     cdk.Aspects.of(app).add(AwsSolutionsChecks(verbose=True))
@@ -198,7 +214,7 @@ def _activation(built: Built, name: str) -> dict:
 def test_create_and_activate_owns_its_rule_set_and_activates_it_after_the_rule(built: Built) -> None:
     name = f"Text311-mail-{SMS_REGION}"
     (rule_set,) = built.resources(name, "AWS::SES::ReceiptRuleSet").values()
-    assert rule_set["Properties"]["RuleSetName"] == "text311"
+    assert rule_set["Properties"]["RuleSetName"] == f"text311-{SMS_REGION}"
     activation = _activation(built, name)
     assert activation["Properties"]["Mode"] == "activate" and activation["Properties"]["ReplaceActive"] == "false"
     (rule_id,) = built.resources(name, "AWS::SES::ReceiptRule")
@@ -216,7 +232,37 @@ def test_existing_mode_adds_our_rule_to_the_named_set_and_only_verifies_it(built
     )
     assert "ses:DescribeActiveReceiptRuleSet" in statements and "ses:SetActiveReceiptRuleSet" not in statements
     bucket_policy = json.dumps(built.resources(name, "AWS::S3::BucketPolicy"))
-    assert "receipt-rule-set/helpdesk-inbound:receipt-rule/agent-answers" in bucket_policy
+    assert "receipt-rule-set/helpdesk-inbound:receipt-rule/agent-answers-eu-west-2" in bucket_policy
+
+
+# --- least privilege in every stack (issue 17, item 10) ---------------------------------------------------
+
+
+def _region_key(built: Built, name: str) -> str:
+    """The logical id of the stack's own key: the SMS stacks' data key, the mail stack's mail key."""
+    stack = built.stacks[name]
+    key = stack.key if name.startswith("Text311-mail-") else stack.security.data_key
+    return stack.get_logical_id(key.node.default_child)
+
+
+@pytest.mark.parametrize("name", [f"Text311-{SMS_REGION}", f"Text311-mail-{SMS_REGION}", "Text311-eu-west-2"])
+def test_every_log_group_of_every_stack_is_under_its_regions_key(built: Built, name: str) -> None:
+    region = built.stacks[name].region
+    assert_log_groups_encrypted(built.raw[name], _region_key(built, name))
+    assert_key_admits_log_groups(built.raw[name], _region_key(built, name), region)
+
+
+@pytest.mark.parametrize(
+    ("name", "rule_set", "rule", "invoked"),
+    [(f"Text311-mail-{SMS_REGION}", f"text311-{SMS_REGION}", f"agent-answers-{SMS_REGION}", 1),
+     ("Text311-eu-west-2", "helpdesk-inbound", "agent-answers-eu-west-2", 1),
+     (f"Text311-{SMS_REGION}", "-", "-", 0)],  # the forwarder invokes inbound_email there, not SES
+)
+def test_ses_may_invoke_only_for_our_receipt_rule_in_either_mode(
+    built: Built, name: str, rule_set: str, rule: str, invoked: int
+) -> None:
+    region = built.stacks[name].region
+    assert assert_ses_invokes_only_for_the_rule(built.raw[name], region, rule_set, rule) == invoked
 
 
 def test_cdk_nag_finds_nothing_unsuppressed_in_either_stack(built: Built) -> None:
@@ -239,3 +285,59 @@ def test_cfn_lint_reports_nothing_for_the_mail_stack(built: Built, tmp_path: Pat
     path.write_text(json.dumps(built.raw[name]))
     matches = lint_file(path, config=ManualArgs(regions=[MAIL_REGION], ignore_checks=sorted(IGNORED_LINT_RULES)))
     assert [str(m) for m in matches] == []
+
+
+# --- two SMS regions receiving in one region; the custom resource's timeouts (issue 18, item 7) ----------
+
+
+def test_rule_set_and_rule_names_carry_the_sms_region(built: Built) -> None:
+    (rule_set,) = built.resources(f"Text311-mail-{SMS_REGION}", "AWS::SES::ReceiptRuleSet").values()
+    (rule,) = built.resources(f"Text311-mail-{SMS_REGION}", "AWS::SES::ReceiptRule").values()
+    assert rule_set["Properties"]["RuleSetName"] == f"text311-{SMS_REGION}"
+    assert rule["Properties"]["Rule"]["Name"] == f"agent-answers-{SMS_REGION}"
+
+
+def test_a_second_sms_region_adds_its_own_rule_to_the_set_in_the_shared_receiving_region(built: Built) -> None:
+    first, second = f"Text311-mail-{SMS_REGION}", f"Text311-mail-{SHARED_REGION}"
+    assert built.stacks[first].region == built.stacks[second].region == MAIL_REGION
+    assert built.resources(second, "AWS::SES::ReceiptRuleSet") == {}  # one set, owned by the first
+    (rule,) = built.resources(second, "AWS::SES::ReceiptRule").values()
+    assert rule["Properties"]["RuleSetName"] == f"text311-{SMS_REGION}"
+    assert rule["Properties"]["Rule"]["Name"] == f"agent-answers-{SHARED_REGION}"
+    assert _activation(built, second)["Properties"]["Mode"] == "verify"
+
+
+def test_config_refuses_two_sets_activated_in_one_receiving_region_naming_both_entries(tmp_path: Path) -> None:
+    # given two SMS regions that would each create and activate a rule set in eu-west-1
+    path = tmp_path / "regions.yaml"
+    clash = {k: v for k, v in SHARED.items() if k != "receipt_rule_set"}
+    path.write_text(yaml.safe_dump({"deployments": [REMOTE, EXISTING, clash]}))
+    # when the config is read, then one line names both entries and what to write instead
+    with pytest.raises(ConfigError) as error:
+        load_config(path)
+    message = str(error.value)
+    assert "\n" not in message
+    assert f"deployments[2] (region {SHARED_REGION}) and deployments[0] (region {SMS_REGION})" in message
+    assert f"in {MAIL_REGION}" in message and f"mode: existing, name: text311-{SMS_REGION}" in message
+
+
+def test_config_accepts_sets_activated_in_one_receiving_region_by_two_accounts(tmp_path: Path) -> None:
+    path = tmp_path / "regions.yaml"
+    other_account = {k: v for k, v in SHARED.items() if k != "receipt_rule_set"} | {"account": "111122223333"}
+    path.write_text(yaml.safe_dump({"deployments": [REMOTE, other_account]}))
+    assert len(load_config(path).deployments) == 2
+
+
+def test_the_activation_answers_within_its_timeout_and_cloudformation_waits_no_longer(built: Built) -> None:
+    import importlib
+
+    handler = importlib.import_module("functions.receipt_rule_set.handler")
+    name = f"Text311-mail-{SMS_REGION}"
+    activation = _activation(built, name)
+    stack = built.stacks[name]
+    function = built.raw[name]["Resources"][stack.get_logical_id(stack.receiving.function.node.default_child)]
+    timeout = function["Properties"]["Timeout"]
+    # the function keeps room for a few SES calls besides the margin it keeps to answer
+    assert timeout * 1000 >= handler.RESPONSE_MARGIN_MS + 3 * handler.SES_CALL_MAX_S * 1000
+    # CloudFormation stops waiting soon after the function's own timeout (not the default hour)
+    assert timeout < int(activation["Properties"]["ServiceTimeout"]) <= 600

@@ -146,7 +146,7 @@ def test_every_producer_may_enqueue_and_none_may_send_sms_itself(synth: Synth, r
     # key to encrypt) and holds no SMS permission: the drainer is the only way out
     stack = synth.stacks[region]
     producers = stack.functions.producers
-    assert set(producers) == {"inbound_sms", "inbound_email", "console_api"}
+    assert set(producers) == {"inbound_sms", "inbound_email", "console_api", "mail_events"}
     # delivery_status only mails the agent: it may not queue an SMS (least privilege)
     others = role_statements(synth, region, stack.functions.delivery_status.role)
     assert "sqs:SendMessage" not in _actions_on(others, _arn(stack.outbound.queue))
@@ -299,3 +299,23 @@ def test_the_drainer_may_start_its_successor_and_only_itself(synth: Synth, regio
 
 def _as_actions(statement: dict) -> list[str]:
     return statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+
+
+# --- The drainer is bounded (it allows recursive loops) ---------------------------------------------
+
+
+def test_the_drainer_opts_out_of_the_loop_guard_so_its_concurrency_is_reserved_and_capped(
+        synth: Synth, region: str) -> None:
+    function = synth.raw[region]["Resources"][logical_id(synth.stacks[region].functions.sms_drainer)]["Properties"]
+    assert function["RecursiveLoop"] == "Allow"
+    assert function["ReservedConcurrentExecutions"] == 3
+
+
+def test_the_drainers_invocation_rate_alarms_above_its_ticks_and_hand_offs(synth: Synth, region: str) -> None:
+    drainer = logical_id(synth.stacks[region].functions.sms_drainer)
+    [alarm] = [a["Properties"] for a in synth.resources(region, "AWS::CloudWatch::Alarm").values()
+               if a["Properties"].get("MetricName") == "Invocations"
+               and a["Properties"]["Dimensions"] == [{"Name": "FunctionName", "Value": {"Ref": drainer}}]]
+    assert alarm["Namespace"] == "AWS/Lambda" and alarm["Statistic"] == "Sum" and alarm["Period"] == 300
+    assert alarm["Threshold"] == 15 and alarm["ComparisonOperator"] == "GreaterThanThreshold"
+    assert alarm["AlarmActions"]

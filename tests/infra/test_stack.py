@@ -277,7 +277,8 @@ def test_only_ses_receipt_rule_of_this_account_may_write_raw_mail(synth: Synth, 
     ]
     assert ses_statement["Action"] == "s3:PutObject"
     assert ses_statement["Condition"]["StringEquals"] == {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}
-    assert "receipt-rule-set/text311:receipt-rule/agent-answers" in str(ses_statement["Condition"]["ArnLike"])
+    rule = f"receipt-rule-set/text311-{region}:receipt-rule/agent-answers-{region}"
+    assert rule in str(ses_statement["Condition"]["ArnLike"])
 
 
 def test_the_data_key_lets_ses_and_end_user_messaging_in_for_this_account_only(
@@ -301,9 +302,14 @@ def test_ses_configuration_set_sends_sends_bounces_complaints_deliveries_rejects
     topic = synth.stacks[region].email.events_topic
     (destination,) = synth.resources(region, "AWS::SES::ConfigurationSetEventDestination").values()
     props = destination["Properties"]["EventDestination"]
-    # "send" confirms a text's mail for its redelivery (text311/mail_confirmations.py)
-    assert sorted(props["MatchingEventTypes"]) == ["bounce", "complaint", "delivery", "reject", "send"]
+    # "send" confirms a text's mail for its redelivery (text311/mail_confirmations.py); bounce, complaint,
+    # deliveryDelay and delivery set what became of it (text311/mail_feedback.py)
+    assert sorted(props["MatchingEventTypes"]) == ["bounce", "complaint", "delivery", "deliveryDelay", "reject",
+                                                   "send"]
     assert props["SnsDestination"] == {"TopicARN": {"Ref": logical_id(topic)}}
+    # the suppression list stays on: doctor and `municipality show` report a city whose inbox is on it
+    (config_set,) = synth.resources(region, "AWS::SES::ConfigurationSet").values()
+    assert config_set["Properties"]["SuppressionOptions"] == {"SuppressedReasons": ["BOUNCE", "COMPLAINT"]}
 
 
 # --- Functions ----------------------------------------------------------------------------------
@@ -344,7 +350,7 @@ def test_every_function_gets_the_whole_settings_contract(synth: Synth, region: s
         env = _function_env(synth, region, function)
         assert expected - set(env) == set(), f"{name}: Settings has variables the stack does not set"
         assert LOCAL_ONLY & set(env) == set(), f"{name}: a local-run-only variable is set on AWS"
-        assert env["ANSWER_KEYWORDS"] == "false"
+        assert env["ANSWER_KEYWORDS"] in ("true", "false")
 
 
 def test_settings_values_point_at_the_stacks_resources(synth: Synth, region: str) -> None:
@@ -418,6 +424,7 @@ def test_only_the_functions_that_handle_numbers_can_use_the_phone_key(synth: Syn
         logical_id(functions.inbound_sms.role): {"kms:Encrypt", "kms:Decrypt"},
         logical_id(functions.inbound_email.role): {"kms:Encrypt", "kms:Decrypt"},
         logical_id(functions.console_api.role): {"kms:Encrypt", "kms:Decrypt"},
+        logical_id(functions.mail_events.role): {"kms:Encrypt", "kms:Decrypt"},  # a bounce's notice
         logical_id(functions.sms_drainer.role): {"kms:Decrypt"},
     }
 
@@ -462,7 +469,7 @@ def test_every_dlq_and_every_function_alarms_to_the_alarm_email(synth: Synth, re
         d["Value"]["Fn::GetAtt"][0]
         for a in alarms.values()
         for d in a["Properties"].get("Dimensions", [])
-        if d["Name"] == "QueueName"
+        if d["Name"] == "QueueName" and a["Properties"]["MetricName"] == "ApproximateNumberOfMessagesVisible"
     }
     assert watched_queues == {logical_id(q) for q in dlqs}
     watched_functions = {
@@ -476,8 +483,11 @@ def test_every_dlq_and_every_function_alarms_to_the_alarm_email(synth: Synth, re
         assert alarm["Properties"]["AlarmActions"] == [alarm_topic]
         # DLQs and errors page at the first one; rejected answers at a spike (test_dashboard_alarms.py),
         # outbound answers after 15 minutes of wait (test_outbound_stack.py)
-        thresholds = {"AnswersRejected": 10, "OutboundExpectedWaitSeconds": 900}
-        assert alarm["Properties"]["Threshold"] == thresholds.get(alarm["Properties"]["MetricName"], 0)
+        # (the refused-number spike, the drainer's invocations and every queue's age: test_dashboard_alarms.py)
+        thresholds = {"AnswersRejected": 10, "OutboundExpectedWaitSeconds": 900, "NumbersRefused": 20,
+                      "Invocations": 15}
+        if alarm["Properties"]["MetricName"] != "ApproximateAgeOfOldestMessage":
+            assert alarm["Properties"]["Threshold"] == thresholds.get(alarm["Properties"]["MetricName"], 0)
     synth.templates[region].has_resource_properties(
         "AWS::SNS::Subscription",
         {"Protocol": "email", "Endpoint": stack.deployment.alarm_email, "TopicArn": alarm_topic},
@@ -489,3 +499,90 @@ def _contains(item: dict) -> Any:
     from aws_cdk.assertions import Match
 
     return Match.array_with([Match.object_like(item)])
+
+
+# --- issue 18, item 7: keywords answered somewhere, the bought number kept, the phone key documented ------
+
+
+def test_keywords_are_answered_by_the_number_or_by_the_functions_never_neither(synth: Synth, region: str) -> None:
+    from stacks.keywords import MANDATORY_KEYWORDS, number_keywords
+
+    stack = synth.stacks[region]
+    answered_by_functions = {
+        _function_env(synth, region, function)["ANSWER_KEYWORDS"] for function in stack.functions.all.values()
+    }
+    numbers = synth.resources(region, "AWS::SMSVOICE::PhoneNumber")
+    if stack.deployment.creates_number:
+        # the number holds every keyword, so the functions stay silent (no second answer)
+        (number,) = numbers.values()
+        held = {k["Keyword"] for k in number["Properties"]["OptionalKeywords"]} | MANDATORY_KEYWORDS
+        assert {k.keyword for k in number_keywords(stack.deployment.support_contact)} <= held
+        assert answered_by_functions == {"false"}
+    else:
+        # an existing number's keywords are its owner's: the functions answer ours
+        assert numbers == {}
+        assert answered_by_functions == {"true"}
+
+
+def test_the_bought_number_and_its_opt_out_list_are_retained_on_destroy(synth: Synth, region: str) -> None:
+    if not synth.stacks[region].deployment.creates_number:
+        assert synth.resources(region, "AWS::SMSVOICE::PhoneNumber") == {}
+        return
+    (number,) = synth.resources(region, "AWS::SMSVOICE::PhoneNumber").values()
+    (opt_out,) = synth.resources(region, "AWS::SMSVOICE::OptOutList").values()
+    for resource in (number, opt_out):
+        assert (resource.get("DeletionPolicy"), resource.get("UpdateReplacePolicy")) == ("Retain", "Retain")
+    # protected against a release by hand as well; without Retain this made the stack's deletion fail
+    assert number["Properties"]["DeletionProtectionEnabled"] is True
+
+
+def test_make_destroy_lists_the_retained_number_and_opt_out_list() -> None:
+    from pathlib import Path
+
+    makefile = (Path(__file__).resolve().parents[2] / "Makefile").read_text()
+    recipe = makefile.split("\ndestroy:", 1)[1].split("\n\n", 1)[0]
+    retained = recipe.split("RETAINED", 1)[1]
+    assert "phone number" in retained and "opt-out list" in retained
+
+
+def _phone_key_actions(synth: Synth, region: str) -> dict[str, set[str]]:
+    """Function name → its actions on the phone key, from the template."""
+    stack = synth.stacks[region]
+    by_role = {logical_id(function.role): name for name, function in stack.functions.all.items()}
+    phone_key = _getatt_arn(stack.security.phone_key)
+    actions: dict[str, set[str]] = {}
+    for policy in synth.resources(region, "AWS::IAM::Policy").values():
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
+            if phone_key in _as_list(statement["Resource"]):
+                for role in policy["Properties"]["Roles"]:
+                    actions.setdefault(by_role[role["Ref"]], set()).update(_as_list(statement["Action"]))
+    return actions
+
+
+def _named_functions(text: str, functions: set[str]) -> set[str]:
+    import re
+
+    return set(re.findall(r"`([a-z_]+)`", text)) & functions
+
+
+def test_the_docs_name_exactly_the_functions_that_may_use_the_phone_key(synth: Synth, region: str) -> None:
+    from pathlib import Path
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "infrastructure.md").read_text()
+    functions = set(synth.stacks[region].functions.all)
+    actions = _phone_key_actions(synth, region)
+    holders, decrypt_only = set(actions), {name for name, held in actions.items() if held == {"kms:Decrypt"}}
+    # the least-privilege table: one row per function
+    table = doc.split("**Least privilege.**", 1)[1].split("\n\n", 2)[1]  # the first table after it
+    rows = {name: line for line in table.splitlines() for name in functions if line.startswith(f"| `{name}` |")}
+    assert set(rows) == functions
+    for name, row in rows.items():
+        same_as = _named_functions(row.split("same as", 1)[1], functions) if "same as" in row else set()
+        source = rows[same_as.pop()] if same_as else row
+        assert ("PhoneKey" in source and "no PhoneKey" not in source) == (name in holders), name
+        assert ("Decrypt only" in source) == (name in decrypt_only), name
+    # the key decision and the list of what the infra tests check name them too
+    reason = doc.split("With a dedicated key", 1)[1].split("Every decryption", 1)[0]
+    assert _named_functions(reason, functions) == holders
+    scoping = doc.split("- IAM scoping", 1)[1].split("\n- ", 1)[0]
+    assert _named_functions(scoping, functions) == holders
