@@ -61,9 +61,11 @@ def _alarms_on(synth, region, metric_name: str) -> list[dict]:
 
 
 @pytest.mark.parametrize("metric", ["OutboundUnreadable", "OutboundCallbackFailed", "OutboundHandoffFailed",
-                                    "OutboundSpendLimit"])
+                                    "OutboundSpendLimit",
+                                    # text311/mail_feedback.py: a city inbox that bounces or complains
+                                    "MailBounced", "MailComplained"])
 @pytest.mark.parametrize("region", REGIONS)
-def test_an_outbound_outcome_that_needs_a_person_alarms_at_its_first_occurrence(synth, region, metric):
+def test_an_outcome_that_needs_a_person_alarms_at_its_first_occurrence(synth, region, metric):
     synth.templates[region].has_resource_properties(
         "AWS::CloudWatch::Alarm",
         {
@@ -103,3 +105,13 @@ def test_every_queue_alarms_on_the_age_of_its_oldest_message(synth, region):
     stack = synth.stacks[region]
     assert watched[logical_id(stack.outbound.queue)] == 30 * 60  # no drainer drains it
     assert watched[logical_id(stack.messaging.inbound.queue)] == 15 * 60  # its consumer is failing
+
+
+@pytest.mark.parametrize("region", REGIONS)
+def test_the_dashboard_splits_city_mail_bounces_complaints_and_delays_by_municipality(synth, region):
+    [dashboard] = synth.resources(region, "AWS::CloudWatch::Dashboard").values()
+    body = json.loads(dashboard_text(dashboard["Properties"]["DashboardBody"]))
+    metrics = [m for w in body["widgets"] for m in w.get("properties", {}).get("metrics", [])]
+    searches = " ".join(m[0]["expression"] for m in metrics if m and isinstance(m[0], dict) and "expression" in m[0])
+    for name in ("CityMailBounced", "CityMailComplained", "CityMailDelayed"):
+        assert f"SEARCH('{{Text311,municipality,service}} MetricName=\"{name}\"', 'Sum', 300)" in searches

@@ -17,13 +17,16 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
 from text311.conversations import municipality_of
 from text311.mail_confirmations import entry_of
 from text311.observability import NAMESPACE, correlate, logger, metrics
+
+if TYPE_CHECKING:  # the inbound path's own protocols; importing inbound at run time would cost mail_events
+    from text311.inbound import SmsSenderLike, SubscriberSource
 
 # event type → (the text's new status, the statuses it replaces)
 TRANSITIONS: Mapping[str, tuple[str, tuple[str, ...]]] = {
@@ -64,16 +67,6 @@ class FeedbackStore(Protocol):
     def get(self, municipality_id: int, conversation_id: str) -> Any: ...
 
     def opted_out(self, phone_hash: str) -> bool: ...
-
-
-class SmsSenderLike(Protocol):
-    def send(
-        self, destination: str, body: str, *, idempotency_key: str, context: dict[str, str] | None = None
-    ) -> Any: ...
-
-
-class SubscriberSource(Protocol):
-    def get(self, geonameid: int) -> Any: ...
 
 
 class MessageCatalog(Protocol):
