@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import pytest
 from harness import GATINEAU
+from moto import mock_aws
 
+from text311.adapters.dynamodb import SubscriberModel
 from text311.addresses import AddressRefused, agent_address, single_address
-from text311.subscribers import Subscriber
+from text311.subscribers import Subscriber, SubscriberRepository
 
 CITY = ("@gatineau.example.ca", "mayor@example.ca")
 
@@ -64,3 +66,32 @@ def test_a_subscriber_refuses_an_allow_list_entry_that_is_not_one_address():
     with pytest.raises(ValueError, match="agent_allow_list"):
         Subscriber(geonameid=1, display_name="X", country="CA", region_code="QC", contact_emails=("a@x.ca",),
                    agent_allow_list=("mallory,agent@x.ca",), time_zone="America/Toronto")
+
+
+@pytest.fixture
+def stored_subscribers(monkeypatch):
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    with mock_aws():
+        SubscriberModel.Meta.table_name = "addresses-test-subscribers"
+        SubscriberModel.Meta.region = "ca-central-1"
+        SubscriberModel.Meta.host = None
+        SubscriberModel._connection = None
+        SubscriberModel.create_table(billing_mode="PAY_PER_REQUEST", wait=True)
+        yield SubscriberRepository()
+        SubscriberModel._connection = None
+
+
+def test_a_city_stored_under_the_looser_rule_keeps_working_on_its_valid_entries(stored_subscribers, caplog):
+    # Stored before the one-address rule: a list in one entry, a non-ASCII local part.
+    SubscriberModel(geonameid=5959974, display_name="Gatineau", country="CA", region_code="QC",
+                    contact_emails=["a,b@gatineau.ca", "311@gatineau.ca"],
+                    agent_allow_list=["réception@gatineau.ca", "@gatineau.ca"], languages=["fr"],
+                    time_zone="America/Toronto").save()
+
+    city = stored_subscribers.get(5959974)
+
+    assert city is not None
+    assert city.contact_emails == ("311@gatineau.ca",)
+    assert city.agent_allow_list == ("@gatineau.ca",)
+    ignored = [entry for record in caplog.records for entry in getattr(record, "ignored", ())]
+    assert ignored == ["a,b@gatineau.ca", "réception@gatineau.ca"]

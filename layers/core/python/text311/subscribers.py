@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -62,7 +62,7 @@ class Subscriber:
             if not _is_address(address):
                 raise SubscriberError(f"contact_emails: not one email address: {address!r}")
         for entry in self.agent_allow_list:
-            if not (_is_address(entry) or _DOMAIN.match(entry)):
+            if not _is_allow_list_entry(entry):
                 raise SubscriberError(f"agent_allow_list: not one address or a domain: {entry!r}")
         for language in self.languages:
             if language not in LANGUAGES:
@@ -103,6 +103,10 @@ def default_mail_language(country: str, region_code: str, languages: tuple[str, 
     return "en"
 
 
+def _is_allow_list_entry(text: str) -> bool:
+    return _is_address(text) or bool(_DOMAIN.match(text))
+
+
 def _is_address(text: str) -> bool:
     try:
         single_address(text)
@@ -130,14 +134,30 @@ def _to_model(sub: Subscriber) -> SubscriberModel:
     )
 
 
+def _still_valid(item: SubscriberModel, name: str, valid: Callable[[str], bool]) -> tuple[str, ...]:
+    """The entries of a stored list that today's rules accept. A city stored under an older, looser
+    rule (a comma or a non-ASCII letter in an address) keeps working on its other entries rather than
+    failing every text; the dropped entry is logged for an operator to fix (agents' addresses, not a
+    resident's personal data)."""
+    entries = tuple(getattr(item, name))
+    kept = tuple(entry for entry in entries if valid(entry))
+    if kept != entries:
+        from text311.observability import logger
+
+        logger.warning("stored subscriber entry no longer valid: ignored",
+                       extra={"municipality": int(item.geonameid), "field": name,
+                              "ignored": [e for e in entries if e not in kept]})
+    return kept
+
+
 def _from_model(item: SubscriberModel) -> Subscriber:
     return Subscriber(
         geonameid=int(item.geonameid),
         display_name=item.display_name,
         country=item.country,
         region_code=item.region_code,
-        contact_emails=tuple(item.contact_emails),
-        agent_allow_list=tuple(item.agent_allow_list),
+        contact_emails=_still_valid(item, "contact_emails", _is_address),
+        agent_allow_list=_still_valid(item, "agent_allow_list", _is_allow_list_entry),
         languages=tuple(item.languages),
         time_zone=item.time_zone,
         phone_311=item.phone_311,
