@@ -12,7 +12,7 @@ A careless activation would silently switch off another application's inbound ma
 - ``Mode: verify`` (config ``receipt_rule_set.mode: existing``): our rule was added to another
   application's set; check that this set is the active one, never change what is active.
 
-The physical id changes only when the set's name (or the mode) does: CloudFormation then sends a
+The physical id changes only when the set's name does (not when only the mode does): CloudFormation then sends a
 Delete for the old id with the OLD properties, which finds the old set inactive and does nothing. (So
 a set replaced by an Update that keeps the name is not recorded; it is recorded at Create or rename.)
 
@@ -164,14 +164,17 @@ def handle(event: dict, ses: Any) -> Outcome:
         if mode == "activate":
             deactivate_if_ours(ses, rule_set, replaced_set(physical_id))
         return Outcome(physical_id=physical_id or f"{rule_set}-{mode}", data={})
-    if mode == "verify":
-        return verify(ses, rule_set)
     old = (event.get("OldResourceProperties") or {}) if request == "Update" else {}
-    previous_name = old.get("RuleSetName") if old.get("Mode", "activate") == "activate" else None
-    outcome = activate(ses, rule_set, replace_active, previous_name=previous_name, replaced=replaced_set(physical_id))
-    if physical_id and previous_name == rule_set:
-        # Same set, same resource: a new id would make CloudFormation send a Delete for the old one,
-        # which would find our set active and switch it off.
+    if mode == "verify":
+        outcome = verify(ses, rule_set)
+    else:
+        previous_name = old.get("RuleSetName") if old.get("Mode", "activate") == "activate" else None
+        outcome = activate(ses, rule_set, replace_active, previous_name=previous_name,
+                           replaced=replaced_set(physical_id))
+    if physical_id and old.get("RuleSetName") == rule_set:
+        # Same set, same resource, whatever the mode: a new id would make CloudFormation send a Delete
+        # for the old one with the OLD properties, which (activate) would find our set active and switch
+        # it off, also when the config moved from activate to verify.
         return Outcome(physical_id=physical_id, data=outcome.data)
     return outcome
 

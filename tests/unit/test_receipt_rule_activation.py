@@ -178,6 +178,17 @@ def test_an_update_that_keeps_the_name_keeps_the_physical_id_even_when_it_replac
     assert activation.handle(event, client).physical_id == "text311-active"
 
 
+def test_an_update_from_activate_to_verify_on_the_same_set_keeps_the_physical_id(ses) -> None:
+    # given our set active, created in activate mode, and the config now in existing (verify) mode
+    client, stubber = ses
+    _active(stubber, OURS)
+    event = _update(OURS, OURS, physical="text311-active")
+    event["ResourceProperties"]["Mode"] = "verify"
+    # when the Update runs, then the id is unchanged: a new one would bring a Delete with the old
+    # (activate) properties, which would switch our active set off
+    assert activation.handle(event, client).physical_id == "text311-active"
+
+
 def test_replacing_another_set_records_it_in_the_physical_id(ses) -> None:
     client, stubber = ses
     _active(stubber, THEIRS)
