@@ -16,14 +16,18 @@ import unicodedata
 # Characters that end a line (Unicode's mandatory breaks besides CR and LF): one newline each.
 _LINE_BREAKS = str.maketrans(dict.fromkeys("\x0b\x0c\x85\u2028\u2029", "\n"))
 
-# A subdivision flag (England, Scotland, Wales…): a black flag, tag letters, a cancel tag. The only
-# place a tag character is visible; anywhere else tags are hidden text.
-_EMOJI_TAG_SEQUENCE = re.compile("\U0001f3f4[\U000e0020-\U000e007e]+\U000e007f")
+# A subdivision flag (England, Scotland, Wales…): a black flag, a short subdivision code in tag
+# letters and digits (``gbsct``), a cancel tag. The only place a tag character is visible; anywhere
+# else (or longer, or other tags) tags are hidden text.
+_EMOJI_TAG_SEQUENCE = re.compile("\U0001f3f4[\U000e0030-\U000e0039\U000e0061-\U000e007a]{2,7}\U000e007f")
 
 # Joiners mean something between two visible characters (an emoji sequence, Indic and Persian
-# letters) and nothing anywhere else.
+# letters) and nothing anywhere else; between two Latin letters or digits they only split a word
+# ("fi\u200dre" is "fire" to a reader, and must be to the emergency words too).
 _JOINERS = "\u200c\u200d"
 _STRAY_JOINER = re.compile(rf"(?:(?<=\s)|^)[{_JOINERS}]+|[{_JOINERS}]+(?=\s|$)", re.MULTILINE)
+_LATIN = r"0-9A-Za-z\u00c0-\u024f"  # ASCII letters and digits, Latin-1 and Latin Extended-A/B letters
+_JOINER_IN_LATIN_WORD = re.compile(rf"(?<=[{_LATIN}])[{_JOINERS}]+(?=[{_LATIN}])")
 
 _KEPT_CONTROLS = "\n\t"
 
@@ -52,7 +56,7 @@ def strip_invisible(text: str) -> str:
         kept.append(flag.group())
         position = flag.end()
     kept.append(_drop_invisible(text[position:]))
-    return _STRAY_JOINER.sub("", "".join(kept))
+    return _JOINER_IN_LATIN_WORD.sub("", _STRAY_JOINER.sub("", "".join(kept)))
 
 
 def _drop_invisible(text: str) -> str:
