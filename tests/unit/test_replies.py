@@ -369,3 +369,67 @@ def test_keeps_a_contact_block_the_answer_announces_with_a_colon() -> None:
     body = "For the new bin, call the depot directly:\n\nDavid Chen\nFleet Services, City of Pickering\n905-555-0111"
 
     assert extract_reply(body) == body
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "Bonjour,\n\nLes renseignements de votre message restent confidentiels. Un inspecteur vous appellera demain.",
+        "Hello,\n\nThe information in your message is confidential. An inspector will call you tomorrow.",
+        "Hello,\n\nIf you received this notice by mistake, you can ignore it. Your permit is valid until May.",
+        "Hello,\n\nThe information in your message is confidential.\n\nAn inspector will call you tomorrow.",
+    ],
+)
+def test_keeps_a_disclaimer_like_sentence_when_more_answer_follows_it(body: str) -> None:
+    assert extract_reply(body) == body
+
+
+def test_keeps_an_answer_about_a_notice_received_by_mistake() -> None:
+    body = "Hello,\n\nIf you received this notice by mistake, please call 311 so we can fix the address."
+
+    assert extract_reply(body) == body
+
+
+def test_cuts_a_disclaimer_paragraph_at_the_end_with_only_boilerplate_after_it() -> None:
+    body = (
+        "Bonjour,\n\nUn inspecteur vous appellera demain.\n\n"
+        "Les renseignements contenus dans ce courriel sont confidentiels. Si vous n'êtes pas le destinataire "
+        "visé, veuillez le détruire.\n\nPensez à l'environnement avant d'imprimer ce courriel."
+    )
+
+    assert extract_reply(body) == "Bonjour,\n\nUn inspecteur vous appellera demain."
+
+
+@pytest.mark.parametrize("greeting", ["Bonjour,", "Hello,", "Hi Marie,", "Merci,", "Bonjour Madame,\n\nMerci,"])
+def test_an_answer_that_is_only_a_greeting_is_empty(greeting: str) -> None:
+    assert extract_reply(f"{greeting}\n\n{EN_ATTRIBUTION}\n{NOTICE}") == ""
+
+
+def test_an_answer_left_with_only_a_greeting_after_its_disclaimer_is_cut_is_empty() -> None:
+    body = "Hello,\n\nCONFIDENTIALITY NOTICE: This email and any attachments are confidential."
+
+    assert extract_reply(body) == ""
+
+
+@pytest.mark.parametrize("answer", ["Hello there, it is fixed.", "Merci!", "Thanks.", "Bonjour, c'est réglé."])
+def test_keeps_a_short_answer_that_opens_with_a_greeting_or_is_a_thanks(answer: str) -> None:
+    assert extract_reply(answer) == answer
+
+
+def test_keeps_two_different_contact_blocks_the_answer_lists() -> None:
+    body = (
+        "You can drop off the paint at either depot.\n\n"
+        "Cedar Street Depot\nPublic Works, City of Guelph\n519-555-0140\n\n"
+        "Dunlop Drive Depot\nPublic Works, City of Guelph\n519-555-0175"
+    )
+
+    assert extract_reply(body) == body
+
+
+def test_cuts_a_signature_block_repeated_in_a_second_language_by_its_email() -> None:
+    body = (
+        "Le permis est prêt.\n\nMarie Roy\nAgente de permis\nVille de Gatineau\nmarie.roy@gatineau.example.ca\n\n"
+        "Marie Roy\nPermit Officer\nCity of Gatineau\nmarie.roy@gatineau.example.ca"
+    )
+
+    assert extract_reply(body) == "Le permis est prêt."

@@ -13,7 +13,7 @@ import re
 from text311.replies.htmltext import html_to_text
 from text311.replies.mime import body_text, looks_like_html
 from text311.replies.quotes import strip_quotes
-from text311.replies.signature import strip_signature
+from text311.replies.signature import is_greeting_only, strip_signature
 
 __all__ = ["extract_reply", "normalise"]
 
@@ -28,7 +28,8 @@ def extract_reply(message: bytes | str) -> str:
     """Only what the agent newly wrote, from a full RFC 822 message (bytes) or a plain-text body (str).
 
     No quoted history, no signature, no disclaimer; HTML-only mail becomes text. Returns "" when
-    nothing new is left (the caller decides what an empty answer means).
+    nothing new is left, or only a greeting ("Bonjour,", "Hi Marie,") or a dangling "Merci,"
+    (the caller decides what an empty answer means).
     """
     if isinstance(message, bytes):
         text = body_text(message)
@@ -37,4 +38,6 @@ def extract_reply(message: bytes | str) -> str:
     else:
         text = message.replace("\r\n", "\n").replace("\r", "\n")
     text = normalise(text)
-    return normalise(strip_signature(strip_quotes(text)))
+    reply = normalise(strip_signature(strip_quotes(text)))
+    # "Bonjour," alone would be texted and the agent told it was sent; empty, the caller refuses it.
+    return "" if is_greeting_only(reply) else reply

@@ -1,8 +1,8 @@
 """Cut what an agent's mail client or habits append below the answer: signatures and disclaimers.
 
 Each rule cuts from a line to the end of the text, and only when what is cut looks like a signature
-(short lines: a name, a title, a phone number, a department) and something remains above it, so an
-answer that is only "Thanks!" stays whole.
+(short lines: a name, a title, a phone number, a department) or a disclaimer block, and something
+remains above it, so an answer that is only "Thanks!" stays whole.
 """
 
 from __future__ import annotations
@@ -29,11 +29,23 @@ _DISCLAIMER = re.compile(
     r"(the\s+information|the\s+contents?|l['’]information|les\s+(renseignements|informations))\b[^.]{0,80}"
     r"\b(e-?mail|message|courriel|communication|transmission)\b[^.]{0,80}\b(confidential|confidentiel|privileged|"
     r"privil[ée]gi)|"
-    # "If you received this email in error…", "Si vous avez reçu ce courriel par erreur…"
-    r"(if\s+you\s+(have\s+)?received\s+this|si\s+vous\s+avez\s+re[çc]u\s+(ce|cette))\b[^.]{0,80}"
+    # "If you received this email in error…", "Si vous avez reçu ce courriel par erreur…" (a mail, not
+    # "this notice" or "this ticket", which an answer talks about)
+    r"(if\s+you\s+(have\s+)?received\s+this\s+(e-?mail|message|communication|transmission)|"
+    r"si\s+vous\s+avez\s+re[çc]u\s+(ce|cette)\s+(courriel|message|communication|transmission|"
+    r"courrier\s+[ée]lectronique))\b[^.]{0,80}"
     r"\b(in\s+error|by\s+mistake|par\s+erreur))",
     re.IGNORECASE,
 )
+# What every sentence of a disclaimer block talks about; "An inspector will call you tomorrow." does not.
+_BOILERPLATE = re.compile(
+    r"confidenti|privil[eèé]g|intended|addressee|recipient|destinataire|exp[ée]diteur|\bsender\b|"
+    r"in\s+error|by\s+mistake|par\s+erreur|prohibit|interdit|unauthori[sz]ed|non\s+autoris|disclos|"
+    r"divulg|dissemination|distribution|copying|\bvirus|environ?ment|imprim|printing|attachments?\b|"
+    r"pi[èe]ces?\s+jointes?|\bdelete\b|supprim|d[ée]trui|liabilit|responsabilit|\blegal|l[ée]gal",
+    re.IGNORECASE,
+)
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 _SIGN_OFF = re.compile(
     r"\s*(thanks|thank\s+you|many\s+thanks|thx|cheers|regards|best|best\s+regards|kind\s+regards|"
     r"warm\s+regards|sincerely|respectfully|yours\s+truly|take\s+care|merci|merci\s+beaucoup|"
@@ -42,8 +54,10 @@ _SIGN_OFF = re.compile(
     r"[àa]\s+bient[ôo]t|amicalement|meilleures\s+salutations)\s*[,.!]*\s*",
     re.IGNORECASE,
 )
+_PHONE = r"\+?\d[\d\s().-]{7,}\d"
+_EMAIL = r"[\w.+-]+@[\w-]+\.[\w.-]+"
 _CONTACT = re.compile(
-    r"(\+?\d[\d\s().-]{7,}\d|[\w.+-]+@[\w-]+\.[\w.-]+|https?://|www\.|\b(t[ée]l|tel|phone|fax|cell|"
+    rf"({_PHONE}|{_EMAIL}|https?://|www\.|\b(t[ée]l|tel|phone|fax|cell|"
     r"mobile|poste|ext|office|bureau)\b\.?\s*[:.]?)",
     re.IGNORECASE,
 )
@@ -53,6 +67,14 @@ _TITLE = re.compile(
     r"conseill[eè]re?|coordonnat(eur|rice)|coordinator|directeur|directrice|director|manager|"
     r"supervisor|superviseur|technicien(ne)?|technician|clerk|greffi[eè]re?|inspect(eur|rice|or)|"
     r"responsable|analyst|analyste|mairie|arrondissement|borough|rue|street|avenue|boulevard|suite)\b",
+    re.IGNORECASE,
+)
+# "Bonjour Madame,", "Hi Marie,", "Hello there:": a salutation, at most a few names, and the comma or
+# colon that announces the answer. "Hello" or "Hi!" alone may be the whole answer (a test ping) and stays.
+_GREETING = re.compile(
+    r"(bonjour|bonsoir|rebonjour|salut|all[ôo]|hello|hi|hey|dear|greetings|good\s+(morning|afternoon|evening|day))"
+    r"(\s+([A-ZÀ-Ý][\w.'’-]*|madame|monsieur|mesdames|messieurs|[àa]\s+tous|there|all|everyone|team)){0,4}"
+    r"\s*[,:]",
     re.IGNORECASE,
 )
 _MAX_SIGNATURE_LINES = 10
@@ -75,13 +97,14 @@ def _looks_like_signature(lines: list[str]) -> bool:
     for line, contact in zip(body, evidence, strict=True):
         if contact:
             continue
-        words = line.split()
         # A sentence (long, or ending in ? or a full stop after many words) is part of the answer.
-        if len(line) > _MAX_SIGNATURE_LINE or len(words) > 6 or line.endswith("?"):
-            return False
-        if len(words) > 3 and line.endswith("."):
+        if _reads_as_sentence(line) or len(line.split()) > 6:
             return False
     return True
+
+
+def _reads_as_sentence(line: str) -> bool:
+    return len(line) > _MAX_SIGNATURE_LINE or line.endswith("?") or (len(line.split()) > 3 and line.endswith("."))
 
 
 def _has_content_above(lines: list[str], index: int) -> bool:
@@ -89,10 +112,26 @@ def _has_content_above(lines: list[str], index: int) -> bool:
 
 
 def _cut_disclaimer(lines: list[str]) -> list[str]:
+    """From a disclaimer's first line, only when everything from there to the end is boilerplate."""
     for i, line in enumerate(lines):
-        if i and _DISCLAIMER.match(line) and _has_content_above(lines, i):
+        if i and _DISCLAIMER.match(line) and _has_content_above(lines, i) and _is_boilerplate(lines[i:]):
             return lines[:i]
     return lines
+
+
+def _is_boilerplate(lines: list[str]) -> bool:
+    """Paragraphs of disclaimer sentences, signature lines and sign-offs, and no sentence of an answer:
+    "…restent confidentiels. Un inspecteur vous appellera demain." is an answer, whatever its first words."""
+    for paragraph in "\n".join(lines).split("\n\n"):
+        body = _body(paragraph.splitlines())
+        # A title word makes a line signature-like, so "Un inspecteur vous appellera demain." is read as
+        # a sentence first.
+        if not body or (_looks_like_signature(body) and not any(map(_reads_as_sentence, body))):
+            continue
+        for sentence in _SENTENCE_END.split(" ".join(body)):
+            if not (_BOILERPLATE.search(sentence) or _SIGN_OFF.fullmatch(sentence)):
+                return False
+    return True
 
 
 def _cut_delimiter(lines: list[str]) -> list[str]:
@@ -138,16 +177,30 @@ def _cut_sign_off(lines: list[str]) -> list[str]:
 
 
 def _cut_name_block(lines: list[str]) -> list[str]:
-    """Trailing blocks "Name / Title / City / phone" with no sign-off above them: one, or one per
-    language (a bilingual signature is often the same block twice)."""
-    while True:
-        blocks = "\n".join(lines).rstrip().split("\n\n")
-        if len(blocks) < 2 or not _is_name_block(blocks[-1]):
+    """A trailing block "Name / Title / City / phone" with no sign-off above it, or two when the upper
+    one repeats it (the same phone or address: one signature per language). Two different blocks are
+    contacts the answer lists (two depots, two people to call), not a signature: both stay."""
+    blocks = "\n".join(lines).rstrip().split("\n\n")
+    if len(blocks) < 2 or not _is_name_block(blocks[-1]):
+        return lines
+    # "Drop it off at:" above "Depot / 12 Main Street": the answer announces the block, it is no signature.
+    if blocks[-2].rstrip().endswith(":"):
+        return lines
+    keep = len(blocks) - 1
+    if _is_name_block(blocks[-2]):
+        if not _contacts(blocks[-2]) & _contacts(blocks[-1]):
             return lines
-        # "Drop it off at:" above "Depot / 12 Main Street": the answer announces the block, it is no signature.
-        if blocks[-2].rstrip().endswith(":"):
+        if len(blocks) == 2 or blocks[-3].rstrip().endswith(":"):
             return lines
-        lines = "\n\n".join(blocks[:-1]).splitlines()
+        keep -= 1
+    return "\n\n".join(blocks[:keep]).splitlines()
+
+
+def _contacts(block: str) -> set[str]:
+    """The phone numbers (digits only) and addresses of a block, to tell a repeated signature."""
+    phones = {re.sub(r"\D", "", m) for m in re.findall(_PHONE, block)}
+    emails = {m.lower() for m in re.findall(_EMAIL, block)}
+    return phones | emails
 
 
 def _is_name_block(block: str) -> bool:
@@ -165,6 +218,14 @@ def _looks_like_name(line: str) -> bool:
 def _capitalised_words(text: str) -> bool:
     words = text.split()
     return 1 <= len(words) <= 4 and all(w[:1].isupper() for w in words if w[:1].isalpha())
+
+
+def is_greeting_only(text: str) -> bool:
+    """Only a salutation ("Bonjour,", "Hi Marie,") or a dangling "Merci,": the answer itself is missing."""
+    body = _body(text.splitlines())
+    return bool(body) and all(
+        _GREETING.fullmatch(line) or (_SIGN_OFF.fullmatch(line) and line.endswith(",")) for line in body
+    )
 
 
 def strip_signature(text: str) -> str:
