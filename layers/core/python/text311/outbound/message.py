@@ -7,8 +7,9 @@ identity's queue; the drainer reads it back with :meth:`from_json`.
 **Versions side by side.** During a deploy an old drainer runs for up to 15 minutes beside new
 producers (and a new drainer beside messages old producers queued). The body therefore carries its
 schema version ``v`` (:data:`SCHEMA_VERSION`; a body without one is version 1, and version 1 is
-written without it, because the drainer from before versions refuses any field it does not know), and :meth:`from_json` ignores fields it does not know: a producer may add a field
-without a new version, and an old drainer still sends the message. A change an old drainer cannot
+written without it, because the drainer from before versions refuses any field it does not know),
+and :meth:`from_json` ignores fields it does not know: a producer may add a field without a new
+version, and an old drainer still sends the message. A change an old drainer cannot
 read (a field it would need, a new ``kind``) raises the version; :meth:`from_json` then raises
 :class:`NewerSchema`, and the source gives the message back for a newer drainer instead of dropping it
 (``sqs_source.py``).
