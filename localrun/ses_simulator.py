@@ -46,12 +46,13 @@ def outcome(recipient: str) -> list[tuple[str, dict[str, str]]]:
     return OUTCOMES.get(local.partition("+")[0], DELIVERED)
 
 
-def sending_event(kind: str, ses_message_id: str, recipients: list[str], tags: dict[str, str],
-                  **fields: str) -> dict[str, Any]:
-    """SES's record of ``kind`` for one mail: the sample with this mail's id, recipients and tags."""
+def sending_event(kind: str, ses_message_id: str, destination: list[str], recipients: list[str],
+                  tags: dict[str, str], **fields: str) -> dict[str, Any]:
+    """SES's record of ``kind`` for one mail: the sample with this mail's id, every recipient
+    (``destination``: To, Cc and Bcc), the ``recipients`` this event is about, and its tags."""
     payload = sample(SAMPLES[kind])
     mail = payload["mail"]
-    mail.update(messageId=ses_message_id, destination=recipients)
+    mail.update(messageId=ses_message_id, destination=destination)
     own = {name: values for name, values in mail["tags"].items() if name.startswith("ses:")}
     mail["tags"] = own | {name: [value] for name, value in tags.items()}
     if kind == "Bounce":
@@ -86,8 +87,10 @@ class SesSimulator:
         return simulator
 
     def _before(self, params: dict, context: dict, **_: Any) -> None:
-        context["localrun_ses"] = (list(params.get("Destination", {}).get("ToAddresses", [])),
-                                   {t["Name"]: t["Value"] for t in params.get("EmailTags", [])})
+        destination = params.get("Destination", {})
+        recipients = [address for field in ("ToAddresses", "CcAddresses", "BccAddresses")
+                      for address in destination.get(field, [])]
+        context["localrun_ses"] = (recipients, {t["Name"]: t["Value"] for t in params.get("EmailTags", [])})
 
     def _after(self, http_response: Any, parsed: dict, context: dict, **_: Any) -> None:
         if getattr(http_response, "status_code", 500) >= 300 or "MessageId" not in parsed:
@@ -97,14 +100,14 @@ class SesSimulator:
 
     def publish(self, ses_message_id: str, recipients: Iterable[str], tags: dict[str, str]) -> None:
         recipients = list(recipients)
-        self._send(sending_event("Send", ses_message_id, recipients, tags))
+        self._send(sending_event("Send", ses_message_id, recipients, recipients, tags))
         # one event per outcome, each naming the recipients it is about (as SES groups them)
         groups: dict[tuple[str, str], list[str]] = {}
         for recipient in recipients:
             for kind, fields in outcome(recipient):
                 groups.setdefault((kind, json.dumps(fields, sort_keys=True)), []).append(recipient)
         for (kind, fields), about in groups.items():
-            self._send(sending_event(kind, ses_message_id, about, tags, **json.loads(fields)))
+            self._send(sending_event(kind, ses_message_id, recipients, about, tags, **json.loads(fields)))
 
     def _send(self, payload: dict[str, Any]) -> None:
         self.bus.publish(self.topic_arn, json.dumps(payload))

@@ -18,6 +18,7 @@ from moto.ses.models import ses_backends
 class AcceptedMail:
     ses_message_id: str
     tags: dict[str, str]
+    recipients: tuple[str, ...] = ()  # To, Cc and Bcc: SES's mail.destination
 
 
 @dataclass
@@ -38,10 +39,14 @@ class SesSendEvents:
     def _before(self, params: dict, context: dict, **_: Any) -> None:
         context["text311_tags"] = {t["Name"]: t["Value"] for t in params.get("EmailTags", [])}
         context["text311_stored"] = len(self._stored())
+        destination = params.get("Destination", {})
+        context["text311_recipients"] = tuple(address for field in ("ToAddresses", "CcAddresses", "BccAddresses")
+                                              for address in destination.get(field, []))
 
     def _after(self, context: dict, **_: Any) -> None:
         for message in self._stored()[context.get("text311_stored", 0):]:
-            self.accepted.append(AcceptedMail(message.id, context.get("text311_tags", {})))
+            self.accepted.append(AcceptedMail(message.id, context.get("text311_tags", {}),
+                                              context.get("text311_recipients", ())))
 
     def batch(self, mails: list[AcceptedMail] | None = None) -> dict:
         """The SQS batch the mail_events function receives for these mails (default: all)."""
@@ -54,23 +59,42 @@ class SesSendEvents:
         self.published = len(self.accepted)
         return self.batch(new) if new else None
 
-    def feedback(self, kind: str, mails: list[AcceptedMail] | None = None, **bounce: str) -> dict:
+    def feedback(self, kind: str, mails: list[AcceptedMail] | None = None, about: list[str] | None = None,
+                 **bounce: str) -> dict:
         """The batch of ``kind`` events (Bounce, Complaint, DeliveryDelay, Delivery) for these mails
-        (default: all); ``bounce`` overrides the Bounce sample's fields (bounceType, bounceSubType)."""
+        (default: all), each about the recipients ``about`` (default: every recipient of the mail);
+        ``bounce`` overrides the Bounce sample's fields (bounceType, bounceSubType)."""
         chosen = self.accepted if mails is None else mails
-        return mail_events_batch(*(feedback_event(kind, m.ses_message_id, m.tags, **bounce) for m in chosen))
+        return mail_events_batch(*(feedback_event(kind, m.ses_message_id, m.tags, m.recipients,
+                                                  m.recipients if about is None else tuple(about), **bounce)
+                                   for m in chosen))
 
 
 FEEDBACK_SAMPLES = {"Bounce": "ses_bounce_event.json", "Complaint": "ses_complaint_event.json",
                     "DeliveryDelay": "ses_delivery_delay_event.json", "Delivery": "ses_delivery_event.json"}
 
 
-def feedback_event(kind: str, ses_message_id: str, tags: dict[str, str], **bounce: str) -> dict:
-    """SES's documented record of ``kind`` for one mail sent with ``tags`` (tests/events/SOURCES.md)."""
+# where each sample names the recipients its event is about
+ABOUT = {"Bounce": ("bounce", "bouncedRecipients"), "Complaint": ("complaint", "complainedRecipients"),
+         "DeliveryDelay": ("deliveryDelay", "delayedRecipients")}
+
+
+def feedback_event(kind: str, ses_message_id: str, tags: dict[str, str], destination: tuple[str, ...] = (),
+                   about: tuple[str, ...] = (), **bounce: str) -> dict:
+    """SES's documented record of ``kind`` for one mail sent with ``tags`` to ``destination``, about
+    the recipients ``about`` (tests/events/SOURCES.md); without a destination, the sample's own."""
     payload = sample(FEEDBACK_SAMPLES[kind])
     payload["mail"]["messageId"] = ses_message_id
     own = {name: values for name, values in payload["mail"]["tags"].items() if name.startswith("ses:")}
     payload["mail"]["tags"] = own | {name: [value] for name, value in tags.items()}
+    if destination:
+        payload["mail"]["destination"] = list(destination)
+        if kind in ABOUT:
+            section, field = ABOUT[kind]
+            sample_recipient = payload[section][field][0]
+            payload[section][field] = [{**sample_recipient, "emailAddress": address} for address in about]
+        elif kind == "Delivery":
+            payload["delivery"]["recipients"] = list(about)
     if bounce:
         payload["bounce"].update(bounce)
     return payload

@@ -43,7 +43,7 @@ def parse_event(record: SQSRecord) -> SendEvent | FeedbackEvent:
     return FeedbackEvent(
         event_type=payload.eventType, ses_message_id=mail.messageId, tags=mail.tags,
         bounce_type=bounce.bounceType if bounce else "", bounce_sub_type=bounce.bounceSubType if bounce else "",
-        recipients=tuple(r.emailAddress for r in recipients),
+        recipients=tuple(r.emailAddress for r in recipients), destination=tuple(mail.destination),
     )
 
 

@@ -208,3 +208,54 @@ def test_a_bounce_before_its_text_is_recorded_is_retried_and_applied_after_the_r
     by_body = {m.body: m.status for m in MessageModel.query(the_conversation().conversation_id)}
     assert by_body == {"Pothole on Main St": "emailed", "Graffiti on the library": "bounced"}
     assert len(notices(sms)) == 1
+
+
+AGENT = "lise.tremblay@gatineau.example.ca"
+CITY_INBOX = GATINEAU.contact_emails[0]
+
+
+def owned_text(inbound, ses) -> list[str]:
+    """A conversation an agent owns, and its next text: mailed To the agent, Cc the city's inbox."""
+    connect(inbound)
+    conversation = the_conversation()
+    conversation.update(actions=[ConversationModel.owner_email.set(AGENT)])
+    text(inbound, "Also a broken bench")
+    return list(ses.accepted[-1].recipients)
+
+
+def test_a_bounce_of_one_recipient_of_several_changes_no_status_and_texts_no_one_but_is_counted(region, capsys,
+                                                                                                  caplog):
+    inbound, events, ses, sms = region
+    assert owned_text(inbound, ses) == [AGENT, CITY_INBOX]
+    capsys.readouterr()
+
+    # the agent's mailbox is gone; the city's inbox in Cc took the mail
+    assert publish(events, ses.feedback("Bounce", ses.accepted[-1:], about=[AGENT])) == OK
+
+    assert statuses() == ["emailed", "emailed"]
+    assert notices(sms) == []
+    out = capsys.readouterr().out
+    assert emf_points(out, "CityMailBounced") == [
+        {"value": 1.0, "municipality": str(GATINEAU.geonameid), "service": "text311"}]
+    assert emf_points(out, "MailBounced") == [{"value": 1.0, "service": "text311"}]
+    [logged] = [r for r in caplog.records if getattr(r, "outcome", None) == "partial"]
+    assert logged.recipients == [AGENT]  # the broken inbox, named for the city's administrator
+
+
+def test_a_bounce_of_every_recipient_in_one_event_marks_the_text_bounced_and_tells_the_resident(region):
+    inbound, events, ses, sms = region
+    owned_text(inbound, ses)
+
+    publish(events, ses.feedback("Bounce", ses.accepted[-1:], about=[AGENT, CITY_INBOX.upper()]))
+
+    assert statuses() == ["emailed", "bounced"]
+    assert len(notices(sms)) == 1
+
+
+def test_a_complaint_of_one_recipient_of_several_leaves_the_text_emailed(region):
+    inbound, events, ses, _ = region
+    owned_text(inbound, ses)
+
+    publish(events, ses.feedback("Complaint", ses.accepted[-1:], about=[CITY_INBOX]))
+
+    assert statuses() == ["emailed", "emailed"]

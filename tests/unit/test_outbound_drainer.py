@@ -459,3 +459,31 @@ def test_a_ledger_that_stays_down_sends_nothing_unclaimed_and_the_chain_goes_on(
     assert report.sent == 0 and report.in_doubt == 0 and report.released == 1  # given back, not lost
     assert report.handed_off is True and len(invoker.calls) == 1  # the next life takes over
     world.stub.assert_no_pending_responses()  # nothing was sent without its claim
+
+
+def test_a_part_whose_record_was_given_up_is_in_doubt_for_the_same_ledgers_next_claim(world):
+    # given one ledger (a warm container builds it once) whose claim was answered, and whose
+    # mark_sent then failed on every retry: the record stays "sending"
+    ledger = TableLedger(world.dynamodb, TABLE)
+    assert ledger.claim("ses-1#1", IDENTITY).state is LedgerState.NEW
+
+    # when the same ledger claims that part again (a new claim, not a retry of the first)
+    again = ledger.claim("ses-1#1", IDENTITY)
+
+    # then it is someone's call that may have gone out, not this claim's own
+    assert again.state is LedgerState.SENDING
+
+
+def test_a_redelivered_part_whose_mark_sent_was_given_up_is_not_resent_by_the_next_drainer_of_the_container(world):
+    world.put(answer())
+    world.accepts()
+    ledger = TableLedger(FlakyTable(world.dynamodb, "update_item", fail=4), TABLE)  # every mark_sent attempt
+    first = world.drainer(ledger=ledger).drain(lambda: 600.0)
+    assert first.sent == 1 and world.sent == ["ses-1"]
+    world.put(answer())  # SQS delivers the message again
+    world.accepts("sms-2")  # the API would take a second send
+
+    second = world.drainer(ledger=ledger).drain(lambda: 600.0)  # the container's next life, same ledger
+
+    assert second.sent == 0 and second.in_doubt == 1 and world.failed == [("ses-1", FailureReason.IN_DOUBT)]
+    assert world.sent == ["ses-1"]  # sent once

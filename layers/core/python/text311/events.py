@@ -85,12 +85,14 @@ class SmsEventPayload(BaseModel):
 
 class SesEventMail(BaseModel):
     """The ``mail`` object of an SES sending event; ``tags`` holds our message tags next to SES's
-    own (``ses:configuration-set``…), each a list of values."""
+    own (``ses:configuration-set``…), each a list of values; ``destination`` every recipient of the
+    mail (To, Cc and Bcc), where a bounce's or complaint's recipients are only those it is about."""
 
     model_config = ConfigDict(extra="ignore")
 
     timestamp: str
     messageId: str = Field(min_length=1)
+    destination: list[str] = Field(default_factory=list)
     tags: dict[str, list[str]] = Field(default_factory=dict)
 
 

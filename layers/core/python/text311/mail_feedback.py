@@ -5,12 +5,17 @@ The configuration set publishes ``Bounce``, ``Complaint``, ``DeliveryDelay`` and
 with the mail's tags (text311.mail_confirmations names the conversation and the text). Each one:
 - moves the text's status: ``bounced``, ``complained``, ``delayed``, or back to ``emailed`` when a
   delayed mail is delivered after all; never backwards (a duplicate or late event changes nothing);
+- but a bounce, complaint or delay about only some of the mail's recipients (the owner bounces,
+  the city inbox in Cc took it) leaves the status and the resident alone: the city has the text.
+  It is still counted and logged with the failing addresses (agents' and inboxes', no resident's):
+  that inbox is broken;
 - is counted per city (``CityMail<Outcome>``, dimension ``municipality``) and in a total the alarms
   watch (``MailBounced``, ``MailComplained``);
-- after a permanent bounce (a wrong or closed address, or one on the account's suppression list),
-  tells the resident once per conversation, in their language, that the city could not be reached
-  and to call 311: one SMS through the outbound queue, its id derived from the conversation, so
-  the bounces of every text of the thread (and SES's duplicates) send it once.
+- after a permanent bounce of every recipient in one event (a wrong or closed address, or one on
+  the account's suppression list), tells the resident once per conversation, in their language,
+  that the city could not be reached and to call 311: one SMS through the outbound queue, its id
+  derived from the conversation, so the bounces of every text of the thread (and SES's duplicates)
+  send it once.
 """
 
 from __future__ import annotations
@@ -55,10 +60,18 @@ class FeedbackEvent:
     bounce_type: str = ""  # Permanent, Transient, Undetermined
     bounce_sub_type: str = ""  # General, NoEmail, Suppressed, OnAccountSuppressionList, MailboxFull…
     recipients: tuple[str, ...] = ()  # the addresses the event is about
+    destination: tuple[str, ...] = ()  # every recipient of the mail (SES's mail.destination)
 
     @property
     def permanent_bounce(self) -> bool:
         return self.event_type == "Bounce" and self.bounce_type == "Permanent"
+
+    @property
+    def about_every_recipient(self) -> bool:
+        """Whether the event names each address the mail went to. An event without a destination
+        (none from SES has been seen) is taken to be about the whole mail."""
+        named = {address.lower() for address in self.recipients}
+        return all(address.lower() in named for address in self.destination)
 
 
 class FeedbackStore(Protocol):
@@ -83,15 +96,16 @@ class MailFeedback:
 
     def record(self, event: FeedbackEvent) -> str:
         """Apply one event; returns what happened (for logs and tests): ``changed``, ``unchanged``,
-        ``missing`` (the text is not recorded: erased, or not yet written), ``untagged`` (a notice
-        to an agent, which names no text) or ``ignored``."""
+        ``partial`` (about some of the mail's recipients: counted, nothing changed), ``missing`` (the
+        text is not recorded: erased, or not yet written), ``untagged`` (a notice to an agent, which
+        names no text) or ``ignored``."""
         transition = TRANSITIONS.get(event.event_type)
         if transition is None:
             return "ignored"
         named = entry_of(event.tags)
         log = {"event_type": event.event_type, "ses_message_id": event.ses_message_id,
                "bounce_type": event.bounce_type, "bounce_sub_type": event.bounce_sub_type,
-               "recipients": list(event.recipients)}
+               "recipients": list(event.recipients), "destination": list(event.destination)}
         if named is None:
             correlate(None)
             self._count_total(event)
@@ -100,6 +114,11 @@ class MailFeedback:
             return "untagged"
         conversation_id, entry = named
         correlate(conversation_id)
+        if event.event_type != "Delivery" and not event.about_every_recipient:
+            # the other recipients have the text: the city was reached, only this inbox is broken
+            self._count_total(event)
+            self._count_for_city(event, conversation_id, {**log, "outcome": "partial"})
+            return "partial"
         status, replaces = transition
         outcome = self.store.mark_mail_status(conversation_id, entry, status, replaces)
         if outcome == "missing" and self._recorded_later(conversation_id, entry):
@@ -107,12 +126,7 @@ class MailFeedback:
             # text records it within minutes; SQS gives this event back after its visibility timeout.
             raise TextNotRecordedYet(f"{conversation_id}: {event.event_type} before its text was recorded")
         self._count_total(event)
-        if event.event_type in CITY_METRIC:
-            name, city = CITY_METRIC[event.event_type], str(municipality_of(conversation_id))
-            with single_metric(name=name, unit=MetricUnit.Count, value=1, namespace=NAMESPACE) as metric:
-                metric.add_dimension(name="municipality", value=city)
-            logger.warning("a city's mail was not delivered as sent",
-                           extra={**log, "outcome": outcome, "metric": name, "municipality": city})
+        self._count_for_city(event, conversation_id, {**log, "outcome": outcome})
         if event.permanent_bounce and outcome != "missing":
             self._tell_resident(conversation_id)
         return outcome
@@ -121,6 +135,15 @@ class MailFeedback:
     def _count_total(event: FeedbackEvent) -> None:
         if event.event_type in TOTAL_METRIC:
             metrics.add_metric(name=TOTAL_METRIC[event.event_type], unit=MetricUnit.Count, value=1)
+
+    @staticmethod
+    def _count_for_city(event: FeedbackEvent, conversation_id: str, log: dict[str, Any]) -> None:
+        if event.event_type not in CITY_METRIC:
+            return
+        name, city = CITY_METRIC[event.event_type], str(municipality_of(conversation_id))
+        with single_metric(name=name, unit=MetricUnit.Count, value=1, namespace=NAMESPACE) as metric:
+            metric.add_dimension(name="municipality", value=city)
+        logger.warning("a city's mail was not delivered as sent", extra={**log, "metric": name, "municipality": city})
 
     def _recorded_later(self, conversation_id: str, entry: str) -> bool:
         """Whether the text will still be recorded: its thread exists and has not recorded it yet.

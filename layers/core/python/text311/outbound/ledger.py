@@ -120,8 +120,10 @@ class RetryingLedger:
 
     - ``claim`` (before the call): retried; still failing, :class:`LedgerUnavailable`, and the
       scheduler gives the part back to the head of the queue and pauses (nothing is sent unclaimed).
-      A retried claim whose first answer was lost finds its own claim: the ledger recognises its
-      owner (``TableLedger``) and answers NEW, not "a drainer died".
+      A retried claim whose first answer was lost finds its own claim: ``TableLedger`` gives a claim
+      one token, kept across the calls that raised and dropped at its first answer, and answers NEW
+      to its own token, not "a drainer died". A later claim has a new token: a ``sending`` record
+      left by a write given up below is in doubt, even in the same warm container.
     - the writes after the call (``mark_sent``, ``mark_failed``, ``mark_in_doubt``, ``release``):
       retried; still failing, logged and counted (``OutboundLedgerWriteFailed``) and dropped. The part
       keeps its ``sending`` record, which a redelivery reads as in doubt: never sent twice.

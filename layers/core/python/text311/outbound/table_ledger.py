@@ -6,9 +6,13 @@ model (hash key ``message_id``), which that table cannot hold; this is the same 
 (ledger.py's docstring) over the table's plain client, one item ``outbound#<key>`` per key the
 scheduler claims. Every transition is conditioned on the state it leaves, as there.
 
-A claim also names its ``owner`` (one per drainer life). A claim retried after its first answer was
-lost (``RetryingLedger``) finds its own ``sending`` record: that is this life's claim, not a dead
-drainer's, so it answers NEW instead of putting an unsent part in doubt.
+A claim also names its ``owner``: a token of that one claim, not of the drainer or the container.
+A claim retried after its first answer was lost (``RetryingLedger``) carries the same token, finds
+its own ``sending`` record and answers NEW instead of putting an unsent part in doubt: the call that
+lost its answer returned nothing, so nothing was sent under it. The token is dropped as soon as a
+claim answers; a later claim of the same key (a redelivery, or the same warm container's next
+drainer after ``mark_sent`` gave up) has a new token, so the ``sending`` record it meets is someone
+else's call, perhaps sent: in doubt, never sent twice.
 """
 
 from __future__ import annotations
@@ -30,22 +34,29 @@ def _conditional(exc: ClientError) -> bool:
 
 
 class TableLedger:
-    def __init__(self, client: Any, table: str, now: Callable[[], float] = time.time, owner: str | None = None) -> None:
+    def __init__(self, client: Any, table: str, now: Callable[[], float] = time.time) -> None:
         self.client = client
         self.table = table
         self.now = now
-        self.owner = owner or uuid.uuid4().hex
+        # key → the token of its claim that has not answered yet (a call that raised): only its retry reuses it
+        self._unanswered: dict[str, str] = {}
 
     def _key(self, message_id: str) -> dict[str, Any]:
         return {"id": {"S": PREFIX + message_id}}
 
     def claim(self, message_id: str, identity: str) -> LedgerEntry:
+        token = self._unanswered.setdefault(message_id, uuid.uuid4().hex)
+        entry = self._claim(message_id, identity, token)  # raises: the token stays for the retry
+        del self._unanswered[message_id]  # answered: this claim is over, the next one is another
+        return entry
+
+    def _claim(self, message_id: str, identity: str, token: str) -> LedgerEntry:
         now = self.now()
         try:
             self.client.put_item(
                 TableName=self.table, ConditionExpression="attribute_not_exists(id)",
                 Item={**self._key(message_id), "state": {"S": LedgerState.SENDING.value},
-                      "identity": {"S": identity}, "owner": {"S": self.owner}, "updated_at": {"N": repr(now)},
+                      "identity": {"S": identity}, "owner": {"S": token}, "updated_at": {"N": repr(now)},
                       "expiration": {"N": str(int(now + RETENTION.total_seconds()))}},
             )
             return LedgerEntry(message_id, LedgerState.NEW)
@@ -54,10 +65,10 @@ class TableLedger:
                 raise
         item = self._item(message_id)
         if item is None:  # released between our put and our read: claim it now
-            return self.claim(message_id, identity)
+            return self._claim(message_id, identity, token)
         found = _entry(message_id, item)
-        if found.state is LedgerState.SENDING and item.get("owner", {}).get("S") == self.owner:
-            return LedgerEntry(message_id, LedgerState.NEW)  # our own claim, its first answer lost
+        if found.state is LedgerState.SENDING and item.get("owner", {}).get("S") == token:
+            return LedgerEntry(message_id, LedgerState.NEW)  # this claim's own put, its answer lost
         return found
 
     def _item(self, message_id: str) -> dict[str, Any] | None:
