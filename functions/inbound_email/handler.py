@@ -39,6 +39,7 @@ def received_mail(record: SesRecord) -> ReceivedMail:
     return ReceivedMail(
         ses_message_id=mail.messageId,
         recipients=tuple(receipt.recipients),
+        header_from=tuple(mail.commonHeaders.header_from),
         return_path=mail.commonHeaders.returnPath,
         spf=receipt.spfVerdict.status,
         dkim=receipt.dkimVerdict.status,

@@ -14,11 +14,30 @@ import boto3
 import pytest
 from aws_events import ses_receipt
 from harness import REGION, sent_mails
-from test_inbound_email_handler import AGENT, ANSWER, BUCKET, CONTEXT, RESIDENT, agent_reply, deliver, region
+from test_inbound_email_handler import (
+    AGENT,
+    ANSWER,
+    BUCKET,
+    CONTEXT,
+    RESIDENT,
+    agent_reply,
+    deliver,
+    from_headers,
+    region,
+)
 
 from text311 import answers
 from text311.adapters.dynamodb import ConversationModel, MessageModel
-from text311.answers import ReceivedMail, Rejection, _aligned, _single_from, answer_identity, machine_mail
+from text311.answers import (
+    ReceivedMail,
+    Rejection,
+    _aligned,
+    _from_lines,
+    _single_from,
+    answer_identity,
+    machine_mail,
+)
+from text311.conversations import ConversationStore
 
 __all__ = ["region"]  # the inbound_email fixture, shared with test_inbound_email_handler
 
@@ -30,7 +49,8 @@ def parsed(headers: str, body: str = "Hello") -> EmailMessage:
 
 
 def received(ses_message_id: str = "ses-1", *, at: datetime = RECEIVED_AT, return_path: str = AGENT) -> ReceivedMail:
-    return ReceivedMail(ses_message_id=ses_message_id, recipients=("r@reply.example",), return_path=return_path,
+    return ReceivedMail(ses_message_id=ses_message_id, recipients=("r@reply.example",), header_from=(AGENT,),
+                        return_path=return_path,
                         spf="PASS", dkim="PASS", dmarc="PASS", spam="PASS", virus="PASS", received_at=at,
                         bucket="b", object_key=f"inbound/{ses_message_id}")
 
@@ -115,6 +135,85 @@ def test_an_answer_whose_from_smuggles_a_second_address_reaches_no_phone_and_get
 
     assert outcome["reason"] == "unauthenticated"
     assert len(sms.sent) == texts and len(sent_mails()) == mails
+
+
+HIDDEN_FROM = b"From : mallory@evil.example\r\n"
+
+
+@pytest.mark.parametrize("hidden", [HIDDEN_FROM, b"from\t: mallory@evil.example\r\n", b"FROM:mallory@evil.example\r\n"])
+def test_every_from_line_of_the_raw_header_block_is_counted(hidden: bytes) -> None:
+    raw = b"From: jean@city.example\r\n" + hidden + b"Subject: s\r\n\r\nFrom: in the body\r\n"
+
+    assert _from_lines(raw) == 2
+
+
+def test_an_answer_with_a_from_line_pythons_parser_hides_reaches_no_phone(region):
+    handler, sms, city_mail = region
+    raw = agent_reply(city_mail, ANSWER)
+    head, _, body = raw.partition(b"\n")  # the first line is the answer's own From
+    assert head.startswith(b"From: ")
+    hidden = head + b"\n" + HIDDEN_FROM + body
+    assert _single_from(email.message_from_bytes(hidden, policy=default_policy)) == AGENT  # what Python sees
+    texts, mails = len(sms.sent), len(sent_mails())
+
+    [outcome] = deliver(handler, hidden, recipient=str(city_mail["Reply-To"]))
+
+    assert outcome["reason"] == "unauthenticated"
+    assert len(sms.sent) == texts and len(sent_mails()) == mails
+
+
+@pytest.mark.parametrize(
+    "ses_from",
+    [["mallory@evil.example"], [f"Marie Tremblay <{AGENT}>", "mallory@evil.example"], [], [f"{AGENT}, m@evil.example"]],
+)
+def test_an_answer_whose_from_ses_read_is_not_the_one_we_read_reaches_no_phone(region, ses_from):
+    handler, sms, city_mail = region
+    texts = len(sms.sent)
+
+    [outcome] = deliver(handler, agent_reply(city_mail, ANSWER), recipient=str(city_mail["Reply-To"]),
+                        ses_from=ses_from)
+
+    assert outcome["reason"] == "unauthenticated" and len(sms.sent) == texts
+
+
+def test_a_from_ses_read_with_another_case_and_display_name_is_the_same_sender(region):
+    handler, sms, city_mail = region
+
+    [outcome] = deliver(handler, agent_reply(city_mail, ANSWER), recipient=str(city_mail["Reply-To"]),
+                        ses_from=[f"=?utf-8?q?Marie_Tr=C3=A9mblay?= <{AGENT.upper()}>"])
+
+    assert outcome["sent"] is True
+
+
+def test_an_8bit_utf8_display_name_names_its_sender() -> None:
+    raw = "From: Rémi Tremblay <remi.tremblay@gatineau.example.ca>\r\nSubject: s\r\n\r\nBonjour".encode()
+
+    assert _single_from(email.message_from_bytes(raw, policy=default_policy)) == "remi.tremblay@gatineau.example.ca"
+
+
+@pytest.mark.parametrize(
+    "from_line",
+    [
+        b"From: R\xe9mi Tremblay <remi.tremblay@gatineau.example.ca>",  # Latin-1: not UTF-8
+        "From: Rémi <rémi.tremblay@gatineau.example.ca>".encode(),  # the address itself is not ASCII
+        *(f"From: Rémi {value}".encode() for value in SMUGGLED_FROMS),
+    ],
+)
+def test_8bit_from_that_is_not_utf8_or_not_one_clean_address_names_no_sender(from_line: bytes) -> None:
+    raw = from_line + b"\r\nSubject: s\r\n\r\nBonjour"
+
+    assert _single_from(email.message_from_bytes(raw, policy=default_policy)) is None
+
+
+def test_an_answer_signed_with_an_8bit_utf8_name_reaches_the_resident(region):
+    handler, sms, city_mail = region
+    raw = agent_reply(city_mail, ANSWER).replace(b"From: Marie Tremblay <", "From: Marie-Hélène Tremblay <".encode())
+    assert "Marie-Hélène".encode() in raw  # 8-bit in the header, as many mailers send it
+
+    [outcome] = deliver(handler, raw, recipient=str(city_mail["Reply-To"]))
+
+    assert outcome["sent"] is True
+    assert sms.to(RESIDENT)[-1] == ANSWER
 
 
 # -- item 4: machine mail never reaches a phone -------------------------------------------------------------
@@ -229,6 +328,13 @@ def test_a_mail_without_message_id_is_known_by_its_ses_message_id_and_receipt() 
     assert answer_identity(received("ses-1"), parsed(f"From: {AGENT}"), "5959974-abc") == ("ses-1", RECEIVED_AT)
 
 
+def test_a_date_in_minus_0000_is_read_as_utc() -> None:
+    written = RECEIVED_AT - timedelta(minutes=2)
+    message = parsed(f"From: {AGENT}\nMessage-ID: <a1@x>\nDate: {written.strftime('%a, %d %b %Y %H:%M:%S')} -0000")
+
+    assert answer_identity(received(), message, "5959974-abc")[1] == written
+
+
 def test_a_date_far_from_the_receipt_is_not_trusted_as_the_answers_time() -> None:
     message = parsed(f"From: {AGENT}\nMessage-ID: <a1@x>\nDate: {format_datetime(RECEIVED_AT - timedelta(days=9))}")
 
@@ -240,6 +346,7 @@ def deliver_at(handler, raw: bytes, *, recipient: str, ses_message_id: str, at: 
     boto3.client("s3", region_name=REGION).put_object(Bucket=BUCKET, Key=f"inbound/{ses_message_id}", Body=raw)
     event = ses_receipt(message_id=ses_message_id, recipient=recipient, sender=AGENT)
     event["Records"][0]["ses"]["receipt"]["timestamp"] = at.isoformat().replace("+00:00", "Z")
+    event["Records"][0]["ses"]["mail"]["commonHeaders"]["from"] = from_headers(raw)
     [outcome] = handler.lambda_handler(event, CONTEXT)
     return outcome
 
@@ -257,6 +364,53 @@ def test_the_same_mail_delivered_under_two_ses_message_ids_sends_one_sms(region)
     assert first["sent"] is True
     assert (second["sent"], second["reason"]) == (True, "duplicate")
     assert len(sms.sent) == texts + 1
+
+
+def minus_0000(at: datetime) -> str:
+    return f"{at.strftime('%a, %d %b %Y %H:%M:%S')} -0000"
+
+
+@pytest.mark.parametrize(
+    ("case", "date_of"),
+    [
+        ("Date at the first receipt", format_datetime),
+        ("no Date", None),
+        ("Date in -0000", minus_0000),
+        ("Date two days old", lambda now: format_datetime(now - timedelta(days=2))),
+    ],
+)
+def test_the_same_mail_received_25_hours_apart_under_two_ses_ids_sends_one_sms(region, case, date_of):
+    handler, sms, city_mail = region
+    now = datetime.now(UTC).replace(microsecond=0)
+    raw = agent_reply(city_mail, ANSWER, headers={"Date": date_of(now)} if date_of else None)
+    reply_to, texts = str(city_mail["Reply-To"]), len(sms.sent)
+
+    first = deliver_at(handler, raw, recipient=reply_to, ses_message_id="ses-a", at=now)
+    second = deliver_at(handler, raw, recipient=reply_to, ses_message_id="ses-b", at=now + timedelta(hours=25))
+
+    assert first["sent"] is True, case
+    assert (second["sent"], second["reason"]) == (True, "duplicate"), case
+    assert len(sms.sent) == texts + 1, case
+    [answer] = emailed_answers()
+    assert answer.ses_message_id == "ses-a"  # erasure deletes the first delivery's raw mail
+
+
+def test_every_delivery_of_an_answer_gets_the_time_the_first_one_claimed(region):
+    store = ConversationStore(retention_days=30, idle_days=7)
+    first, later = RECEIVED_AT, RECEIVED_AT + timedelta(hours=30)
+
+    assert store.answer_time("5959974-abc", "mail-1", first) == first
+    assert store.answer_time("5959974-abc", "mail-1", later) == first
+    assert store.answer_time("5959974-abc", "mail-2", later) == later  # another answer, its own time
+    assert store.answer_time("5959974-xyz", "mail-1", later) == later  # another conversation
+
+
+def test_an_answers_id_claim_is_not_in_its_conversations_thread(region):
+    handler, sms, city_mail = region
+    deliver(handler, agent_reply(city_mail, ANSWER), recipient=str(city_mail["Reply-To"]))
+    [conversation] = list(ConversationModel.query(5959974))
+
+    assert {m.direction for m in MessageModel.query(conversation.conversation_id)} <= {"in", "out", "note"}
 
 
 def emailed_answers() -> list[MessageModel]:
@@ -285,3 +439,19 @@ def test_erasure_still_deletes_the_raw_mail_of_an_answer_known_by_its_message_id
     forget_resident(conversation.phone_hash, delete_raw_mail=deleted.append)
 
     assert deleted == ["ses-erase"]
+
+
+# -- the owner an answer finds -------------------------------------------------------------------------------
+
+def test_a_stored_owner_who_is_not_an_agent_of_the_city_is_no_owner_to_the_answering_agent(region):
+    handler, sms, city_mail = region
+    [conversation] = list(ConversationModel.query(5959974))
+    conversation.update(actions=[ConversationModel.owner_email.set("mallory@evil.example.com")])
+
+    [outcome] = deliver(handler, agent_reply(city_mail, ANSWER), recipient=str(city_mail["Reply-To"]))
+    sms.flush()  # the drainer sends the answer and assigns its agent
+
+    assert outcome["sent"] is True
+    [conversation] = list(ConversationModel.query(5959974))
+    assert conversation.owner_email == AGENT
+    assert [m for m in MessageModel.query(conversation.conversation_id) if m.direction == "note"] == []

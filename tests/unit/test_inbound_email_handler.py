@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import email
 import importlib
 import uuid
 from email.message import EmailMessage
+from email.policy import default as default_policy
 
 import boto3
 import pytest
@@ -57,12 +59,21 @@ def agent_reply(city_mail, text: str, *, sender: str = AGENT, headers: dict | No
     return msg.as_bytes()
 
 
+def from_headers(raw: bytes) -> list[str]:
+    """The From values SES reports in ``mail.commonHeaders.from``: each From header of the mail, as written."""
+    message = email.message_from_bytes(raw, policy=default_policy)
+    return [value.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+            for name, value in message.raw_items() if name.lower() == "from"]
+
+
 def deliver(answers, raw: bytes, *, recipient: str, sender: str = AGENT, message_id: str | None = None,
-            verdicts: dict | None = None, return_path: str | None = None):
+            verdicts: dict | None = None, return_path: str | None = None, ses_from: list[str] | None = None):
+    """SES delivering ``raw``: ``sender`` is the envelope's, ``ses_from`` what SES read in From (the mail's own)."""
     message_id = message_id or uuid.uuid4().hex
     boto3.client("s3", region_name=REGION).put_object(Bucket=BUCKET, Key=f"inbound/{message_id}", Body=raw)
     event = ses_receipt(message_id=message_id, recipient=recipient, sender=sender, verdicts=verdicts,
                         return_path=return_path)
+    event["Records"][0]["ses"]["mail"]["commonHeaders"]["from"] = from_headers(raw) if ses_from is None else ses_from
     return answers.lambda_handler(event, CONTEXT)
 
 

@@ -46,6 +46,10 @@ _OUT_OF_OFFICE_SUBJECT = re.compile(
 )
 # A mail's own Date is trusted as the time of its answer only this close to SES's receipt.
 _DATE_TRUSTED_WITHIN = timedelta(days=1)
+# A From header line as any reader may take it, including the old ``From :`` form Python's parser
+# reads as a misplaced mbox envelope line and leaves out of the message's headers.
+_FROM_LINE = re.compile(rb"^from[ \t]*:", re.IGNORECASE | re.MULTILINE)
+_HEADER_BLOCK_END = re.compile(rb"\r?\n\r?\n")
 
 
 class Rejection(StrEnum):
@@ -92,6 +96,7 @@ class ReceivedMail:
 
     ses_message_id: str
     recipients: tuple[str, ...]
+    header_from: tuple[str, ...]  # SES's own reading of the From header(s): ``mail.commonHeaders.from``
     return_path: str
     spf: str
     dkim: str
@@ -181,7 +186,9 @@ def answer_identity(mail: ReceivedMail, message: EmailMessage, conversation_id: 
     """The id and time an emailed answer is recorded and texted under, so that the same mail always
     finds the same record. SES gives each delivery its own message id and receipt time, so a mail
     delivered twice (a sender's retry, two routes) is known by its Message-ID in its conversation,
-    at the time its own Date gives; without a Message-ID, by the SES message id and receipt time."""
+    at the time its own Date gives; without a Message-ID, by the SES message id and receipt time.
+    The time is only a proposal for a mail known by its Message-ID: ``ConversationStore.answer_time``
+    keeps the first delivery's, since a Date may be missing or too far from a later receipt."""
     try:
         message_id = str(message.get("Message-ID", "")).strip()
     except Exception:  # noqa: BLE001 - an unreadable Message-ID identifies nothing
@@ -193,14 +200,16 @@ def answer_identity(mail: ReceivedMail, message: EmailMessage, conversation_id: 
 
 
 def _written_at(message: EmailMessage, received_at: datetime) -> datetime:
-    """The mail's Date when it is readable and close to its receipt, else SES's receipt time."""
+    """The mail's Date when it is readable and close to its receipt, else SES's receipt time. A Date
+    in ``-0000`` (UTC, with no claim about the writer's zone: RFC 5322 §3.3) parses without a zone."""
     try:
         written = getattr(message["Date"], "datetime", None)
     except Exception:  # noqa: BLE001 - an unreadable Date is no Date
         written = None
-    if written is None or written.tzinfo is None or abs(written - received_at) > _DATE_TRUSTED_WITHIN:
+    if written is None:
         return received_at
-    return written.astimezone(UTC)
+    written = written.replace(tzinfo=UTC) if written.tzinfo is None else written.astimezone(UTC)
+    return received_at if abs(written - received_at) > _DATE_TRUSTED_WITHIN else written
 
 
 @dataclass
@@ -250,8 +259,11 @@ class AnswerService:
             raise AnswerRejected(Rejection.TOO_LARGE)
         message = email.message_from_bytes(raw, policy=default_policy)
         sender = _single_from(message)
-        if sender is None:
+        if sender is None or _from_lines(raw) != 1:
             raise AnswerRejected(Rejection.UNAUTHENTICATED, "From is not exactly one address")
+        # SES authenticated the From it read: it must be the one we read, or we trust someone else's verdict.
+        if len(mail.header_from) != 1 or _one_address(mail.header_from[0]) != sender:
+            raise AnswerRejected(Rejection.UNAUTHENTICATED, "SES read another From")
         if not authenticated(mail, sender.rpartition("@")[2]):
             raise AnswerRejected(Rejection.UNAUTHENTICATED, mask_address(sender))
         robot = machine_mail(mail, message)
@@ -285,6 +297,9 @@ class AnswerService:
             raise AnswerRejected(Rejection.NOT_ALLOWED)
         text = self.extract_reply(raw).strip()
         answer_id, at = answer_identity(mail, message, conversation_id)
+        if answer_id != mail.ses_message_id:
+            # Known by its Message-ID: every delivery of it, whenever SES received it, claims one key.
+            at = self.store.answer_time(conversation_id, answer_id, at)
         return self.send_answer(conversation, sender, text, answer_id, at, channel="email",
                                 ses_message_id=mail.ses_message_id)
 
@@ -430,15 +445,19 @@ class AnswerService:
             conversation.update(actions=[model.first_response_at.set(answered_at)])
             waited = (answered_at - conversation.opened_at).total_seconds()
             record_first_response(int(conversation.municipality_id), waited)
-        if not conversation.owner_email:
+        owner = self._owner(conversation)
+        if owner is None:  # no owner, or a stored one that is not one agent of the city: free to take
+            stored = conversation.owner_email
+            free = model.owner_email.does_not_exist()
+            if stored:
+                free = free | (model.owner_email == stored)
             try:
-                conversation.update(
-                    actions=[model.owner_email.set(sender)], condition=model.owner_email.does_not_exist()
-                )
+                conversation.update(actions=[model.owner_email.set(sender)], condition=free)
                 return
             except Exception:  # noqa: BLE001 - someone else claimed it first; fall through to the note
                 conversation.refresh()
-        if conversation.owner_email != sender:
+                owner = self._owner(conversation)
+        if owner is not None and owner != sender.strip().lower():
             self.store.claim_message(
                 conversation.conversation_id,
                 f"note-{datetime.now(UTC).timestamp()}",
@@ -446,9 +465,16 @@ class AnswerService:
                 direction="note",
                 channel="email",
                 body=catalog().agent_text(self._language(int(conversation.municipality_id)), "answered_by",
-                                          sender=sender, owner=conversation.owner_email),
+                                          sender=sender, owner=owner),
                 author=sender,
             )
+
+    def _owner(self, conversation: Any) -> str | None:
+        """The conversation's owner when it is one agent of its city (``Subscriber.agent_owner``);
+        the stored value as it is when the city is gone and no rule can be read."""
+        subscriber = self.subscribers.get(int(conversation.municipality_id))
+        stored: str | None = conversation.owner_email
+        return subscriber.agent_owner(stored) if subscriber is not None else stored
 
     def _explain(self, message: EmailMessage, sender: str, rejected: AnswerRejected, language: str) -> None:
         notice = EmailMessage()
@@ -486,12 +512,27 @@ def _single_from(message: EmailMessage) -> str | None:
     """The one author a message names, or None. DMARC authenticates one From address, so a mail
     that names more (two From headers, a list, a group) or that the parser had to guess at
     (``agent@city <mallory@evil>`` reads as agent@city with a defect) names no one we can trust.
-    Obsolete syntax RFC 5322 §4 requires readers to accept (an unquoted ``J. Smith``) is no defect."""
+    Obsolete syntax RFC 5322 §4 requires readers to accept (an unquoted ``J. Smith``) is no defect;
+    nor is 8-bit UTF-8 in the header (RFC 6532), read as UTF-8."""
+    values = [value for name, value in message.raw_items() if name.lower() == "from"]
+    if len(values) != 1 or not isinstance(values[0], str):
+        return None
+    return _one_address(_as_utf8(values[0]))
+
+
+def _as_utf8(value: str) -> str:
+    """A header value parsed from bytes, its 8-bit bytes (kept as surrogates) read as UTF-8; as it
+    was when they are not UTF-8 (the parser then reports them as a defect)."""
     try:
-        headers = message.get_all("From", [])
-        if len(headers) != 1:
-            return None
-        header = headers[0]
+        return value.encode("utf-8", "surrogateescape").decode("utf-8")
+    except UnicodeError:
+        return value
+
+
+def _one_address(value: str) -> str | None:
+    """The one address a From header's value names, lower-cased, or None (see ``_single_from``)."""
+    try:
+        header = default_policy.header_factory("From", re.sub(r"[\r\n]", "", value))
         if not isinstance(header, AddressHeader):
             return None
         defects = [d for d in getattr(header, "defects", ()) if not isinstance(d, ObsoleteHeaderDefect)]
@@ -504,6 +545,12 @@ def _single_from(message: EmailMessage) -> str | None:
     if not address.username or not address.domain:
         return None
     return str(address.addr_spec).lower()
+
+
+def _from_lines(raw: bytes) -> int:
+    """From header lines in the raw header block, in any form a reader (SES's DMARC check among
+    them) may take as one, whether or not Python's parser keeps it."""
+    return len(_FROM_LINE.findall(_HEADER_BLOCK_END.split(raw, maxsplit=1)[0]))
 
 
 def mask_address(address: str) -> str:

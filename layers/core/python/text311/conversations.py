@@ -7,6 +7,8 @@ Key design (see README, "Data"):
   ``by-resident`` (GSI) finds a resident's threads for erasure.
 - messages: ``conversation_id`` + ``<ISO time>#<external id>``: ordered, and the same inbound
   message always maps to the same key, which makes a redelivery visible as a conditional failure.
+  An emailed answer's own id is also claimed alone, under ``<conversation>#answer-ids``
+  (``answer_time``): SES's receipt time differs between two deliveries of one mail.
 """
 
 from __future__ import annotations
@@ -35,6 +37,9 @@ MAILED_WRITE_ATTEMPTS = 5
 # Inbound ids kept on a conversation to recognise a redelivered text (see ``mailed_already``):
 # enough for any redelivery SQS can make, a few KB at most.
 RECENT_INBOUND_KEPT = 50
+
+# The partition (after the conversation id) of the ids answers are claimed by (``answer_time``).
+ANSWER_IDS = "#answer-ids"
 
 _ID_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"  # no look-alikes: ids are read aloud on the phone
 
@@ -435,6 +440,23 @@ class ConversationStore:
             created_at=received_at,
             expires_at=expiry(received_at, self.retention_days),
         )
+
+    def answer_time(self, conversation_id: str, external_id: str, at: datetime) -> datetime:
+        """The time an answer known by an id of its own (an emailed answer's Message-ID) is recorded
+        at, so that every delivery of it claims one message key whatever its receipt time: ``at`` for
+        the first delivery to ask, the first one's time for every later one. One conditional put of
+        an item keyed by the id alone; a put that loses a race reads the winner's time. The item lives
+        in its own partition (``<conversation>#answer-ids``), so a thread's query never lists it; it
+        holds the conversation's id, the answer's id and a time, and expires with the answer."""
+        anchor = MessageModel(
+            conversation_id=f"{conversation_id}{ANSWER_IDS}", message_key=external_id, direction="claim",
+            channel="email", body="", external_id=external_id, created_at=at,
+            expires_at=expiry(at, self.retention_days),
+        )
+        if _save_once(anchor):
+            return at
+        first: datetime = MessageModel.get(anchor.conversation_id, external_id, consistent_read=True).created_at
+        return first
 
     def claim_message(
         self,
