@@ -197,3 +197,40 @@ def test_the_cli_is_not_imported_by_lambda_code():
     sources = [p for p in core.rglob("*.py") if "cli" not in p.parts] + list(functions.rglob("*.py"))
     offenders = [str(p) for p in sources if "text311.cli" in p.read_text() or "import typer" in p.read_text()]
     assert offenders == []
+
+
+# -- opening hours and the survey (issue 22) ---------------------------------------------------------
+
+def test_hours_set_stores_weekly_hours_and_holidays_that_show_reads_back(table, cli):
+    cli("add", str(GATINEAU), "--email", "311@gatineau.ca", "--agents", "@gatineau.ca")
+    result = cli("hours", "set", str(GATINEAU), "--day", "mon-fri=08:30-12:00,13:00-16:30", "--day", "sat=09:00-12:00",
+                 "--holiday", "2026-12-25")
+    assert result.exit_code == 0, result.output
+    shown = cli("hours", "show", str(GATINEAU)).output
+    assert "mon\t08:30-12:00, 13:00-16:30" in shown and "sat\t09:00-12:00" in shown and "sun\tclosed" in shown
+    assert "holiday\t2026-12-25" in shown
+    assert json.loads(cli("show", str(GATINEAU)).output)["opening_hours"][0] == "mon\t08:30-12:00, 13:00-16:30"
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--day", "mon=17:00-09:00"], "opens at 17:00 but closes at 09:00"),
+    (["--day", "lun=09:00-17:00"], "'lun' is not a weekday"),
+    (["--day", "mon=09:00-17:00", "--holiday", "25-12-2026"], "not a date written YYYY-MM-DD"),
+])
+def test_hours_that_make_no_sense_are_refused_and_nothing_is_written(table, cli, args, message):
+    cli("add", str(GATINEAU), "--email", "311@gatineau.ca", "--agents", "@gatineau.ca")
+    result = cli("hours", "set", str(GATINEAU), *args)
+    assert result.exit_code == 1 and message in result.output
+    [item] = items()
+    assert item.opening_hours is None
+
+
+def test_hours_clear_and_survey_on_off(table, cli):
+    cli("add", str(GATINEAU), "--email", "311@gatineau.ca", "--agents", "@gatineau.ca")
+    cli("hours", "set", str(GATINEAU), "--day", "mon-fri=08:30-16:30")
+    assert cli("hours", "clear", str(GATINEAU)).exit_code == 0
+    assert "always open" in cli("hours", "show", str(GATINEAU)).output
+    assert cli("survey", str(GATINEAU), "on").exit_code == 0
+    assert items()[0].survey is True
+    assert cli("survey", str(GATINEAU), "off").exit_code == 0
+    assert not items()[0].survey

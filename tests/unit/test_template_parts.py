@@ -22,14 +22,17 @@ TWO_PARTS = {
     "choose": "up to five places, each with its province or state: the list is the content",
 }
 # Pieces of other messages, measured inside them: "choose_option" in "choose", "not_subscriber_web" in
-# "suspended".
-FRAGMENTS = frozenset({"choose_option", "not_subscriber_web"})
+# "suspended", "opening_time" and "weekdays" in "closed".
+FRAGMENTS = frozenset({"choose_option", "not_subscriber_web", "opening_time", "weekdays"})
 
 # Realistic maxima for the other placeholders.
 WEB_PAGE = "https://ville.rouyn-noranda.example/311"  # a city's 311 page: 39 characters
 SUPPORT_CONTACT = "support@text311.ca"  # longer than the deployed "text311.ca"
 FLOOD_LIMIT = 999  # texts a minute: three digits
 CHOICES = 5  # the dialog offers at most five places (dialog._resolve)
+# The longest opening time a closed notice names, in the given language: the longest weekday name
+# at a two-digit hour (opening_hours.spoken_opening fills "opening_time" with these).
+LONGEST_OPENING = {"weekday": "mercredi", "hour": 12, "minute": 30, "h12": 12, "ampm": "PM"}
 
 SEGMENTER = SmsSegmenter()  # the sender's own counter (text311.outbound.parts)
 
@@ -87,7 +90,15 @@ def _message(cat: Catalog, language: str, key: str, fill: Fill) -> str:
         label=fill.places[0].label,
         help=cat.help_text(SUPPORT_CONTACT),
         limit=FLOOD_LIMIT,
+        opens=_longest_opening(cat, language),
+        **LONGEST_OPENING,
     )
+
+
+def _longest_opening(cat: Catalog, language: str) -> str:
+    """The closed notice's {opens}: the language's longest weekday name at its longest clock time."""
+    weekday = max(cat.message(language, "weekdays").split(","), key=len)
+    return cat.message(language, "opening_time", **{**LONGEST_OPENING, "weekday": weekday})
 
 
 def _rows(fill: Fill) -> list[Row]:

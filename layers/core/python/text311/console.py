@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from text311.adapters.dynamodb import ConversationModel, MessageModel
 from text311.addresses import agent_address
 from text311.auth import Caller
-from text311.observability import correlate
+from text311.observability import correlate, logger, metrics
 
 if TYPE_CHECKING:  # the console API's cold start imports answers only when an answer is sent
     from text311.answers import AnswerService
@@ -182,10 +182,44 @@ class ConsoleService:
         conversation = self._conversation(caller, conversation_id)
         if status == "closed":
             self._owner_or_supervisor(caller, conversation, "close")
+            if self._survey_due(caller, conversation):
+                if self.answers.store.close_with_survey(conversation, self.clock()):
+                    self._send_survey(conversation)
+                return self._view(caller, conversation)
         conversation.update(
             actions=[ConversationModel.status.set(status), ConversationModel.last_message_at.set(self.clock())]
         )
         return self._view(caller, conversation)
+
+    # -- satisfaction (text311.satisfaction) -------------------------------------------------------
+
+    def _survey_due(self, caller: Caller, conversation: ConversationModel) -> bool:
+        """An open conversation the city surveys: never one with an emergency, one surveyed before,
+        or a resident who opted out."""
+        subscriber = self.subscribers.get(caller.municipality_id)
+        if subscriber is None or not subscriber.survey or conversation.status != "open":
+            return False
+        if conversation.urgent or conversation.survey_sent_at is not None or conversation.resident_opted_out:
+            return False
+        return not self.answers.residents_opted_out(conversation.phone_hash)
+
+    def _send_survey(self, conversation: ConversationModel) -> None:
+        """The survey text, in the conversation's language, through the same queue as answers. Its
+        context names no message, so the drainer's answer callbacks leave it alone."""
+        from text311.i18n import catalog
+        from text311.satisfaction import survey_key
+
+        conversation_id = conversation.conversation_id
+        text = catalog().message(conversation.language, "survey")
+        try:
+            number = self.answers.decrypt_phone(conversation.phone_encrypted)
+            self.answers.sms.send(number, text, idempotency_key=survey_key(conversation_id),
+                                  context={"conversation": conversation_id, "kind": "dialog"})
+        except Exception as exc:  # noqa: BLE001 - the close stands; a lost survey only loses a score
+            logger.error("survey not sent", extra={"conversation_id": conversation_id, "error": type(exc).__name__})
+            metrics.add_metric(name="SurveyFailed", unit="Count", value=1)
+            return
+        metrics.add_metric(name="SurveysSent", unit="Count", value=1)
 
     def note(self, caller: Caller, conversation_id: str, text: str) -> dict[str, Any]:
         self._conversation(caller, conversation_id)

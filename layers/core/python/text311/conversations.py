@@ -41,6 +41,9 @@ RECENT_INBOUND_KEPT = 50
 # The partition (after the conversation id) of the ids answers are claimed by (``answer_time``).
 ANSWER_IDS = "#answer-ids"
 
+# A score texted later than this after the survey is an ordinary text (a new conversation).
+SURVEY_REPLY_WINDOW = timedelta(hours=24)
+
 _ID_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"  # no look-alikes: ids are read aloud on the phone
 
 
@@ -260,6 +263,54 @@ class ConversationStore:
                 conversation.save(condition=ConversationModel.conversation_id.does_not_exist())
         resident.item.conversation_id = conversation.conversation_id
         return conversation
+
+    # -- satisfaction -----------------------------------------------------------------------------
+
+    def close_with_survey(self, conversation: ConversationModel, now: datetime) -> bool:
+        """Close an open conversation and note that its survey goes out, in one conditional write:
+        False (nothing written) when it was closed already or was surveyed before (one survey each)."""
+        model = ConversationModel
+        try:
+            conversation.update(
+                actions=[model.status.set("closed"), model.last_message_at.set(now), model.survey_sent_at.set(now)],
+                condition=(model.status == "open") & model.survey_sent_at.does_not_exist(),
+            )
+        except UpdateError as exc:
+            if not _condition_failed(exc):
+                raise
+            conversation.refresh()
+            return False
+        return True
+
+    def awaiting_score(self, resident: ResidentRecord, at: datetime) -> ConversationModel | None:
+        """The resident's last conversation when it is closed and its survey went out at most
+        ``SURVEY_REPLY_WINDOW`` before ``at`` (scored or not: the caller tells a redelivery apart)."""
+        conversation_id = resident.item.conversation_id
+        if not conversation_id:
+            return None
+        conversation = self.get(municipality_of(conversation_id), conversation_id)
+        if conversation is None or conversation.status != "closed" or conversation.survey_sent_at is None:
+            return None
+        if not timedelta(0) <= at - conversation.survey_sent_at <= SURVEY_REPLY_WINDOW:
+            return None
+        return conversation
+
+    def record_satisfaction(self, conversation: ConversationModel, score: int, reply_id: str) -> bool:
+        """The resident's score, against the agent who owns the conversation: only the first reply
+        counts. True when this text's score is the one recorded (now, or by an earlier delivery)."""
+        model = ConversationModel
+        actions: list[Action] = [model.satisfaction.set(score), model.survey_reply_id.set(reply_id)]
+        if conversation.owner_email:
+            actions.append(model.satisfaction_agent.set(conversation.owner_email))
+        try:
+            conversation.update(actions=actions, condition=model.satisfaction.does_not_exist(),
+                                add_version_condition=False)
+        except UpdateError as exc:
+            if not _condition_failed(exc):
+                raise
+            conversation.refresh()
+            return conversation.survey_reply_id == reply_id
+        return True
 
     # -- messages -------------------------------------------------------------------------------
 

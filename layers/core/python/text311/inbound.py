@@ -10,12 +10,14 @@ from typing import Any, Protocol
 
 from text311.adapters.phone_vault import PhoneVault
 from text311.conversations import ConversationStore, Mailed, ResidentRecord, new_conversation_id
-from text311.dialog import Dialog, Turn
+from text311.dialog import Dialog, State, Turn
 from text311.limits import FloodLimiter, Window
 from text311.mail import ThreadMail, build_thread_mail, ses_reference, thread_subject
 from text311.mail_confirmations import mail_tags
 from text311.observability import correlate, logger, metrics
+from text311.opening_hours import spoken_opening
 from text311.phone import InvalidPhoneNumber, classify, mask, normalize_e164
+from text311.satisfaction import parse_score, record_score_metric
 from text311.tokens import TokenSigner
 from text311.visible_text import visible_text
 
@@ -124,6 +126,11 @@ class InboundSmsService:
         if window is not None and self.flood and not self.flood.allows(texts_so_far):
             if not self.dialog.is_consent_keyword(body):
                 return self._hold(record, window, sms, body, number)
+        if record is not None and not record.state.opted_out and record.state.state is State.CONNECTED:
+            # (A resident choosing among numbered places answers with a digit too: that is a choice.)
+            scored = self._survey_reply(record, sms, body)
+            if scored is not None:
+                return scored
         is_new = record is None
         if record is None:
             record = self.store.new_resident(phone_hash, self.vault.encrypt(number))
@@ -137,14 +144,14 @@ class InboundSmsService:
         logger.info("dialog turn", extra={**log, "event": turn.event, "urgent": turn.urgent})
         metrics.add_metric(name="InboundSms", unit="Count", value=1)
 
-        conversation_id, emails = None, 0
+        conversation_id, emails, closed_notice = None, 0, None
         changed = record.apply(turn.state)
         must_save = is_new or changed
         uncounted = window
         if turn.forwards:
             # An unchanged resident's activity and the flood count ride on the thread's write.
             thread_before = record.item.conversation_id
-            conversation_id, emails, counted = self._forward(
+            conversation_id, emails, counted, closed_notice = self._forward(
                 record, turn, sms, number, refresh=None if must_save else record, count=window
             )
             uncounted = None if counted else window
@@ -155,7 +162,33 @@ class InboundSmsService:
         elif uncounted is not None:
             self.store.count(uncounted)
         replies = self._reply(number, record, turn, sms.message_id)
+        if closed_notice and conversation_id and not record.state.opted_out:
+            # After the dialog's replies (the 911 notice goes first); keyed on the conversation, so
+            # a redelivery or a later text of it sends nothing more.
+            replies += self._send(number, closed_notice, f"{conversation_id}:closed", sms.message_id,
+                                  kind="dialog", city=record.state.municipality_id)
         return Outcome(turn.event, conversation_id, emails, replies)
+
+    # -- satisfaction -----------------------------------------------------------------------------
+
+    def _survey_reply(self, record: ResidentRecord, sms: InboundSms, body: str) -> Outcome | None:
+        """A 1-5 reply to the survey of the resident's conversation just closed: recorded against
+        it and its agent, never forwarded. None: not such a reply, the text goes on as any other."""
+        score = parse_score(body)
+        if score is None:
+            return None  # read nothing more: most texts are not a score
+        conversation = self.store.awaiting_score(record, sms.received_at)
+        if conversation is None:
+            return None
+        correlate(conversation.conversation_id)
+        if conversation.survey_reply_id == sms.message_id:
+            return Outcome("duplicate", conversation.conversation_id)  # recorded by an earlier delivery
+        if not self.store.record_satisfaction(conversation, score, sms.message_id):
+            return None  # scored already by another text: this one is an ordinary text
+        city = int(conversation.municipality_id)
+        logger.info("survey reply recorded", extra={"conversation_id": conversation.conversation_id, "score": score})
+        record_score_metric(city, score)
+        return Outcome("survey_reply", conversation.conversation_id)
 
     # -- flood ------------------------------------------------------------------------------------
 
@@ -192,9 +225,10 @@ class InboundSmsService:
         *,
         refresh: ResidentRecord | None,
         count: Window | None,
-    ) -> tuple[str, int, bool]:
+    ) -> tuple[str, int, bool, str | None]:
         """Mail each forwarded text into the thread. Returns (conversation id, mails sent, whether
-        ``refresh`` and ``count`` were written: they go with the last text's record)."""
+        ``refresh`` and ``count`` were written: they go with the last text's record, the notice
+        for a conversation opened while the city is closed)."""
         municipality_id = turn.state.municipality_id
         if municipality_id is None:
             raise ValueError("forward without a municipality")
@@ -203,6 +237,7 @@ class InboundSmsService:
             raise LookupError(f"subscriber {municipality_id} is gone")
         now = sms.received_at
         conversation = self.store.current(record, municipality_id, now)
+        closed_notice = None
         if conversation is None:
             # Named after the resident and the thread it follows, not after this text: every text
             # that finds no open thread before the resident is saved (a redelivery, a text that
@@ -214,6 +249,7 @@ class InboundSmsService:
                 record, conversation_id, subject, turn.state.language, now, phone_masked=mask(number)
             )
             refresh = None  # the resident now points at a new thread: the caller saves it whole
+            closed_notice = self._closed_notice(subscriber, turn.state.language, now)
         correlate(conversation.conversation_id)
         sent, written = 0, False
         last = len(turn.forwards) - 1
@@ -227,7 +263,20 @@ class InboundSmsService:
                         resident=refresh if final else None, count=count if final else None)
             written = written or final
             sent += 1
-        return conversation.conversation_id, sent, written
+        return conversation.conversation_id, sent, written, closed_notice
+
+    def _closed_notice(self, subscriber: Any, language: str, at: datetime) -> str | None:
+        """The notice for a text that opens a conversation outside the city's hours, else None."""
+        if not subscriber.is_closed(at):
+            return None
+        opens = subscriber.opening_hours.next_opening(at)
+        if opens is None:
+            logger.warning("city closed with no opening within a year: no notice",
+                           extra={"municipality": subscriber.geonameid})
+            return None
+        catalog = self.dialog.catalog
+        return catalog.message(language, "closed", city=subscriber.display_name,
+                               opens=spoken_opening(catalog, language, opens))
 
     def _email(
         self,

@@ -5,14 +5,19 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pynamodb.exceptions import DoesNotExist, PutError, UpdateError
+from pynamodb.expressions.update import Action
 
 from text311.adapters.dynamodb import SubscriberModel
 from text311.addresses import AddressRefused, agent_address, single_address
 from text311.city_services import Service, default_services, from_json, to_json
+from text311.opening_hours import OpeningHours
+from text311.opening_hours import from_json as hours_from_json
+from text311.opening_hours import to_json as hours_to_json
 
 _DOMAIN = re.compile(r"^@?[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")
 LANGUAGES = ("en", "fr")
@@ -54,6 +59,10 @@ class Subscriber:
     # Its Open311 services (text311.city_services): a new city, and one stored before the list existed,
     # has the default list.
     services: tuple[Service, ...] = field(default_factory=default_services, compare=False)
+    # When its agents answer (text311.opening_hours); None: always open, no closed notice.
+    opening_hours: OpeningHours | None = field(default=None, compare=False)
+    # Whether a resident gets one satisfaction text when an agent closes their conversation (opt-in).
+    survey: bool = False
 
     def __post_init__(self) -> None:
         if not self.contact_emails:
@@ -77,6 +86,13 @@ class Subscriber:
             ZoneInfo(self.time_zone)
         except (ZoneInfoNotFoundError, ValueError) as exc:
             raise SubscriberError(f"time_zone: unknown time zone {self.time_zone!r}") from exc
+        if self.opening_hours is not None and self.opening_hours.time_zone != self.time_zone:
+            # The city's own time zone is the one its hours are read in.
+            object.__setattr__(self, "opening_hours", replace(self.opening_hours, time_zone=self.time_zone))
+
+    def is_closed(self, at: datetime) -> bool:
+        """Whether ``at`` falls outside the city's opening hours (never, with none set)."""
+        return self.opening_hours is not None and not self.opening_hours.is_open(at)
 
     @property
     def active(self) -> bool:
@@ -131,6 +147,8 @@ def _to_model(sub: Subscriber) -> SubscriberModel:
         language=sub.language,
         canned_answers=json.dumps({k: list(v) for k, v in sub.canned_answers.items()}) if sub.canned_answers else None,
         services=to_json(sub.services),
+        opening_hours=hours_to_json(sub.opening_hours) if sub.opening_hours else None,
+        survey=sub.survey or None,
     )
 
 
@@ -166,6 +184,8 @@ def _from_model(item: SubscriberModel) -> Subscriber:
         language=item.language or "",  # a subscriber stored before it had one: the default
         canned_answers={k: tuple(v) for k, v in json.loads(item.canned_answers or "{}").items()},
         services=from_json(item.services) if item.services is not None else default_services(),
+        opening_hours=hours_from_json(item.time_zone, item.opening_hours) if item.opening_hours else None,
+        survey=bool(item.survey),
     )
 
 
@@ -198,6 +218,23 @@ class SubscriberRepository:
                 actions=[SubscriberModel.services.set(to_json(services))],
                 condition=SubscriberModel.geonameid.exists(),
             )
+        except UpdateError as exc:
+            if exc.cause_response_code == "ConditionalCheckFailedException":
+                raise UnknownSubscriber(f"geonameid: {geonameid} is not a subscriber") from exc
+            raise
+
+    def set_opening_hours(self, geonameid: int, hours: OpeningHours | None) -> None:
+        """Replace only the city's opening hours (None: always open); its other fields are kept."""
+        attribute = SubscriberModel.opening_hours
+        self._set(geonameid, attribute.set(hours_to_json(hours)) if hours else attribute.remove())
+
+    def set_survey(self, geonameid: int, enabled: bool) -> None:
+        """Turn the city's satisfaction texts on or off; its other fields are kept."""
+        self._set(geonameid, SubscriberModel.survey.set(True) if enabled else SubscriberModel.survey.remove())
+
+    def _set(self, geonameid: int, action: Action) -> None:
+        try:
+            SubscriberModel(geonameid=geonameid).update(actions=[action], condition=SubscriberModel.geonameid.exists())
         except UpdateError as exc:
             if exc.cause_response_code == "ConditionalCheckFailedException":
                 raise UnknownSubscriber(f"geonameid: {geonameid} is not a subscriber") from exc

@@ -47,6 +47,8 @@ class SubscriberModel(Model):
     canned_answers = UnicodeAttribute(null=True)  # JSON {"en": [...], "fr": [...]}
     language = UnicodeAttribute(null=True)  # of the mail to its agents; absent: the default (subscribers.py)
     services = UnicodeAttribute(null=True)  # JSON: its Open311 services (city_services.py); absent: the default
+    opening_hours = UnicodeAttribute(null=True)  # JSON (opening_hours.py); absent: always open
+    survey = BooleanAttribute(null=True)  # satisfaction texts after a close (opt-in); absent: none
 
 
 class ResidentModel(Model):
@@ -120,6 +122,12 @@ class ConversationModel(Model):
     urgent = BooleanAttribute(default=False)
     resident_opted_out = BooleanAttribute(default=False)
     message_count = NumberAttribute(default=0)
+    # Satisfaction (docs/contact-centre.md): when the survey text went out, then the resident's score,
+    # the agent it scores and the inbound text that carried it (a redelivery of it is not forwarded).
+    survey_sent_at = UTCDateTimeAttribute(null=True)
+    satisfaction = NumberAttribute(null=True)
+    satisfaction_agent = UnicodeAttribute(null=True)
+    survey_reply_id = UnicodeAttribute(null=True)
     # The last inbound texts mailed into this thread, "<epoch seconds>#<external id>": read with the
     # conversation, they tell a redelivered text from a new one without reading the message itself.
     recent_inbound = UnicodeSetAttribute(null=True)

@@ -164,7 +164,11 @@ def show(
         return boto3.client(service, region_name=region, endpoint_url=endpoint_url or None)
 
     report = inbox_report(sub, client("sesv2"), client("cloudwatch"))
-    typer.echo(json.dumps({**asdict(sub), "inbox": report.as_json()}, ensure_ascii=False, indent=2))
+    from text311.opening_hours import describe
+
+    hours = describe(sub.opening_hours) if sub.opening_hours else None  # times and dates as text
+    typer.echo(json.dumps({**asdict(sub), "opening_hours": hours, "inbox": report.as_json()},
+                          ensure_ascii=False, indent=2))
     for problem in report.problems:
         typer.echo(f"warning: {sub.display_name}'s inbox: {problem}", err=True)
 
@@ -328,3 +332,84 @@ def services_import(
         kept = merge(sub.services, incoming)
     repo.set_services(geonameid, kept)
     typer.echo(f"imported {len(incoming)} services ({chosen}) for {sub.display_name}: {len(kept)} in its list")
+
+
+hours_app = typer.Typer(
+    help="A municipality's opening hours, in its time zone: outside them a resident's first text of a "
+    "conversation gets one notice with the next opening (docs/contact-centre.md).", no_args_is_help=True
+)
+app.add_typer(hours_app, name="hours")
+
+
+@hours_app.command("set")
+def hours_set(
+    geonameid: int,
+    days: Annotated[
+        list[str], typer.Option("--day", help="DAYS=HH:MM-HH:MM[,HH:MM-HH:MM], e.g. mon-fri=08:30-16:30; repeat.")
+    ],
+    holidays: Annotated[list[str], typer.Option("--holiday", help="A closed date, YYYY-MM-DD; repeat.")] = [],  # noqa: B006
+    endpoint_url: EndpointUrl = None,
+    region: Region = DEFAULT_REGION,
+    table: Table = DEFAULT_TABLE,
+) -> None:
+    """Replace a city's weekly hours and holidays (a day not named is closed)."""
+    from text311.opening_hours import HoursError, describe, from_specs
+
+    repo = _bind(table, region, endpoint_url)
+    sub = _subscriber(repo, geonameid)
+    try:
+        hours = from_specs(sub.time_zone, days, holidays)
+    except HoursError as exc:
+        raise _fail(f"hours: {exc}") from exc
+    repo.set_opening_hours(geonameid, hours)
+    typer.echo(f"opening hours of {sub.display_name} ({sub.time_zone}):")
+    typer.echo("\n".join(describe(hours)))
+
+
+@hours_app.command("show")
+def hours_show(
+    geonameid: int,
+    endpoint_url: EndpointUrl = None,
+    region: Region = DEFAULT_REGION,
+    table: Table = DEFAULT_TABLE,
+) -> None:
+    """Show a city's hours, or that it is always open."""
+    from text311.opening_hours import describe
+
+    sub = _subscriber(_bind(table, region, endpoint_url), geonameid)
+    if sub.opening_hours is None:
+        typer.echo(f"{sub.display_name}: no opening hours set (always open, no closed notice)")
+        return
+    typer.echo(f"opening hours of {sub.display_name} ({sub.time_zone}):")
+    typer.echo("\n".join(describe(sub.opening_hours)))
+
+
+@hours_app.command("clear")
+def hours_clear(
+    geonameid: int,
+    endpoint_url: EndpointUrl = None,
+    region: Region = DEFAULT_REGION,
+    table: Table = DEFAULT_TABLE,
+) -> None:
+    """Remove a city's hours: always open again."""
+    repo = _bind(table, region, endpoint_url)
+    sub = _subscriber(repo, geonameid)
+    repo.set_opening_hours(geonameid, None)
+    typer.echo(f"{sub.display_name}: opening hours cleared (always open)")
+
+
+@app.command("survey")
+def survey(
+    geonameid: int,
+    state: Annotated[str, typer.Argument(help="on or off.")],
+    endpoint_url: EndpointUrl = None,
+    region: Region = DEFAULT_REGION,
+    table: Table = DEFAULT_TABLE,
+) -> None:
+    """Turn on or off the satisfaction text a resident gets when an agent closes their conversation."""
+    if state not in ("on", "off"):
+        raise _fail(f"survey: {state!r} is not on or off")
+    repo = _bind(table, region, endpoint_url)
+    sub = _subscriber(repo, geonameid)
+    repo.set_survey(geonameid, state == "on")
+    typer.echo(f"{sub.display_name}: satisfaction survey {state}")
