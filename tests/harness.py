@@ -9,17 +9,19 @@ from __future__ import annotations
 import email
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from email.policy import default as default_policy
 
 import boto3
+from moto import mock_aws
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.ses.models import ses_backends
 
 from text311 import services
-from text311.adapters.dynamodb import create_tables
+from text311.adapters.dynamodb import SubscriberModel, create_tables
 from text311.subscribers import Subscriber, SubscriberRepository
 
 REGION = "ca-central-1"
@@ -182,3 +184,20 @@ class LambdaContext:
 
     def get_remaining_time_in_millis(self) -> int:
         return self._remaining_ms
+
+
+@contextmanager
+def bound_subscribers_table(name: str, region: str = "ca-central-1") -> Iterator[SubscriberRepository]:
+    """A moto subscribers table, bound under ``name`` (what the CLI's ``--table`` names), for the
+    tests of the operators' commands; unbound when the block ends. The caller unsets
+    AWS_ENDPOINT_URL and SUBSCRIBERS_TABLE, which would point the model elsewhere."""
+    with mock_aws():
+        SubscriberModel.Meta.table_name = name
+        SubscriberModel.Meta.region = region
+        SubscriberModel.Meta.host = None
+        SubscriberModel._connection = None
+        SubscriberModel.create_table(billing_mode="PAY_PER_REQUEST", wait=True)
+        try:
+            yield SubscriberRepository()
+        finally:
+            SubscriberModel._connection = None

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from harness import GATINEAU
-from moto import mock_aws
+from harness import GATINEAU, bound_subscribers_table
 
 from text311.adapters.dynamodb import SubscriberModel
 from text311.addresses import AddressRefused, agent_address, single_address
-from text311.subscribers import Subscriber, SubscriberRepository
+from text311.subscribers import Subscriber
 
 CITY = ("@gatineau.example.ca", "mayor@example.ca")
 
@@ -71,14 +70,8 @@ def test_a_subscriber_refuses_an_allow_list_entry_that_is_not_one_address():
 @pytest.fixture
 def stored_subscribers(monkeypatch):
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
-    with mock_aws():
-        SubscriberModel.Meta.table_name = "addresses-test-subscribers"
-        SubscriberModel.Meta.region = "ca-central-1"
-        SubscriberModel.Meta.host = None
-        SubscriberModel._connection = None
-        SubscriberModel.create_table(billing_mode="PAY_PER_REQUEST", wait=True)
-        yield SubscriberRepository()
-        SubscriberModel._connection = None
+    with bound_subscribers_table("addresses-test-subscribers") as repository:
+        yield repository
 
 
 def test_a_city_stored_under_the_looser_rule_keeps_working_on_its_valid_entries(stored_subscribers, caplog):

@@ -12,10 +12,9 @@ from urllib.parse import unquote
 
 import boto3
 import pytest
-from moto import mock_aws
+from harness import bound_subscribers_table
 from typer.testing import CliRunner
 
-from text311.adapters.dynamodb import SubscriberModel
 from text311.cli import app
 from text311.cli.inboxes import inbox_check
 from text311.subscribers import Subscriber, SubscriberRepository
@@ -51,17 +50,11 @@ def ses_suppression_list(suppressed: dict[str, str]):
 @pytest.fixture
 def region(monkeypatch):
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
-    with mock_aws():
-        SubscriberModel.Meta.table_name = TABLE
-        SubscriberModel.Meta.region = REGION
-        SubscriberModel.Meta.host = None
-        SubscriberModel._connection = None
-        SubscriberModel.create_table(billing_mode="PAY_PER_REQUEST", wait=True)
+    with bound_subscribers_table(TABLE, REGION) as repository:
         for sub in (GATINEAU, KINGSTON):
-            SubscriberRepository().add(sub)
+            repository.add(sub)
         boto3.setup_default_session()
         yield boto3.DEFAULT_SESSION
-        SubscriberModel._connection = None
 
 
 def bounced(geonameid: int, count: int) -> None:

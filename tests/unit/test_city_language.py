@@ -12,7 +12,16 @@ from datetime import UTC, datetime
 
 import pytest
 from aws_events import inbound_sms_event, two_way_sms
-from harness import GATINEAU, KINGSTON, OUR_NUMBER, LambdaContext, sent_mails, setup_region, text_of
+from harness import (
+    GATINEAU,
+    KINGSTON,
+    OUR_NUMBER,
+    LambdaContext,
+    bound_subscribers_table,
+    sent_mails,
+    setup_region,
+    text_of,
+)
 from moto import mock_aws
 from typer.testing import CliRunner
 
@@ -158,14 +167,8 @@ def test_a_quebec_citys_mail_is_french_and_an_ontario_citys_english_end_to_end(r
 def subscribers_table(monkeypatch):
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
     monkeypatch.delenv("SUBSCRIBERS_TABLE", raising=False)
-    with mock_aws():
-        SubscriberModel.Meta.table_name = "language-test-subscribers"
-        SubscriberModel.Meta.region = "ca-central-1"
-        SubscriberModel.Meta.host = None
-        SubscriberModel._connection = None
-        SubscriberModel.create_table(billing_mode="PAY_PER_REQUEST", wait=True)
+    with bound_subscribers_table("language-test-subscribers"):
         yield
-        SubscriberModel._connection = None
 
 
 def municipality(*args: str):

@@ -4,7 +4,7 @@ with the subscriber, and the category suggestion."""
 from __future__ import annotations
 
 import pytest
-from moto import mock_aws
+from harness import bound_subscribers_table
 
 from text311.adapters.dynamodb import SubscriberModel
 from text311.city_services import (
@@ -18,7 +18,7 @@ from text311.city_services import (
     suggest_service,
     to_json,
 )
-from text311.subscribers import Subscriber, SubscriberRepository, UnknownSubscriber
+from text311.subscribers import Subscriber, UnknownSubscriber
 
 OPEN311_FIELDS = ["service_code", "service_name", "description", "metadata", "type", "keywords", "group"]
 # The shape of a real endpoint's services.json (GeoReport v2): keywords one comma-separated string.
@@ -145,14 +145,8 @@ def _subscriber(**overrides) -> Subscriber:
 
 @pytest.fixture
 def table(monkeypatch):
-    with mock_aws():
-        SubscriberModel.Meta.table_name = "services-test-subscribers"
-        SubscriberModel.Meta.region = "ca-central-1"
-        SubscriberModel.Meta.host = None
-        SubscriberModel._connection = None
-        SubscriberModel.create_table(billing_mode="PAY_PER_REQUEST", wait=True)
-        yield SubscriberRepository()
-        SubscriberModel._connection = None
+    with bound_subscribers_table("services-test-subscribers") as repository:
+        yield repository
 
 
 def test_a_new_city_is_stored_with_the_default_list(table):

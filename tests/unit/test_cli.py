@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from moto import mock_aws
+from harness import bound_subscribers_table
 from typer.testing import CliRunner
 
 from text311.adapters.dynamodb import SubscriberModel
@@ -20,14 +20,8 @@ OPTIONS = ["--table", TABLE, "--region", "ca-central-1"]
 def table(monkeypatch):
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
     monkeypatch.delenv("SUBSCRIBERS_TABLE", raising=False)
-    with mock_aws():
-        SubscriberModel.Meta.table_name = TABLE
-        SubscriberModel.Meta.region = "ca-central-1"
-        SubscriberModel.Meta.host = None
-        SubscriberModel._connection = None
-        SubscriberModel.create_table(billing_mode="PAY_PER_REQUEST", wait=True)
+    with bound_subscribers_table(TABLE):
         yield
-        SubscriberModel._connection = None
 
 
 @pytest.fixture

@@ -5,10 +5,9 @@ from __future__ import annotations
 import json
 
 import pytest
-from moto import mock_aws
+from harness import bound_subscribers_table
 from typer.testing import CliRunner
 
-from text311.adapters.dynamodb import SubscriberModel
 from text311.city_services import default_services
 from text311.cli import app
 from text311.subscribers import SubscriberRepository
@@ -23,12 +22,7 @@ def cli(monkeypatch):
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
     monkeypatch.delenv("SUBSCRIBERS_TABLE", raising=False)
     runner = CliRunner()
-    with mock_aws():
-        SubscriberModel.Meta.table_name = TABLE
-        SubscriberModel.Meta.region = "ca-central-1"
-        SubscriberModel.Meta.host = None
-        SubscriberModel._connection = None
-        SubscriberModel.create_table(billing_mode="PAY_PER_REQUEST", wait=True)
+    with bound_subscribers_table(TABLE):
 
         def run(*args: str):
             return runner.invoke(app, ["municipality", *args, *OPTIONS])
@@ -36,7 +30,6 @@ def cli(monkeypatch):
         added = run("add", str(GATINEAU), "--email", "311@gatineau.ca", "--agents", "@gatineau.ca")
         assert added.exit_code == 0, added.output
         yield run
-        SubscriberModel._connection = None
 
 
 def codes() -> list[str]:
