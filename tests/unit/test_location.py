@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import boto3
@@ -232,3 +233,14 @@ def test_locate_keeps_the_words_when_amazon_location_fails():
     with stub:
         found = locate("trou au 100 rue Laurier", AmazonLocationGeocoder(client), _gatineau())
     assert found is not None and found.text == "100 rue Laurier" and found.point is None
+
+
+@pytest.mark.parametrize("text", ["corner of " + "a" * 1600, "coin " + "a" * 1600, "12 rue " + "a" * 1600,
+                                  "intersection of " + "ab " * 530])
+def test_a_long_word_after_a_street_cue_is_read_in_one_pass(text):
+    # Words that "\s*" could split anywhere made the intersection pattern backtrack exponentially:
+    # 200 letters took seconds, 1,600 (one SMS of 10 parts) never ended. A generous ceiling, not a speed bound.
+    done = threading.Event()
+    worker = threading.Thread(target=lambda: (find_location(text), done.set()), daemon=True)
+    worker.start()
+    assert done.wait(timeout=60), "find_location did not return"

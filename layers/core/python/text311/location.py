@@ -156,11 +156,13 @@ _EN_ADDRESS = re.compile(
     rf"\b(\d{{1,5}}[A-Za-z]?)\s+((?:{_NAME_WORD}\s+){{1,4}}?)({_EN_TYPES})\b\.?{_DIRECTION}\b", re.IGNORECASE
 )
 _FR_ADDRESS = re.compile(
-    rf"\b(\d{{1,5}}[A-Za-z]?)\s*,?\s+({_FR_TYPES})\.?\s+((?:{_NAME_WORD}\s*){{1,5}})", re.IGNORECASE
+    rf"\b(\d{{1,5}}[A-Za-z]?)\s*,?\s+({_FR_TYPES})\.?\s+({_NAME_WORD}(?:\s+{_NAME_WORD}){{0,4}})", re.IGNORECASE
 )
 _PARTICLES = frozenset("de du des la le l' d'".split())
 _ABBREVIATIONS = frozenset("st ste boul av ch bd".split())
-_STREET = rf"(?:(?:{_FR_TYPES})\.?\s+)?(?:{_NAME_WORD}\s*){{1,4}}"
+# Words separated by at least one space: "\s*" between them would let one long word split in
+# exponentially many ways (a 200-letter word took seconds).
+_STREET = rf"(?:(?:{_FR_TYPES})\.?\s+)?{_NAME_WORD}(?:\s+{_NAME_WORD}){{0,3}}"
 _INTERSECTIONS = (
     re.compile(rf"\b(?:(?:at\s+the\s+)?corner\s+of|intersection\s+of)\s+({_STREET}?)\s*(?:and|&)\s+({_STREET})",
                re.IGNORECASE),
