@@ -15,6 +15,7 @@ from harness import GATINEAU, KINGSTON, OUR_NUMBER, LambdaContext, sent_mails, s
 from moto import mock_aws
 
 from text311.adapters.dynamodb import ConversationModel
+from text311.conversations import ConversationStore
 from text311.satisfaction import parse_score
 
 CONTEXT = LambdaContext("console-api", 30_000)
@@ -192,3 +193,24 @@ def test_a_second_score_is_an_ordinary_text(region):
     resident_texts("4")
     assert ConversationModel.get(GATINEAU.geonameid, conversation_id).satisfaction == 2
     assert len(sent_mails()) == mails + 1
+
+
+def test_a_text_landing_while_the_agent_closes_does_not_undo_the_close(region):
+    api, sms = region
+    conversation_id = answered_conversation(api)
+    stale = ConversationModel.get(GATINEAU.geonameid, conversation_id)  # what the console read
+    ConversationModel.get(GATINEAU.geonameid, conversation_id).update(
+        actions=[ConversationModel.message_count.add(1)])  # the resident's text, written meanwhile
+    assert ConversationStore(retention_days=30, idle_days=7).close_with_survey(stale, datetime.now(UTC))
+    assert ConversationModel.get(GATINEAU.geonameid, conversation_id).status == "closed"
+
+
+def test_no_survey_when_the_resident_has_since_texted_another_city(region):
+    api, sms = region
+    conversation_id = answered_conversation(api)
+    resident_texts("CHANGE")
+    resident_texts("Kingston")
+    resident_texts("Streetlight out on Princess St")  # their current conversation is Kingston's now
+    close(api, conversation_id)
+    sms.flush()
+    assert surveys(sms) == []

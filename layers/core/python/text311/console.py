@@ -182,10 +182,11 @@ class ConsoleService:
         conversation = self._conversation(caller, conversation_id)
         if status == "closed":
             self._owner_or_supervisor(caller, conversation, "close")
-            if self._survey_due(caller, conversation):
-                if self.answers.store.close_with_survey(conversation, self.clock()):
-                    self._send_survey(conversation)
+            if self._survey_due(caller, conversation) and self.answers.store.close_with_survey(
+                    conversation, self.clock()):
+                self._send_survey(conversation)
                 return self._view(caller, conversation)
+            # No survey, or another close won the race: an ordinary close (a no-op if it is closed).
         conversation.update(
             actions=[ConversationModel.status.set(status), ConversationModel.last_message_at.set(self.clock())]
         )
@@ -200,6 +201,11 @@ class ConsoleService:
         if subscriber is None or not subscriber.survey or conversation.status != "open":
             return False
         if conversation.urgent or conversation.survey_sent_at is not None or conversation.resident_opted_out:
+            return False
+        # The reply is read against the resident's current conversation: a resident who has texted
+        # another city since would send their score there.
+        resident = self.answers.store.resident(conversation.phone_hash)
+        if resident is None or resident.item.conversation_id != conversation.conversation_id:
             return False
         return not self.answers.residents_opted_out(conversation.phone_hash)
 

@@ -274,6 +274,7 @@ class ConversationStore:
             conversation.update(
                 actions=[model.status.set("closed"), model.last_message_at.set(now), model.survey_sent_at.set(now)],
                 condition=(model.status == "open") & model.survey_sent_at.does_not_exist(),
+                add_version_condition=False,  # a resident's text landing meanwhile must not undo the close
             )
         except UpdateError as exc:
             if not _condition_failed(exc):
