@@ -88,3 +88,17 @@ def test_a_city_stored_under_the_looser_rule_keeps_working_on_its_valid_entries(
     assert city.agent_allow_list == ("@gatineau.ca",)
     ignored = [entry for record in caplog.records for entry in getattr(record, "ignored", ())]
     assert ignored == ["a,b@gatineau.ca", "réception@gatineau.ca"]
+
+
+@pytest.mark.parametrize(("field", "stored"), [
+    ("opening_hours", "{bad"), ("opening_hours", '{"weekly": {}}'), ("services", "{bad"), ("canned_answers", "[1"),
+])
+def test_one_unreadable_stored_setting_leaves_the_city_working_on_its_default(stored_subscribers, field, stored):
+    SubscriberModel(geonameid=5959974, display_name="Gatineau", country="CA", region_code="QC",
+                    contact_emails=["311@gatineau.ca"], agent_allow_list=["@gatineau.ca"], languages=["fr"],
+                    time_zone="America/Toronto", **{field: stored}).save()
+
+    city = stored_subscribers.get(5959974)
+
+    assert city is not None and city.contact_emails == ("311@gatineau.ca",)
+    assert city.opening_hours is None and len(city.services) > 0 and city.canned_answers == {}

@@ -249,7 +249,11 @@ class InboundSmsService:
                 record, conversation_id, subject, turn.state.language, now, phone_masked=mask(number)
             )
             refresh = None  # the resident now points at a new thread: the caller saves it whole
-            closed_notice = self._closed_notice(subscriber, turn.state.language, now)
+            try:
+                closed_notice = self._closed_notice(subscriber, turn.state.language, now)
+            except Exception as exc:  # noqa: BLE001 - a notice must never cost the city the resident's text
+                logger.error("closed notice not built", extra={"municipality": municipality_id,
+                                                               "error": f"{type(exc).__name__}: {exc}"})
         correlate(conversation.conversation_id)
         sent, written = 0, False
         last = len(turn.forwards) - 1

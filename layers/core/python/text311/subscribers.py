@@ -7,6 +7,7 @@ import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pynamodb.exceptions import DoesNotExist, PutError, UpdateError
@@ -168,6 +169,23 @@ def _still_valid(item: SubscriberModel, name: str, valid: Callable[[str], bool])
     return kept
 
 
+def _stored_or(item: SubscriberModel, name: str, absent: Callable[[], Any], read: Callable[[str], Any]) -> Any:
+    """A stored JSON setting, read; what a city without it has when it is absent or cannot be read.
+    One bad setting (written by hand, or by an older version) is logged, never fatal to the city's texts."""
+    text = getattr(item, name)
+    if not text:
+        return absent()
+    try:
+        return read(text)
+    except (ValueError, TypeError, KeyError, AttributeError) as exc:
+        from text311.observability import logger
+
+        logger.error("stored subscriber setting unreadable: its default is used",
+                     extra={"municipality": int(item.geonameid), "field": name,
+                            "error": f"{type(exc).__name__}: {exc}"})
+        return absent()
+
+
 def _from_model(item: SubscriberModel) -> Subscriber:
     return Subscriber(
         geonameid=int(item.geonameid),
@@ -182,9 +200,11 @@ def _from_model(item: SubscriberModel) -> Subscriber:
         web_page=item.web_page,
         status=item.status,
         language=item.language or "",  # a subscriber stored before it had one: the default
-        canned_answers={k: tuple(v) for k, v in json.loads(item.canned_answers or "{}").items()},
-        services=from_json(item.services) if item.services is not None else default_services(),
-        opening_hours=hours_from_json(item.time_zone, item.opening_hours) if item.opening_hours else None,
+        canned_answers=_stored_or(item, "canned_answers", dict,
+                                  lambda text: {k: tuple(v) for k, v in json.loads(text).items()}),
+        services=_stored_or(item, "services", default_services, from_json),
+        opening_hours=_stored_or(item, "opening_hours", lambda: None,
+                                 lambda text: hours_from_json(item.time_zone, text)),
         survey=bool(item.survey),
     )
 
