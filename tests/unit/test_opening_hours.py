@@ -69,13 +69,21 @@ def test_a_lunch_break_is_closed_and_the_afternoon_is_the_next_opening():
     (["mon=08:00-12:00,11:00-13:00"], [], "overlap"),
     (["funday=08:00-12:00"], [], "not a weekday"),
     (["mon=8h-12h"], [], "HH:MM"),
-    (["mon=08:00-24:00"], [], "HH:MM"),
+    (["mon=24:00-08:00"], [], "HH:MM"),  # 24:00 ends a day; it opens none
     (["mon-fri=closed"], [], "no weekday"),
     (["mon=08:00-12:00"], ["25/12/2026"], "YYYY-MM-DD"),
 ])
 def test_hours_that_make_no_sense_are_refused_with_what_is_wrong(spec, holidays, complaint):
     with pytest.raises(HoursError, match=complaint):
         from_specs("America/Toronto", spec, holidays)
+
+
+def test_a_city_open_around_the_clock_is_open_in_the_last_minute_of_the_day():
+    hours = from_specs("America/Toronto", ["mon-sun=00:00-24:00"])
+    # Monday 9 March 2026, 23:59:30 EDT
+    assert hours.is_open(datetime(2026, 3, 10, 3, 59, 30, tzinfo=UTC))
+    assert from_json("America/Toronto", to_json(hours)) == hours
+    assert '"24:00"' in to_json(hours)
 
 
 def test_hours_survive_their_stored_form():

@@ -42,10 +42,10 @@ class OpeningHours:
             ordered = sorted(intervals)
             for opens, closes in ordered:
                 if not opens < closes:
-                    raise HoursError(f"{day}: opens at {opens:%H:%M} but closes at {closes:%H:%M}")
+                    raise HoursError(f"{day}: opens at {clock(opens)} but closes at {clock(closes)}")
             for (_, first_closes), (second_opens, _) in zip(ordered, ordered[1:], strict=False):
                 if second_opens < first_closes:
-                    raise HoursError(f"{day}: hours overlap at {second_opens:%H:%M}")
+                    raise HoursError(f"{day}: hours overlap at {clock(second_opens)}")
         if not any(self.weekly.values()):
             raise HoursError("no weekday has opening hours (to be always open, clear the hours)")
 
@@ -78,11 +78,25 @@ class OpeningHours:
         return None
 
 
-def parse_clock(text: str) -> time:
+# "24:00" closes at the end of the day: a city open around the clock is open at 23:59:30 too.
+END_OF_DAY = time.max
+_END_OF_DAY_TEXT = "24:00"
+
+
+def parse_clock(text: str, *, closing: bool = False) -> time:
+    """``"08:30"`` → 08:30; ``"24:00"``, as a closing time only, → :data:`END_OF_DAY`."""
+    if closing and text.strip() == _END_OF_DAY_TEXT:
+        return END_OF_DAY
     found = _CLOCK.match(text.strip())
     if not found:
-        raise HoursError(f"{text!r} is not a time of day written HH:MM (00:00 to 23:59)")
+        latest = "24:00" if closing else "23:59"
+        raise HoursError(f"{text!r} is not a time of day written HH:MM (00:00 to {latest})")
     return time(int(found.group(1)), int(found.group(2)))
+
+
+def clock(moment: time) -> str:
+    """A time of day as the hours are written: ``HH:MM``, the end of the day ``24:00``."""
+    return _END_OF_DAY_TEXT if moment == END_OF_DAY else f"{moment:%H:%M}"
 
 
 def parse_intervals(text: str) -> tuple[Interval, ...]:
@@ -94,7 +108,7 @@ def parse_intervals(text: str) -> tuple[Interval, ...]:
         opens, dash, closes = part.partition("-")
         if not dash:
             raise HoursError(f"{part.strip()!r} is not hours written HH:MM-HH:MM")
-        pairs.append((parse_clock(opens), parse_clock(closes)))
+        pairs.append((parse_clock(opens), parse_clock(closes, closing=True)))
     return tuple(pairs)
 
 
@@ -135,7 +149,7 @@ def from_specs(time_zone: str, day_specs: Iterable[str], holidays: Iterable[str]
 
 def to_json(hours: OpeningHours) -> str:
     """Compact JSON without the time zone (the subscriber's own ``time_zone`` is the one used)."""
-    weekly = {day: [[f"{o:%H:%M}", f"{c:%H:%M}"] for o, c in sorted(hours.weekly[day])]
+    weekly = {day: [[clock(o), clock(c)] for o, c in sorted(hours.weekly[day])]
               for day in WEEKDAYS if hours.weekly.get(day)}
     return json.dumps({"weekly": weekly, "holidays": sorted(d.isoformat() for d in hours.holidays)},
                       separators=(",", ":"))
@@ -143,7 +157,7 @@ def to_json(hours: OpeningHours) -> str:
 
 def from_json(time_zone: str, text: str) -> OpeningHours:
     data = json.loads(text)
-    weekly = {day: tuple((parse_clock(o), parse_clock(c)) for o, c in pairs)
+    weekly = {day: tuple((parse_clock(o), parse_clock(c, closing=True)) for o, c in pairs)
               for day, pairs in data.get("weekly", {}).items()}
     return OpeningHours(time_zone, weekly, frozenset(parse_date(d) for d in data.get("holidays", [])))
 
@@ -153,7 +167,7 @@ def describe(hours: OpeningHours) -> list[str]:
     lines = []
     for day in WEEKDAYS:
         intervals = sorted(hours.weekly.get(day, ()))
-        lines.append(f"{day}\t" + (", ".join(f"{o:%H:%M}-{c:%H:%M}" for o, c in intervals) or "closed"))
+        lines.append(f"{day}\t" + (", ".join(f"{clock(o)}-{clock(c)}" for o, c in intervals) or "closed"))
     lines += [f"holiday\t{d.isoformat()}" for d in sorted(hours.holidays)]
     return lines
 
