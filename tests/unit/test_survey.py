@@ -214,3 +214,15 @@ def test_no_survey_when_the_resident_has_since_texted_another_city(region):
     close(api, conversation_id)
     sms.flush()
     assert surveys(sms) == []
+
+
+def test_a_score_after_a_thanks_is_still_recorded_against_the_surveyed_conversation(region):
+    api, sms = region
+    conversation_id = answered_conversation(api)
+    close(api, conversation_id)
+    sms.flush()
+    resident_texts("Thanks!")  # opens a new conversation: a real text, mailed to the city
+    mails = len(sent_mails())
+    resident_texts("5")
+    assert ConversationModel.get(GATINEAU.geonameid, conversation_id).satisfaction == 5
+    assert len(sent_mails()) == mails  # the score is not mailed into the new conversation

@@ -21,6 +21,7 @@ from text311.observability import correlate, logger, metrics
 
 if TYPE_CHECKING:  # the console API's cold start imports answers only when an answer is sent
     from text311.answers import AnswerService
+    from text311.conversations import ResidentRecord
 
 PAGE = 50
 
@@ -182,9 +183,9 @@ class ConsoleService:
         conversation = self._conversation(caller, conversation_id)
         if status == "closed":
             self._owner_or_supervisor(caller, conversation, "close")
-            if self._survey_due(caller, conversation) and self.answers.store.close_with_survey(
-                    conversation, self.clock()):
-                self._send_survey(conversation)
+            resident = self._surveyed_resident(caller, conversation)
+            if resident is not None and self.answers.store.close_with_survey(conversation, self.clock()):
+                self._send_survey(conversation, resident)
                 return self._view(caller, conversation)
             # No survey, or another close won the race: an ordinary close (a no-op if it is closed).
         conversation.update(
@@ -194,30 +195,31 @@ class ConsoleService:
 
     # -- satisfaction (text311.satisfaction) -------------------------------------------------------
 
-    def _survey_due(self, caller: Caller, conversation: ConversationModel) -> bool:
-        """An open conversation the city surveys: never one with an emergency, one surveyed before,
-        or a resident who opted out."""
+    def _surveyed_resident(self, caller: Caller, conversation: ConversationModel) -> ResidentRecord | None:
+        """The resident of an open conversation the city surveys, or None: never one with an emergency,
+        one surveyed before, or a resident who opted out or has texted another conversation since
+        (their reply would be read there)."""
         subscriber = self.subscribers.get(caller.municipality_id)
         if subscriber is None or not subscriber.survey or conversation.status != "open":
-            return False
+            return None
         if conversation.urgent or conversation.survey_sent_at is not None or conversation.resident_opted_out:
-            return False
-        # The reply is read against the resident's current conversation: a resident who has texted
-        # another city since would send their score there.
+            return None
         resident = self.answers.store.resident(conversation.phone_hash)
         if resident is None or resident.item.conversation_id != conversation.conversation_id:
-            return False
-        return not self.answers.residents_opted_out(conversation.phone_hash)
+            return None
+        return None if self.answers.residents_opted_out(conversation.phone_hash) else resident
 
-    def _send_survey(self, conversation: ConversationModel) -> None:
+    def _send_survey(self, conversation: ConversationModel, resident: ResidentRecord) -> None:
         """The survey text, in the conversation's language, through the same queue as answers. Its
-        context names no message, so the drainer's answer callbacks leave it alone."""
+        context names no message, so the drainer's answer callbacks leave it alone. The resident
+        remembers the surveyed conversation: a "Thanks!" that opens a new one does not hide it."""
         from text311.i18n import catalog
         from text311.satisfaction import survey_key
 
         conversation_id = conversation.conversation_id
         text = catalog().message(conversation.language, "survey")
         try:
+            self.answers.store.note_survey(resident, conversation_id)
             number = self.answers.decrypt_phone(conversation.phone_encrypted)
             self.answers.sms.send(number, text, idempotency_key=survey_key(conversation_id),
                                   context={"conversation": conversation_id, "kind": "dialog"})

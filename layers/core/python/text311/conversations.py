@@ -283,10 +283,17 @@ class ConversationStore:
             return False
         return True
 
+    def note_survey(self, resident: ResidentRecord, conversation_id: str) -> None:
+        """Remember on the resident which conversation was surveyed, for the reply to find it."""
+        # No version condition: a text saved meanwhile must not lose the note (its own stale save
+        # fails on the version this update moves, and is redelivered).
+        resident.item.update(actions=[ResidentModel.surveyed_conversation_id.set(conversation_id)],
+                             add_version_condition=False)
+
     def awaiting_score(self, resident: ResidentRecord, at: datetime) -> ConversationModel | None:
         """The resident's last conversation when it is closed and its survey went out at most
         ``SURVEY_REPLY_WINDOW`` before ``at`` (scored or not: the caller tells a redelivery apart)."""
-        conversation_id = resident.item.conversation_id
+        conversation_id = resident.item.surveyed_conversation_id or resident.item.conversation_id
         if not conversation_id:
             return None
         conversation = self.get(municipality_of(conversation_id), conversation_id)

@@ -70,6 +70,9 @@ class ResidentModel(Model):
     attempts = NumberAttribute(default=0)
     opted_out = BooleanAttribute(default=False)
     conversation_id = UnicodeAttribute(null=True)
+    # The conversation whose satisfaction survey went out last: its 1–5 reply is read against it even
+    # when the resident's "Thanks!" has opened a new conversation since (text311.satisfaction).
+    surveyed_conversation_id = UnicodeAttribute(null=True)
     last_message_at = UTCDateTimeAttribute(null=True)
     expires_at = TTLAttribute(null=True)
     version = VersionAttribute()  # optimistic locking: two texts at once never overwrite each other
