@@ -138,21 +138,12 @@ class Observability(Construct):
         )
         self.alarms.append(rejected)
         for name, meaning in FIRST_OCCURRENCE_ALARMS.items():
-            self.alarms.append(service_metric(name).create_alarm(
-                self, name, alarm_description=f"Text311: {meaning}", threshold=0,
-                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-                evaluation_periods=1, treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
-            ))
-        self.alarms.append(service_metric("NumbersRefused").create_alarm(
-            self, "NumbersRefusedSpike",
-            alarm_description=(
-                f"Text311: more than {NUMBERS_REFUSED_ALARM} numbers refused in 5 minutes (SMS pumping under "
-                "way?); the dashboard splits them by direction and reason"
-            ),
-            threshold=NUMBERS_REFUSED_ALARM,
-            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-            evaluation_periods=1, treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
-        ))
+            self._alarm_above(service_metric(name), name, 0, f"Text311: {meaning}")
+        self._alarm_above(
+            service_metric("NumbersRefused"), "NumbersRefusedSpike", NUMBERS_REFUSED_ALARM,
+            f"Text311: more than {NUMBERS_REFUSED_ALARM} numbers refused in 5 minutes (SMS pumping under "
+            "way?); the dashboard splits them by direction and reason",
+        )
         self._drainer_alarms(outbound)
         self._queue_age_alarms(outbound, {dlq.node.path for dlq in dead_letter_queues.values()})
         # Minimum per minute: every estimate in the minute was above the threshold, not one spike.
@@ -175,16 +166,11 @@ class Observability(Construct):
         # A city's inbox that bounces or complains loses texts (text311/mail_feedback.py): one is enough
         # to look; the dashboard and `text311 municipality show` name the city.
         for total, per_city in (("MailBounced", "CityMailBounced"), ("MailComplained", "CityMailComplained")):
-            self.alarms.append(service_metric(total).create_alarm(
-                self,
-                per_city,
-                alarm_description=(f"Text311: a resident's text mailed to a city came back ({per_city}, by "
-                                   "municipality on the dashboard): its inbox is wrong, full or blocking us"),
-                threshold=0,
-                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-                evaluation_periods=1,
-                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
-            ))
+            self._alarm_above(
+                service_metric(total), per_city, 0,
+                f"Text311: a resident's text mailed to a city came back ({per_city}, by "
+                "municipality on the dashboard): its inbox is wrong, full or blocking us",
+            )
         for alarm in self.alarms:
             alarm.add_alarm_action(notify)
 
@@ -280,21 +266,25 @@ class Observability(Construct):
         self.dashboard.add_widgets(cloudwatch.AlarmStatusWidget(title="Alarms", alarms=self.alarms, width=24))
 
 
+    def _alarm_above(self, metric: cloudwatch.Metric, construct_id: str, threshold: float, description: str) -> None:
+        """An alarm on one period above ``threshold``; no data (nothing happened) is no alarm."""
+        self.alarms.append(metric.create_alarm(
+            self, construct_id, alarm_description=description, threshold=threshold,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+            evaluation_periods=1, treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        ))
+
     def _drainer_alarms(self, outbound: Outbound) -> None:
         """The drainer allows recursive loops (its hand-off chain): a chain that forks or a crash loop
         shows as invocations well above the ticks' five per 5 minutes."""
         if outbound.drainer is None:
             return
-        self.alarms.append(outbound.drainer.metric_invocations(period=PERIOD, statistic="Sum").create_alarm(
-            self, "DrainerInvocations",
-            alarm_description=(
-                f"Text311: the SMS drainer was invoked more than {DRAINER_INVOCATIONS_ALARM} times in 5 minutes "
-                "(normal: 5 ticks and a hand-off); a runaway chain of drainers?"
-            ),
-            threshold=DRAINER_INVOCATIONS_ALARM,
-            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-            evaluation_periods=1, treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
-        ))
+        self._alarm_above(
+            outbound.drainer.metric_invocations(period=PERIOD, statistic="Sum"), "DrainerInvocations",
+            DRAINER_INVOCATIONS_ALARM,
+            f"Text311: the SMS drainer was invoked more than {DRAINER_INVOCATIONS_ALARM} times in 5 minutes "
+            "(normal: 5 ticks and a hand-off); a runaway chain of drainers?",
+        )
 
     def _queue_age_alarms(self, outbound: Outbound, dead_letter_queues: set[str]) -> None:
         """Every queue of the stack, found rather than listed, so a new one cannot be forgotten."""
@@ -307,15 +297,11 @@ class Observability(Construct):
             else:
                 limit, kind = WORK_QUEUE_AGE_ALARM, "queue (its consumer is failing?)"
             name = queue.node.path.partition("/")[2]  # the path under the stack
-            self.alarms.append(queue.metric_approximate_age_of_oldest_message(
-                period=PERIOD, statistic="Maximum",
-            ).create_alarm(
-                self, "Age" + "".join(ch for ch in name if ch.isalnum()),
-                alarm_description=f"Text311: a message waits in the {name} {kind} for over {limit.to_human_string()}",
-                threshold=limit.to_seconds(),
-                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-                evaluation_periods=1, treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
-            ))
+            self._alarm_above(
+                queue.metric_approximate_age_of_oldest_message(period=PERIOD, statistic="Maximum"),
+                "Age" + "".join(ch for ch in name if ch.isalnum()), limit.to_seconds(),
+                f"Text311: a message waits in the {name} {kind} for over {limit.to_human_string()}",
+            )
 
     def _outbound_widgets(self, outbound: Outbound) -> None:
         queue = outbound.queue
