@@ -87,3 +87,11 @@ def demo_agent(subscriber: Subscriber) -> str:
     """An address the city's allow-list accepts (for cities added while running)."""
     entry = subscriber.agent_allow_list[0] if subscriber.agent_allow_list else subscriber.contact_emails[0]
     return f"agent{entry}" if entry.startswith("@") else entry
+
+
+def demo_open311_key(geonameid: int) -> str:
+    """A city's Open311 api_key for the demo, created as ``text311 municipality open311 key`` does
+    (only its SHA-256 is stored); the local run shows it in ``GET /sim/config``."""
+    from text311.open311.keys import Open311SettingsStore
+
+    return Open311SettingsStore().rotate_key(geonameid)

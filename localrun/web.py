@@ -6,6 +6,7 @@ Every bad request gets a 400 with {"error": "...", "field": "<the field>"}.
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 import mimetypes
@@ -34,6 +35,7 @@ CONSOLE_CSP = ("default-src 'self'; connect-src 'self'; img-src 'self' data:; st
 E164 = re.compile(r"^\+[1-9]\d{7,14}$")  # what text311.phone.normalize_e164 accepts with a "+"
 MAX_SMS_BODY = 1600  # End User Messaging's longest two-way message (concatenated parts)
 MAX_MESSAGE_ID = 256  # TwoWaySmsPayload.inboundMessageId
+OPEN311_FUNCTION_TIMEOUT = 15  # stacks/functions.py API_FUNCTION_TIMEOUT
 MAX_REQUEST = 12_000_000  # a raw mail may be large; inbound_email refuses more than 1 MB itself
 
 
@@ -103,7 +105,41 @@ def status(run: LocalRun) -> dict[str, Any]:
             "dlq": len(run.bus.dead_letters), "outbound": outbound}
 
 
-def make_handler(run: LocalRun) -> type[BaseHTTPRequestHandler]:
+class Open311Keys:
+    """Each city's demo Open311 api_key: created at start for the seeded cities, on first read for a
+    city added while running. Kept here only: the table holds its hash, as in AWS."""
+
+    def __init__(self) -> None:
+        self._keys: dict[int, str] = {}
+        self._lock = threading.Lock()
+
+    def key(self, geonameid: int) -> str:
+        from localrun.seed import demo_open311_key
+
+        with self._lock:
+            if geonameid not in self._keys:
+                self._keys[geonameid] = demo_open311_key(geonameid)
+            return self._keys[geonameid]
+
+    def config(self, config: dict[str, Any]) -> dict[str, Any]:
+        """``GET /sim/config`` with each municipality's ``open311``: its jurisdiction_id and demo api_key."""
+        for city in config["municipalities"]:
+            city["open311"] = {"jurisdiction_id": str(city["geonameid"]), "api_key": self.key(city["geonameid"])}
+        return config
+
+
+def open311_request(method: str, path: str, query: str, headers: dict[str, str], body: bytes | None) -> dict:
+    """The request as API Gateway passes it on the Open311 route: no authorizer, and a form body
+    base64-encoded (API Gateway encodes every body that is not text, form-encoded ones included)."""
+    event = http_api_request(method=method, path=path, query=query, headers=headers, body=None)
+    event["routeKey"] = event["requestContext"]["routeKey"] = f"{method} /open311/v2/{{proxy+}}"
+    event["pathParameters"] = {"proxy": path.removeprefix("/open311/v2/")}
+    if body is not None:
+        event.update(body=base64.b64encode(body).decode("ascii"), isBase64Encoded=True)
+    return event
+
+
+def make_handler(run: LocalRun, open311: Any, keys: Open311Keys) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         server_version = "Text311Local/1"
         protocol_version = "HTTP/1.1"
@@ -156,7 +192,8 @@ def make_handler(run: LocalRun) -> type[BaseHTTPRequestHandler]:
                 r"/console/(.*)": lambda url, name: self._console_file(name or "index.html"),
                 r"/console-api/local-sign-in": lambda url: self._json(200, {"agents": run.demo_agents()}),
                 r"/console-api(/.*)": self._console_api,
-                r"/sim/config": lambda url: self._json(200, run.config()),
+                r"/sim/config": lambda url: self._json(200, keys.config(run.config())),
+                r"/open311/v2/.*": self._open311,
                 r"/sim/phones": lambda url: self._json(200, run.phones.numbers()),
                 r"/sim/phones/([^/]+)/messages": self._phone_messages,
                 r"/sim/mailbox": self._mailbox,
@@ -170,7 +207,7 @@ def make_handler(run: LocalRun) -> type[BaseHTTPRequestHandler]:
         def do_POST(self) -> None:  # noqa: N802 - the stdlib's name
             self._dispatch({r"/sim/sms": self._post_sms, r"/sim/email": self._post_email,
                             r"/console-api/local-sign-in": self._local_sign_in,
-                            r"/console-api(/.*)": self._console_api})
+                            r"/console-api(/.*)": self._console_api, r"/open311/v2/.*": self._open311})
 
         def _static(self, name: str) -> None:
             path = STATIC / name
@@ -218,6 +255,14 @@ def make_handler(run: LocalRun) -> type[BaseHTTPRequestHandler]:
             self._send(int(result.get("statusCode", 500)), (result.get("body") or "").encode("utf-8"),
                        (result.get("headers") or {}).get("Content-Type", "application/json"))
 
+        def _open311(self, url: Any) -> None:
+            """The Open311 function, invoked as API Gateway would on its public route."""
+            body = self._body() if self.command == "POST" else None
+            headers = {k.lower(): v for k, v in self.headers.items()}
+            result = open311.invoke(open311_request(self.command, url.path, url.query, headers, body))
+            self._send(int(result.get("statusCode", 500)), (result.get("body") or "").encode("utf-8"),
+                       (result.get("headers") or {}).get("Content-Type", "text/xml; charset=utf-8"))
+
         def _local_sign_in(self, url: Any) -> None:
             data = _json_object(self._body())
             email = _string(data, "email", limit=254).strip().lower()
@@ -259,7 +304,15 @@ def make_handler(run: LocalRun) -> type[BaseHTTPRequestHandler]:
 
 
 def serve(run: LocalRun, host: str, port: int) -> ThreadingHTTPServer:
-    server = ThreadingHTTPServer((host, port), make_handler(run))
+    from localrun.lambdas import load_function
+
+    assert run.aws is not None
+    # The Open311 API: the same handler as behind API Gateway's /open311/v2/{proxy+} route.
+    open311 = load_function("open311_api", run.aws.region, OPEN311_FUNCTION_TIMEOUT, run._lambda_log)
+    keys = Open311Keys()
+    for subscriber in run.seed.subscribers:  # the seeded cities' demo keys, created at start
+        keys.key(subscriber.geonameid)
+    server = ThreadingHTTPServer((host, port), make_handler(run, open311, keys))
     server.daemon_threads = True
     threading.Thread(target=server.serve_forever, name="localrun-web", daemon=True).start()
     return server

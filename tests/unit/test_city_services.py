@@ -23,10 +23,24 @@ from text311.subscribers import Subscriber, UnknownSubscriber
 OPEN311_FIELDS = ["service_code", "service_name", "description", "metadata", "type", "keywords", "group"]
 # The shape of a real endpoint's services.json (GeoReport v2): keywords one comma-separated string.
 ENDPOINT_SERVICES = [
-    {"service_code": "001", "service_name": "Cans left out 24x7", "description": "Garbage or recycling cans left out",
-     "metadata": True, "type": "realtime", "keywords": "lorem, ipsum, dolor", "group": "sanitation"},
-    {"service_code": "002", "metadata": False, "type": "batch", "keywords": "", "group": "street",
-     "service_name": "Construction plate shifted", "description": "Metal construction plate covering the street"},
+    {
+        "service_code": "001",
+        "service_name": "Cans left out 24x7",
+        "description": "Garbage or recycling cans left out",
+        "metadata": True,
+        "type": "realtime",
+        "keywords": "lorem, ipsum, dolor",
+        "group": "sanitation",
+    },
+    {
+        "service_code": "002",
+        "metadata": False,
+        "type": "batch",
+        "keywords": "",
+        "group": "street",
+        "service_name": "Construction plate shifted",
+        "description": "Metal construction plate covering the street",
+    },
 ]
 
 
@@ -36,8 +50,22 @@ def _by_code(services) -> dict[str, Service]:
 
 def test_the_default_list_has_the_common_municipal_services_in_english_and_french():
     services = _by_code(default_services())
-    for code in ("pothole", "streetlight", "graffiti", "missed_collection", "noise", "abandoned_vehicle",
-                 "water_leak", "tree", "snow_removal", "sidewalk", "park", "animal", "parking", "other"):
+    for code in (
+        "pothole",
+        "streetlight",
+        "graffiti",
+        "missed_collection",
+        "noise",
+        "abandoned_vehicle",
+        "water_leak",
+        "tree",
+        "snow_removal",
+        "sidewalk",
+        "park",
+        "animal",
+        "parking",
+        "other",
+    ):
         assert code in services
     for service in services.values():
         assert set(service.languages) == {"en", "fr"}
@@ -50,15 +78,20 @@ def test_a_service_in_open311_shape_has_exactly_the_specifications_fields_and_ty
     entry = _by_code(default_services())["pothole"].as_open311("fr")
     assert list(entry) == OPEN311_FIELDS
     assert (entry["service_name"], entry["group"], entry["type"], entry["metadata"]) == (
-        "Nid-de-poule", "Voirie", "realtime", False)
+        "Nid-de-poule",
+        "Voirie",
+        "realtime",
+        False,
+    )
     assert isinstance(entry["keywords"], str) and "nid de poule" in entry["keywords"].split(",")
 
 
 def test_an_endpoints_services_json_is_read_in_the_language_given():
     first, second = parse_open311_list(ENDPOINT_SERVICES, "en")
     assert first.service_code == "001" and first.metadata is True
-    assert first.languages["en"] == ServiceText("Cans left out 24x7", "Garbage or recycling cans left out",
-                                                "sanitation", ("lorem", "ipsum", "dolor"))
+    assert first.languages["en"] == ServiceText(
+        "Cans left out 24x7", "Garbage or recycling cans left out", "sanitation", ("lorem", "ipsum", "dolor")
+    )
     assert second.type == "batch" and second.languages["en"].keywords == ()
     assert first.as_open311("en")["keywords"] == "lorem,ipsum,dolor"
 
@@ -94,6 +127,7 @@ def test_the_stored_form_reads_back_the_same_services():
 
 
 # --- the suggestion ------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize(
     ("text", "language", "code"),
@@ -136,10 +170,18 @@ def test_the_citys_own_keywords_decide_the_suggestion():
 
 # --- stored with the subscriber ------------------------------------------------------------------
 
+
 def _subscriber(**overrides) -> Subscriber:
-    fields = dict(geonameid=5959974, display_name="Gatineau", country="CA", region_code="QC",
-                  contact_emails=("311@gatineau.example",), agent_allow_list=("@gatineau.example",),
-                  time_zone="America/Toronto", languages=("fr", "en"))
+    fields = dict(
+        geonameid=5959974,
+        display_name="Gatineau",
+        country="CA",
+        region_code="QC",
+        contact_emails=("311@gatineau.example",),
+        agent_allow_list=("@gatineau.example",),
+        time_zone="America/Toronto",
+        languages=("fr", "en"),
+    )
     return Subscriber(**(fields | overrides))
 
 
@@ -172,3 +214,63 @@ def test_set_services_of_an_unknown_city_is_refused_and_writes_nothing(table):
     with pytest.raises(UnknownSubscriber):
         table.set_services(5959974, default_services())
     assert list(SubscriberModel.scan()) == []
+
+
+# --- typos, elisions and places in the suggestion (issue 20 follow-up) ---------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "language"),
+    [
+        ("the lines on my street are marked wrong", "en"),  # "marked" is no typo of "parked"
+        ("how do i get a permit for a garage sale", "en"),  # nor "garage" of "garbage"
+        ("the fence next door is leaning", "en"),  # nor "leaning" of "leaking"
+    ],
+)
+def test_an_ordinary_word_is_not_read_as_a_typo_of_a_keyword(text, language):
+    assert suggest_service(text, language, default_services()) is None
+
+
+@pytest.mark.parametrize(
+    ("text", "language", "code"),
+    [
+        ("the barking next door all night", "en", "noise"),  # a noise keyword, not "parking" mistyped
+        ("la bordure est brisée devant chez nous", "fr", "sidewalk"),  # a sidewalk keyword, not "ordures"
+        ("potholle and graffiti on my street", "en", "graffiti"),  # a keyword as written ranks above a typo
+    ],
+)
+def test_a_keyword_written_exactly_wins_over_a_typo_match(text, language, code):
+    suggestion = suggest_service(text, language, default_services())
+    assert suggestion is not None and suggestion.service_code == code
+
+
+@pytest.mark.parametrize(
+    ("text", "code"),
+    [
+        ("l'arbre de la ville est mort", "tree"),
+        ("larbre devant chez nous penche", "tree"),
+        ("pression deau très basse", "water_leak"),
+        ("les jeux deau fonctionnent pas", "park"),
+    ],
+)
+def test_a_french_elision_with_or_without_its_apostrophe_reads_as_the_word(text, code):
+    suggestion = suggest_service(text, "fr", default_services())
+    assert suggestion is not None and suggestion.service_code == code
+
+
+def test_an_english_word_is_not_read_as_a_french_elision():
+    # "nice" would be n'+"ice" if English keywords were read the French way.
+    assert suggest_service("nice day, thanks", "en", default_services()) is None
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "pothole at Main St & Park Ave",  # the street, not the park
+        "pothole on Park Ave, huge",
+        "pothole https://maps.apple.com/place?coordinate=45.42,-75.69&name=Marked%20Location",  # not "parked"
+    ],
+)
+def test_the_words_of_a_link_or_a_street_name_do_not_suggest_a_service(text):
+    suggestion = suggest_service(text, "en", default_services())
+    assert suggestion is not None and suggestion.service_code == "pothole"

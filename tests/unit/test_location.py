@@ -46,8 +46,10 @@ def test_a_shared_point_is_found_when_the_text_carries_coordinates(text):
 
 
 def test_google_place_pin_wins_over_the_maps_centre_when_a_place_link_has_both():
-    link = ("https://www.google.com/maps/place/Parliament+Hill/@45.42,-75.70,17z/"
-            "data=!3m1!4b1!4m6!3m5!1s0x4cce05:0x1!8m2!3d45.4236!4d-75.7009")
+    link = (
+        "https://www.google.com/maps/place/Parliament+Hill/@45.42,-75.70,17z/"
+        "data=!3m1!4b1!4m6!3m5!1s0x4cce05:0x1!8m2!3d45.4236!4d-75.7009"
+    )
     assert find_location(f"look {link}").point == Point(45.4236, -75.7009)
 
 
@@ -120,6 +122,7 @@ def test_a_link_wins_over_an_address_in_the_same_text():
 
 # --- geocoding ---------------------------------------------------------------------------------
 
+
 def _gatineau() -> CityArea:
     area = city_area(GATINEAU, language="fr")
     assert area is not None
@@ -172,14 +175,20 @@ def test_every_demo_address_lies_inside_its_city(local_addresses):
 
 
 def _geo_places():
-    client = boto3.client("geo-places", region_name="ca-central-1",
-                          aws_access_key_id="testing", aws_secret_access_key="testing")
+    client = boto3.client(
+        "geo-places", region_name="ca-central-1", aws_access_key_id="testing", aws_secret_access_key="testing"
+    )
     return client, Stubber(client)
 
 
 def _result(place_type: str, lon: float, lat: float, region: str = "QC", label: str = "100 Rue Laurier") -> dict:
-    return {"PlaceId": "p1", "PlaceType": place_type, "Title": label, "Position": [lon, lat],
-            "Address": {"Label": f"{label}, Gatineau, QC", "Region": {"Code": region, "Name": "Québec"}}}
+    return {
+        "PlaceId": "p1",
+        "PlaceType": place_type,
+        "Title": label,
+        "Position": [lon, lat],
+        "Address": {"Label": f"{label}, Gatineau, QC", "Region": {"Code": region, "Name": "Québec"}},
+    }
 
 
 def test_amazon_location_is_asked_biased_to_the_city_filtered_to_its_country_and_for_storage():
@@ -191,8 +200,10 @@ def test_amazon_location_is_asked_biased_to_the_city_filtered_to_its_country_and
             "QueryText": "100 rue Laurier, Gatineau, QC",
             "MaxResults": 3,
             "BiasPosition": [-75.70164, 45.47723],  # longitude first, as Amazon Location writes it
-            "Filter": {"IncludeCountries": ["CA"],
-                       "IncludePlaceTypes": ["PointAddress", "InterpolatedAddress", "Intersection"]},
+            "Filter": {
+                "IncludeCountries": ["CA"],
+                "IncludePlaceTypes": ["PointAddress", "InterpolatedAddress", "Intersection"],
+            },
             "Language": "fr",
             "IntendedUse": "Storage",
         },
@@ -235,11 +246,83 @@ def test_locate_keeps_the_words_when_amazon_location_fails():
     assert found is not None and found.text == "100 rue Laurier" and found.point is None
 
 
-@pytest.mark.parametrize("text", ["corner of " + "a" * 1600, "coin " + "a" * 1600, "12 rue " + "a" * 1600,
-                                  "intersection of " + "ab " * 530])
+@pytest.mark.parametrize(
+    "text", ["corner of " + "a" * 1600, "coin " + "a" * 1600, "12 rue " + "a" * 1600, "intersection of " + "ab " * 530]
+)
 def test_a_long_word_after_a_street_cue_is_read_in_one_pass(text):
     # Words that "\s*" could split anywhere made the intersection pattern backtrack exponentially:
     # 200 letters took seconds, 1,600 (one SMS of 10 parts) never ended. A generous ceiling, not a speed bound.
+    done = threading.Event()
+    worker = threading.Thread(target=lambda: (find_location(text), done.set()), daemon=True)
+    worker.start()
+    assert done.wait(timeout=60), "find_location did not return"
+
+
+# --- intersections and addresses without the usual cues (issue 20 follow-up) ---------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "streets"),
+    [
+        ("traffic lights are stuck on red at King St & Queen St", ("King St", "Queen St")),  # after "at"
+        ("old van sitting at Main St & Park Ave for a month", ("Main St", "Park Ave")),
+        ("corner of Maple and 3rd Ave is pitch black", ("Maple", "3rd Ave")),  # a numbered street
+        ("coin de la 3e Avenue et de la rue Main", ("3e Avenue", "rue Main")),
+        ("Broken water main? Bronson & Gladstone is like a river", ("Bronson", "Gladstone")),  # names only
+        ("boul. Riel / rue Carrière grosse branche", ("boul. Riel", "rue Carrière")),  # French types first
+    ],
+)
+def test_an_intersection_is_found_without_corner_of_or_after_a_stop_word(text, streets):
+    found = find_location(text)
+    assert found is not None and found.kind == "intersection" and found.streets == streets
+
+
+@pytest.mark.parametrize(
+    ("text", "written"),
+    [
+        ("apt 3, 122 Champlain - theres a pothole at the entrance", "122 Champlain"),
+        ("pothole in front of 12 3rd Ave", "12 3rd Ave"),
+    ],
+)
+def test_a_civic_address_without_a_street_type_or_with_a_numbered_street_is_found(text, written):
+    found = find_location(text)
+    assert found is not None and (found.kind, found.text, found.point) == ("address", written, None)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "salt & pepper on the steps",
+        "my kids love Tom & Jerry",  # ordinary words, capitalised
+        "I have 2 Kids & Dogs at home",
+        "I called 3 Times already",
+        "it has been there since 12 March",
+        "la rue est glacée et la rue Eddy aussi",  # a street type alone is no street
+    ],
+)
+def test_names_without_street_types_are_no_place_when_they_are_ordinary_words(text):
+    assert find_location(text) is None
+
+
+def test_an_apple_maps_link_with_only_an_address_is_read_as_that_address_without_a_point():
+    found = find_location("pothole at https://maps.apple.com/?address=330+Kent+St,+Ottawa&name=Marked%20Location")
+    assert found is not None and (found.kind, found.text, found.point) == ("address", "330 Kent St", None)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "at " + "Ab " * 530 + "St & Queen St",
+        "1 " + "Abc " * 530,
+        "Abc & " * 300,
+        "12 " + "3rd " * 500,
+        "corner of " + "3rd " * 500,
+        "boul. " + "Ab " * 530 + "/ rue X",
+        "rue " + "ab " * 530 + "et",
+    ],
+)
+def test_a_long_text_of_street_like_words_is_read_in_one_pass(text):
+    # Each new pattern tried at every word of an SMS of 10 parts; a ceiling for a hang, not a speed bound.
     done = threading.Event()
     worker = threading.Thread(target=lambda: (find_location(text), done.set()), daemon=True)
     worker.start()

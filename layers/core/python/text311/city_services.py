@@ -19,11 +19,12 @@ in the resident's language first; never a guess on a tie.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from functools import cache
 from importlib import resources
-from typing import Any
+from typing import Any, Literal
 
 from text311.i18n import words
 
@@ -204,6 +205,12 @@ def default_services() -> tuple[Service, ...]:
 
 # --- suggestion ---------------------------------------------------------------------------------
 
+# French elides le, de, je, me, ne, se, te, ce, que before a vowel or a mute h ("l'arbre", "d'eau"); residents
+# texting without the apostrophe write "larbre", "deau". Only these languages' keywords are read that way.
+_ELIDED = {"fr": ("jusqu", "lorsqu", "puisqu", "qu", "c", "d", "j", "l", "m", "n", "s", "t")}
+_ELISION_START = "aeiouyh"
+_APOSTROPHE_ELISION = re.compile(r"^(?:jusqu|lorsqu|puisqu|qu|[cdjlmnst])'(?=\w)")
+
 
 def _stem(word: str) -> str:
     """A plural's singular, roughly, in English and French ("potholes", "nids", "poteaux" → "poteau")."""
@@ -213,38 +220,99 @@ def _stem(word: str) -> str:
 
 
 def _tokens(text: str) -> list[str]:
-    # "nid-de-poule" and "nid de poule" are the same words; words() keeps apostrophes ("d'eau").
-    return [_stem(w) for w in words(text.replace("-", " "))]
+    # "nid-de-poule" and "nid de poule" are the same words; words() keeps apostrophes, and an elided article
+    # or pronoun is not part of the word it leans on ("l'arbre" is "arbre", "fuite d'eau" is "fuite eau").
+    return [_stem(_APOSTROPHE_ELISION.sub("", w)) for w in words(text.replace("-", " "))]
 
 
-def _covers(keyword: list[str], tokens: list[str], start: int) -> bool:
-    from rapidfuzz.distance import Levenshtein  # only when suggesting: every handler reads subscribers
+@dataclass(frozen=True)
+class _Matcher:
+    """How a text's words meet the keywords of one list of services.
 
-    if start + len(keyword) > len(tokens):
-        return False
-    for wanted, seen in zip(keyword, tokens[start:start + len(keyword)], strict=False):
-        if wanted != seen and not (len(wanted) >= _FUZZY_MIN and Levenshtein.distance(wanted, seen) <= 1):
+    A typo is forgiven only in a long keyword, and only when the text's word is none of the list's keyword
+    words ("barking" is the noise keyword, not "parking" mistyped) and no ordinary word of the resident's or
+    the keyword's language ("garage" is not "garbage", "leaning" is not "leaking"; text311.ordinary_words)."""
+
+    resident_language: str
+    keyword_words: frozenset[str]
+
+    def word(self, wanted: str, seen: str, language: str) -> _Match:
+        if wanted == seen or self._elided(wanted, seen, language):
+            return "exact"
+        if self._typo(wanted, seen, language):
+            return "typo"
+        return None
+
+    @staticmethod
+    def _elided(wanted: str, seen: str, language: str) -> bool:
+        """``seen`` is ``wanted`` after an elision whose apostrophe was dropped ("larbre", "deau")."""
+        if len(wanted) < 3 or wanted[0] not in _ELISION_START or not seen.endswith(wanted):
             return False
-    return True
+        return seen[: -len(wanted)] in _ELIDED.get(language, ())
+
+    def _typo(self, wanted: str, seen: str, language: str) -> bool:
+        from rapidfuzz.distance import Levenshtein  # only when suggesting: every handler reads subscribers
+
+        if len(wanted) < _FUZZY_MIN or len(seen) < _FUZZY_MIN - 1 or seen in self.keyword_words:
+            return False
+        if Levenshtein.distance(wanted, seen, score_cutoff=1) > 1:
+            return False
+        from text311.ordinary_words import known  # its lists load only when a typo is in question
+
+        return not known(seen, (self.resident_language, language))
 
 
-def _score(keywords: Iterable[str], tokens: list[str]) -> int:
-    """How many of the text's words the keywords cover (a phrase counts each of its words once)."""
-    covered: set[int] = set()
-    for keyword in keywords:
+_Match = Literal["exact", "typo"] | None
+
+
+def _covers(phrase: list[str], tokens: list[str], start: int, language: str, matcher: _Matcher) -> list[_Match]:
+    """How each word of ``phrase`` matches the text's words from ``start``; empty when one does not."""
+    if start + len(phrase) > len(tokens):
+        return []
+    found = [matcher.word(wanted, seen, language) for wanted, seen in zip(phrase, tokens[start:], strict=False)]
+    return found if all(found) else []
+
+
+@dataclass(frozen=True, order=True)
+class _Score:
+    """Words of the text covered by a service's keywords: exactly written ones rank above forgiven typos."""
+
+    exact: int = 0
+    typos: int = 0
+
+    def __bool__(self) -> bool:
+        return bool(self.exact or self.typos)
+
+
+def _score(keywords: Iterable[str | tuple[str, str]], tokens: list[str], matcher: _Matcher | None = None) -> _Score:
+    """How many of the text's words the keywords cover (a phrase counts each of its words once). A keyword
+    is a word or phrase, or (language, keyword) when its language matters (elisions)."""
+    pairs = [k if isinstance(k, tuple) else ("", k) for k in keywords]
+    matcher = matcher or _Matcher("", frozenset(w for _, k in pairs for w in _tokens(k)))
+    covered: dict[int, bool] = {}  # word index → written exactly
+    for language, keyword in pairs:
         phrase = _tokens(keyword)
         if not phrase:
             continue
         for start in range(len(tokens)):
-            if _covers(phrase, tokens, start):
-                covered.update(range(start, start + len(phrase)))
-    return len(covered)
+            for offset, match in enumerate(_covers(phrase, tokens, start, language, matcher)):
+                covered[start + offset] = covered.get(start + offset, False) or match == "exact"
+    exact = sum(covered.values())
+    return _Score(exact, len(covered) - exact)
 
 
-def _best(scores: dict[str, int]) -> str | None:
-    top = max(scores.values(), default=0)
+def _best(scores: dict[str, _Score]) -> str | None:
+    top = max(scores.values(), default=_Score())
     winners = [code for code, score in scores.items() if score == top]
-    return winners[0] if top > 0 and len(winners) == 1 else None
+    return winners[0] if top and len(winners) == 1 else None
+
+
+def scored_text(text: str) -> str:
+    """What the suggestion reads: ``text`` without its links and the place it names. A link's words
+    (``name=Marked%20Location``) and a street's (``Park Ave``) say where, not what."""
+    from text311.location import without_place  # only when suggesting
+
+    return without_place(text)
 
 
 def suggest_service(text: str, language: str, services: Iterable[Service]) -> Service | None:
@@ -252,14 +320,21 @@ def suggest_service(text: str, language: str, services: Iterable[Service]) -> Se
     those match, from the service's other languages (a French speaker may write "pothole"). None when
     nothing matches or two services match equally: an agent chooses rather than a wrong category."""
     listed = list(services)
-    tokens = _tokens(text)
+    tokens = _tokens(scored_text(text))
     by_code = {s.service_code: s for s in listed}
-    own = {s.service_code: _score(s.languages[language].keywords, tokens) for s in listed if language in s.languages}
-    if max(own.values(), default=0) > 0:
+    vocabulary = frozenset(w for s in listed for t in s.languages.values() for k in t.keywords for w in _tokens(k))
+    matcher = _Matcher(language, vocabulary)
+    own = {
+        s.service_code: _score([(language, k) for k in s.languages[language].keywords], tokens, matcher)
+        for s in listed
+        if language in s.languages
+    }
+    if max(own.values(), default=_Score()):
         code = _best(own)
     else:
         others = {
-            s.service_code: _score((k for t in s.languages.values() for k in t.keywords), tokens) for s in listed
+            s.service_code: _score([(lang, k) for lang, t in s.languages.items() for k in t.keywords], tokens, matcher)
+            for s in listed
         }
         code = _best(others)
     return by_code[code] if code else None

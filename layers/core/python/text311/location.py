@@ -12,7 +12,9 @@ point stays None: a point is never guessed.
 
 from __future__ import annotations
 
+import calendar
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from typing import Literal, Protocol
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -48,8 +50,9 @@ _NUMBER = r"[-+]?\d{1,3}\.\d+"
 _PAIR = re.compile(rf"^\s*({_NUMBER})\s*,\s*({_NUMBER})")
 _URL = re.compile(r"(?:https?://|geo:)\S+", re.IGNORECASE)
 # RFC 5870: geo:<lat>,<lon>[,<alt>][;crs=…][;u=…][;…][?q=…]. Integers are allowed there.
-_GEO = re.compile(r"^geo:([-+]?\d{1,3}(?:\.\d+)?),([-+]?\d{1,3}(?:\.\d+)?)(?:,[-+]?\d+(?:\.\d+)?)?([^?]*)(?:\?(.*))?$",
-                  re.IGNORECASE)
+_GEO = re.compile(
+    r"^geo:([-+]?\d{1,3}(?:\.\d+)?),([-+]?\d{1,3}(?:\.\d+)?)(?:,[-+]?\d+(?:\.\d+)?)?([^?]*)(?:\?(.*))?$", re.IGNORECASE
+)
 # Google's place pin ("!3d45.42!4d-75.69") is the place itself; "@45.42,-75.69,17z" is the map's centre.
 _GOOGLE_PIN = re.compile(rf"!3d({_NUMBER})!4d({_NUMBER})")
 _GOOGLE_AT = re.compile(rf"@({_NUMBER}),({_NUMBER})")
@@ -125,11 +128,18 @@ def _plain_point(text: str) -> tuple[Point, str] | None:
     return None
 
 
-def _find_point(text: str) -> FoundLocation | None:
+def _links(text: str) -> list[str]:
+    found = []
     for match in _URL.finditer(text):
         url = match[0].rstrip(".,;!>")
         if url.endswith(")") and url.count(")") > url.count("("):  # "(see geo:…)", not "geo:…?q=…(label)"
             url = url[:-1]
+        found.append(url)
+    return found
+
+
+def _find_point(text: str) -> FoundLocation | None:
+    for url in _links(text):
         point = _from_geo_uri(url) if url.lower().startswith("geo:") else _from_link(url)
         if point:
             return FoundLocation("point", url, point)
@@ -140,37 +150,89 @@ def _find_point(text: str) -> FoundLocation | None:
 
 # --- addresses and intersections ------------------------------------------------------------------
 
-_EN_TYPES = (r"street|st|avenue|ave|av|road|rd|boulevard|blvd|drive|dr|crescent|cres|court|ct|lane|ln|way"
-             r"|place|pl|terrace|highway|hwy|parkway|pkwy|circle|cir|square|sq")
-_FR_TYPES = (r"rue|avenue|av|boulevard|boul|bd|chemin|ch|route|rang|place|mont[ée]e|impasse|croissant"
-             r"|promenade|all[ée]e|c[ôo]te|terrasse|carr[ée]|autoroute")
+_EN_TYPES = (
+    r"street|st|avenue|ave|av|road|rd|boulevard|blvd|drive|dr|crescent|cres|court|ct|lane|ln|way"
+    r"|place|pl|terrace|highway|hwy|parkway|pkwy|circle|cir|square|sq"
+)
+_FR_TYPES = (
+    r"rue|avenue|av|boulevard|boul|bd|chemin|ch|route|rang|place|mont[ée]e|impasse|croissant"
+    r"|promenade|all[ée]e|c[ôo]te|terrasse|carr[ée]|autoroute"
+)
 _DIRECTION = r"(?:\s+(?:north|south|east|west|n|s|e|w|est|ouest|nord|sud))?"
 # Words that end a street name: what residents write after an address ("… il y a un trou").
-_STOP = frozenset((
-    "a an and at by for from has have in is it near of on or since the there to with was where"
-    " y il elle a au aux est et en dans depuis devant pres proche sur sous pour un une le la les du des"
-    " qui que avec entre vers chez"
-).split())
-_NAME_WORD = r"[A-Za-zÀ-ÿ][\w'’.-]*"
+_STOP = frozenset(
+    (
+        "a an and at by for from has have in is it near of on or since the there to with was where"
+        " y il elle a au aux est et en dans depuis devant pres proche sur sous pour un une le la les du des"
+        " qui que avec entre vers chez"
+    ).split()
+)
+# A named word, or an ordinal street number ("3rd Ave", "1st", "3e Avenue", "1re Rue").
+_NAME_WORD = r"(?:\d{1,3}(?:st|nd|rd|th|er|re|e|ème|eme)\b|[A-Za-zÀ-ÿ][\w'’.-]*)"
 _EN_ADDRESS = re.compile(
     rf"\b(\d{{1,5}}[A-Za-z]?)\s+((?:{_NAME_WORD}\s+){{1,4}}?)({_EN_TYPES})\b\.?{_DIRECTION}\b", re.IGNORECASE
 )
 _FR_ADDRESS = re.compile(
     rf"\b(\d{{1,5}}[A-Za-z]?)\s*,?\s+({_FR_TYPES})\.?\s+({_NAME_WORD}(?:\s+{_NAME_WORD}){{0,4}})", re.IGNORECASE
 )
+_UNTYPED_ADDRESS = re.compile(
+    r"(?<![\w$€.,:/-])(\d{1,5})[ ]+([A-ZÀ-Þ][a-zà-ÿ'’-]{2,}(?: [A-ZÀ-Þ][a-zà-ÿ'’-]{2,})?)(?![\w%])"
+)
+# Capitalised words that follow a number or join another by "&" without being streets: dates and days
+# (in English: French writes them in lower case).
+_CALENDAR_WORDS = frozenset(
+    name.lower()
+    for name in (*calendar.month_name[1:], *calendar.month_abbr[1:], *calendar.day_name, *calendar.day_abbr)
+)
+_CAPITALISED_WORD = r"[A-ZÀ-Þ][\w'’-]*"
+_NAMED_STREET = re.compile(
+    rf"\b{_CAPITALISED_WORD}(?: {_CAPITALISED_WORD})? (?i:{_EN_TYPES})\b"
+    rf"|\b(?i:{_FR_TYPES})\.? (?:(?i:de la|du|des|de|d') ?)?{_CAPITALISED_WORD}"
+)
 _PARTICLES = frozenset("de du des la le l' d'".split())
 _ABBREVIATIONS = frozenset("st ste boul av ch bd".split())
 # Words separated by at least one space: "\s*" between them would let one long word split in
 # exponentially many ways (a 200-letter word took seconds).
 _STREET = rf"(?:(?:{_FR_TYPES})\.?\s+)?{_NAME_WORD}(?:\s+{_NAME_WORD}){{0,3}}"
+# A street of the third pattern does not start with a stop word: "at King St & Queen St" is read from "King",
+# not refused for "at".
+_NOT_STOP = rf"(?!(?:{'|'.join(sorted(_STOP, key=len, reverse=True))})\s)"
+# Two capitalised names joined by "&" ("Bronson & Gladstone"): the way residents write a corner without a
+# street type. "&" only, not "and": "Smith and Sons", "Monday and Tuesday" are not corners. Case matters.
+_CAPITALISED = r"[A-ZÀ-Þ][a-zà-ÿ'’]{2,}"
+_BARE_CORNER = re.compile(rf"(?<![\w&])({_CAPITALISED}(?: {_CAPITALISED})?) ?& ?({_CAPITALISED}(?: {_CAPITALISED})?)\b")
 _INTERSECTIONS = (
-    re.compile(rf"\b(?:(?:at\s+the\s+)?corner\s+of|intersection\s+of)\s+({_STREET}?)\s*(?:and|&)\s+({_STREET})",
-               re.IGNORECASE),
-    re.compile(rf"\b(?:au\s+)?(?:coin|angle|intersection)\s+(?:(?:de\s+la|de|du|des)\s+)?({_STREET}?)"
-               rf"\s*(?:et|&|/)\s+(?:(?:de\s+la|de|du|des)\s+)?({_STREET})", re.IGNORECASE),
-    re.compile(rf"\b({_NAME_WORD}(?:\s+{_NAME_WORD})?\s+(?:{_EN_TYPES}))\.?\s*(?:and|&|/)\s+"
-               rf"({_NAME_WORD}(?:\s+{_NAME_WORD})?\s+(?:{_EN_TYPES}))\b\.?", re.IGNORECASE),
+    re.compile(
+        rf"\b(?:(?:at\s+the\s+)?corner\s+of|intersection\s+of)\s+({_STREET}?)\s*(?:and|&)\s+({_STREET})", re.IGNORECASE
+    ),
+    re.compile(
+        rf"\b(?:au\s+)?(?:coin|angle|intersection)\s+(?:(?:de\s+la|de|du|des)\s+)?({_STREET}?)"
+        rf"\s*(?:et|&|/)\s+(?:(?:de\s+la|de|du|des)\s+)?({_STREET})",
+        re.IGNORECASE,
+    ),
+    re.compile(
+        rf"\b{_NOT_STOP}({_NAME_WORD}(?:\s+{_NAME_WORD})?\s+(?:{_EN_TYPES}))\.?\s*(?:and|&|/)\s+"
+        rf"({_NAME_WORD}(?:\s+{_NAME_WORD})?\s+(?:{_EN_TYPES}))\b\.?",
+        re.IGNORECASE,
+    ),
+    # Two streets with a French type before their names: "boul. Riel / rue Carrière", "rue Laurier et rue Eddy".
+    re.compile(
+        rf"\b((?:{_FR_TYPES})\.?\s+{_NAME_WORD}(?:\s+{_NAME_WORD}){{0,2}}?)(?:\s+et|\s*[&/])\s+"
+        rf"((?:{_FR_TYPES})\.?\s+{_NAME_WORD}(?:\s+{_NAME_WORD}){{0,2}})",
+        re.IGNORECASE,
+    ),
 )
+# The patterns whose streets start with their type: a type alone ("rue est glacée et rue …") is no street.
+_TYPED_FIRST = 3
+
+
+def _proper_names(names: Iterable[str]) -> bool:
+    """Words that can only be a street's name where no street type says so: not a stop word, a month or a
+    day, nor an ordinary word ("3 Times", "Kids & Dogs", "Tom & Jerry" are no place)."""
+    from text311.ordinary_words import ordinary  # its lists load only for such a text
+
+    lower = [n.lower() for n in names]
+    return not any(n in _STOP or n in _CALENDAR_WORDS or ordinary(n) for n in lower)
 
 
 def _name_end(raw: str) -> int:
@@ -200,20 +262,54 @@ def _name_end(raw: str) -> int:
 
 
 def _name(raw: str) -> str:
-    return raw[:_name_end(raw)].strip()
+    return raw[: _name_end(raw)].strip()
 
 
 def _find_intersection(text: str) -> FoundLocation | None:
-    for pattern in _INTERSECTIONS:
+    for index, pattern in enumerate(_INTERSECTIONS):
         for match in pattern.finditer(text):
             first, second = _name(match[1]), _name(match[2])
+            if index >= _TYPED_FIRST and (len(first.split()) < 2 or len(second.split()) < 2):
+                continue
             if first and second and first.lower() not in _STOP:
-                written = text[match.start():match.start(2) + _name_end(match[2])].strip()
+                written = text[match.start() : match.start(2) + _name_end(match[2])].strip()
                 return FoundLocation("intersection", written, streets=(first, second))
+    for match in _BARE_CORNER.finditer(text):
+        first, second = match[1], match[2]
+        if first != second and _proper_names((*first.split(), *second.split())):
+            return FoundLocation("intersection", match[0], streets=(first, second))
+    return None
+
+
+def _linked_address(text: str) -> FoundLocation | None:
+    """An Apple Maps link that shares an address, not a point (``?address=330+Kent+St,+Ottawa``): the
+    address it holds, to geocode like a written one. Its city and country after the first comma are left
+    to the geocoder, which already searches inside the city."""
+    for url in _links(text):
+        parts = urlsplit(url)
+        host = (parts.hostname or "").lower()
+        if not (host.startswith("maps.") and host.endswith("apple.com")):
+            continue
+        for value in parse_qs(parts.query).get("address", []):
+            written = " ".join(value.split())
+            found = _find_address(written)
+            if found is not None:
+                return found
+            if street := written.split(",")[0].strip():
+                return FoundLocation("address", street)
     return None
 
 
 def _find_address(text: str) -> FoundLocation | None:
+    found = _typed_addresses(text)
+    if not found:
+        found = _untyped_addresses(text)
+    if not found:
+        return None
+    return FoundLocation("address", min(found)[1])
+
+
+def _typed_addresses(text: str) -> list[tuple[int, str]]:
     found: list[tuple[int, str]] = []
     for match in _EN_ADDRESS.finditer(text):
         name_words = match[2].split()
@@ -223,16 +319,41 @@ def _find_address(text: str) -> FoundLocation | None:
     for match in _FR_ADDRESS.finditer(text):
         end = _name_end(match[3])
         if end:
-            found.append((match.start(), text[match.start():match.start(3) + end].strip()))
-    if not found:
-        return None
-    return FoundLocation("address", min(found)[1])
+            found.append((match.start(), text[match.start() : match.start(3) + end].strip()))
+    return found
+
+
+def _untyped_addresses(text: str) -> list[tuple[int, str]]:
+    """A civic number and a capitalised name without a street type ("122 Champlain"), read only when no
+    address with a type is in the text, and only a proper name (see :func:`_proper_names`): not a date
+    ("12 March"), an amount, a time or a count of things ("3 Times")."""
+    found = []
+    for match in _UNTYPED_ADDRESS.finditer(text):
+        if not _proper_names(match[2].split()):
+            continue
+        found.append((match.start(), match[0].strip()))
+    return found
 
 
 def find_location(text: str) -> FoundLocation | None:
     """The place ``text`` names, without a point for an address or intersection (see :func:`locate`).
-    A shared point wins over words: it is where the resident stood."""
-    return _find_point(text) or _find_intersection(text) or _find_address(text)
+    A shared point wins over words: it is where the resident stood; then an address the resident shared
+    as a link; then words outside any link."""
+    point = _find_point(text) or _linked_address(text)
+    if point is not None:
+        return point
+    words = _URL.sub(" ", text)
+    return _find_intersection(words) or _find_address(words)
+
+
+def without_place(text: str) -> str:
+    """``text`` without its links, the place :func:`find_location` reads outside them, and any other
+    street named with its type ("on Park Ave", "rue du Parc": capitalised, so "the park" stays)."""
+    words = _URL.sub(" ", text)
+    found = _find_intersection(words) or _find_address(words)
+    if found is not None:
+        words = words.replace(found.text, " ", 1)
+    return _NAMED_STREET.sub(" ", words)
 
 
 def locate(text: str, geocoder: Geocoder, area: CityArea) -> FoundLocation | None:

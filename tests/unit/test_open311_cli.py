@@ -1,0 +1,107 @@
+"""text311 municipality open311 key|publish against a moto subscribers table."""
+
+from __future__ import annotations
+
+import hashlib
+
+import pytest
+from harness import bound_subscribers_table
+from typer.testing import CliRunner
+
+from text311.adapters.dynamodb import SubscriberModel
+from text311.cli import app
+from text311.open311.keys import Open311SettingsStore
+
+TABLE = "open311-cli-subscribers"
+GATINEAU = 5959974
+OPTIONS = ["--table", TABLE, "--region", "ca-central-1"]
+
+
+@pytest.fixture
+def cli(monkeypatch):
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    monkeypatch.delenv("SUBSCRIBERS_TABLE", raising=False)
+    runner = CliRunner()
+    with bound_subscribers_table(TABLE):
+
+        def run(*args: str):
+            return runner.invoke(app, ["municipality", *args, *OPTIONS])
+
+        added = run("add", str(GATINEAU), "--email", "311@gatineau.ca", "--agents", "@gatineau.ca")
+        assert added.exit_code == 0, added.output
+        yield run
+
+
+def test_key_prints_a_new_key_once_and_stores_only_its_sha256(cli):
+    result = cli("open311", "key", str(GATINEAU))
+
+    assert result.exit_code == 0, result.output
+    key = result.stdout.strip().splitlines()[-1]
+    stored = SubscriberModel.get(GATINEAU).open311_key_hash
+    assert stored == hashlib.sha256(key.encode()).hexdigest()
+    assert Open311SettingsStore().get(GATINEAU).accepts(key)
+
+
+def test_a_rotation_and_a_publish_are_audited_without_the_key(cli, monkeypatch):
+    from datetime import UTC, datetime, timedelta
+
+    from text311.adapters.audit_table import AuditModel
+    from text311.audit import AuditLog
+
+    monkeypatch.setenv("AUDIT_TABLE", "open311-cli-audit")
+    cli("survey", str(GATINEAU), "off")  # binds the audit model for this table, as every command does
+    AuditModel.create_table(billing_mode="PAY_PER_REQUEST", wait=True)
+
+    key = cli("open311", "key", str(GATINEAU)).stdout.strip().splitlines()[-1]
+    cli("open311", "publish", str(GATINEAU), "on")
+
+    now = datetime.now(UTC)
+    recorded = [(e.action, e.detail) for e in AuditLog().entries(GATINEAU, now - timedelta(hours=1), now)]
+    assert recorded == [
+        ("settings.open311", "api_key created or rotated"),
+        ("settings.open311", "descriptions published: on"),
+    ]
+    assert all(key not in detail for _, detail in recorded)
+
+
+def test_key_again_rotates_it(cli):
+    first = cli("open311", "key", str(GATINEAU)).stdout.strip().splitlines()[-1]
+
+    second = cli("open311", "key", str(GATINEAU)).stdout.strip().splitlines()[-1]
+
+    settings = Open311SettingsStore().get(GATINEAU)
+    assert first != second
+    assert settings.accepts(second) and not settings.accepts(first)
+
+
+def test_key_keeps_the_citys_other_fields(cli):
+    cli("survey", str(GATINEAU), "on")
+
+    cli("open311", "key", str(GATINEAU))
+
+    assert SubscriberModel.get(GATINEAU).survey is True
+
+
+def test_key_of_an_unknown_city_fails_and_writes_nothing(cli):
+    result = cli("open311", "key", "6077243")
+
+    assert result.exit_code == 1
+    assert "not a subscriber" in result.output
+    assert Open311SettingsStore().get(6077243) is None
+
+
+@pytest.mark.parametrize(("state", "published"), [("on", True), ("off", False)])
+def test_publish_sets_the_citys_consent(cli, state, published):
+    cli("open311", "publish", str(GATINEAU), "on" if state == "off" else "off")
+
+    result = cli("open311", "publish", str(GATINEAU), state)
+
+    assert result.exit_code == 0, result.output
+    assert Open311SettingsStore().get(GATINEAU).publish_descriptions is published
+
+
+def test_publish_refuses_another_word(cli):
+    result = cli("open311", "publish", str(GATINEAU), "yes")
+
+    assert result.exit_code == 1
+    assert Open311SettingsStore().get(GATINEAU).publish_descriptions is False
