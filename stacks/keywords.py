@@ -29,15 +29,18 @@ class NumberKeyword:
 
 
 def number_keywords(support_contact: str) -> list[NumberKeyword]:
-    """Every language's carrier keywords with the number's action and answer, HELP and STOP included."""
-    kinds = catalog().keyword_kinds()
-    actions = {
-        "help": ("AUTOMATIC_RESPONSE", catalog().help_text(support_contact)),
-        "opt_out": ("OPT_OUT", STOP_MESSAGE),
-        "opt_in": ("OPT_IN", catalog().message("en", "opted_in")),
+    """Every language's carrier keywords with the number's action and answer, HELP and STOP included. A HELP
+    word of one language only (AYUDA, AJUDA, AIUTO, AIDE) is answered in that language's help text; HELP and
+    INFO, shared or the default's, in the bilingual one."""
+    cat = catalog()
+    kinds = cat.keyword_kinds()
+    answers = {
+        "help": ("AUTOMATIC_RESPONSE", lambda word: cat.keyword_help_text(support_contact, word)),
+        "opt_out": ("OPT_OUT", lambda word: STOP_MESSAGE),
+        "opt_in": ("OPT_IN", lambda word: cat.message("en", "opted_in")),
     }
     return [
-        NumberKeyword(word.upper(), action, message)
-        for kind, (action, message) in actions.items()
+        NumberKeyword(word.upper(), action, answer(word))
+        for kind, (action, answer) in answers.items()
         for word in sorted(kinds.get(kind, ()))
     ]

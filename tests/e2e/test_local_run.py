@@ -219,8 +219,10 @@ def number_answers() -> dict[str, str]:
     from stacks.keywords import STOP_MESSAGE
     from text311.i18n import catalog
 
-    help_text = catalog().help_text(load_seed(DEFAULT_SEED).deployment.support_contact)
-    return {"STOP": STOP_MESSAGE, "ARRÊT": STOP_MESSAGE, "HELP": help_text, "AIDE": help_text,
+    support = load_seed(DEFAULT_SEED).deployment.support_contact
+    help_text = catalog().help_text(support)
+    # HELP is answered in both languages; AIDE, a French word, in French (stacks/keywords.py).
+    return {"STOP": STOP_MESSAGE, "ARRÊT": STOP_MESSAGE, "HELP": help_text, "AIDE": catalog().help_text(support, "fr"),
             "START": catalog().message("en", "opted_in")}
 
 

@@ -25,7 +25,7 @@ from harness import (
 from moto import mock_aws
 from typer.testing import CliRunner
 
-from text311.adapters.dynamodb import SubscriberModel
+from text311.adapters.dynamodb import ResidentModel, SubscriberModel
 from text311.answers import _EXPLAINED, Rejection, rejection_notice
 from text311.cli import app
 from text311.i18n import catalog
@@ -35,8 +35,15 @@ from text311.subscribers import Subscriber, SubscriberError, SubscriberRepositor
 
 
 def city(**overrides) -> Subscriber:
-    values = dict(geonameid=1, display_name="X", country="CA", region_code="ON", contact_emails=("a@x.ca",),
-                  agent_allow_list=("@x.ca",), time_zone="America/Toronto")
+    values = dict(
+        geonameid=1,
+        display_name="X",
+        country="CA",
+        region_code="ON",
+        contact_emails=("a@x.ca",),
+        agent_allow_list=("@x.ca",),
+        time_zone="America/Toronto",
+    )
     values.update(overrides)
     return Subscriber(**values)
 
@@ -52,9 +59,7 @@ def city(**overrides) -> Subscriber:
         ({"region_code": "QC", "language": "en"}, "en"),  # the city's own choice wins
     ],
 )
-def test_a_city_writes_to_its_agents_in_french_in_quebec_or_when_its_residents_speak_french_first(
-    overrides, language
-):
+def test_a_city_writes_to_its_agents_in_french_in_quebec_or_when_its_residents_speak_french_first(overrides, language):
     assert city(**overrides).language == language
 
 
@@ -63,13 +68,31 @@ def test_a_city_language_outside_the_language_files_is_refused():
         city(language="es")
 
 
+def test_a_city_whose_residents_write_spanish_first_is_accepted_and_writes_to_its_agents_in_english():
+    # Residents may write in any language with a file; agents are written to in English or French.
+    assert city(languages=("es", "en")).language == "en"
+    with pytest.raises(SubscriberError, match="languages"):
+        city(languages=("xx",))
+
+
 def thread_mail(language: str) -> ThreadMail:
     return ThreadMail(
-        conversation_id="5959974-k3j9x2p4ab", sequence=1, subject="[Text311 #K3J9X2P4] Gatineau: Nid de poule",
-        sender="Text311 <notify@text311.example.ca>", to=("311@gatineau.example.ca",), cc=(),
-        reply_to="r+x@reply.example", city="Gatineau", masked_phone="+1******0123", body="Nid de poule rue Laurier",
-        received_at=datetime(2026, 11, 26, 15, 4, tzinfo=UTC), time_zone="America/Toronto",
-        console_url="https://console.example", urgent=True, resident_opted_out=True, language=language,
+        conversation_id="5959974-k3j9x2p4ab",
+        sequence=1,
+        subject="[Text311 #K3J9X2P4] Gatineau: Nid de poule",
+        sender="Text311 <notify@text311.example.ca>",
+        to=("311@gatineau.example.ca",),
+        cc=(),
+        reply_to="r+x@reply.example",
+        city="Gatineau",
+        masked_phone="+1******0123",
+        body="Nid de poule rue Laurier",
+        received_at=datetime(2026, 11, 26, 15, 4, tzinfo=UTC),
+        time_zone="America/Toronto",
+        console_url="https://console.example",
+        urgent=True,
+        resident_opted_out=True,
+        language=language,
     )
 
 
@@ -94,8 +117,10 @@ def test_an_english_citys_mail_stays_in_english():
     text = msg.get_body(("plain",)).get_content()
     assert text.startswith("URGENT: the resident used an emergency word and was told to call 911.")
     assert "Text from +1******0123 at 2026-11-26 10:04 EST (Gatineau):" in text
-    assert ("Reply to this email to answer the resident by SMS. Write only your answer: quoted\n"
-            "history and your signature are removed before sending.") in text
+    assert (
+        "Reply to this email to answer the resident by SMS. Write only your answer: quoted\n"
+        "history and your signature are removed before sending."
+    ) in text
     assert ">Open the conversation</a>" in msg.get_body(("html",)).get_content()
 
 
@@ -124,14 +149,43 @@ def test_a_reply_too_long_is_explained_in_french_with_its_numbers():
 
 def test_every_language_has_every_agent_text_and_every_explained_rejection():
     languages = catalog().languages
-    keys = {code: set(lang.agents) for code, lang in languages.items()}
+    # Only the languages a city's mail may be in (English, French) speak to agents; the others have no agents
+    # section and fall back on the default's texts (i18n.Catalog.agent_template).
+    keys = {code: set(lang.agents) for code, lang in languages.items() if lang.agents}
     assert all(found == keys[catalog().default] for found in keys.values()), keys
     assert {f"rejected_{reason.value}" for reason in _EXPLAINED} <= keys[catalog().default]
     for lang in languages.values():  # a template names only values its callers give
         for key, template in lang.agents.items():
             names = {name for _, name, _, _ in string.Formatter().parse(template) if name}
-            assert names <= {"text", "minutes", "sender", "owner", "status", "description", "detail", "phone",
-                             "when", "city", "link", "parts_needed", "max_parts"}, (lang.code, key)
+            assert names <= {
+                "text",
+                "minutes",
+                "sender",
+                "owner",
+                "status",
+                "description",
+                "detail",
+                "phone",
+                "when",
+                "city",
+                "link",
+                "parts_needed",
+                "max_parts",
+                "subject",
+                "target",
+                "service",
+                "location",
+                "code",
+                "name",
+                "place",
+                "point",
+                "label",
+                "command",
+                "codes",
+                "reference",
+                "engine",
+                "language_name",
+            }, (lang.code, key)
 
 
 CONTEXT = LambdaContext("inbound-sms")
@@ -180,15 +234,75 @@ def test_onboarding_stores_the_default_language_or_the_one_given(subscribers_tab
     added = municipality("add", "5959974", "--email", "311@gatineau.ca", "--agents", "@gatineau.ca")
     assert added.exit_code == 0, added.output
     assert "mail to agents in fr" in added.output
-    chosen = municipality("add", "5992500", "--email", "a@kingston.ca", "--agents", "@kingston.ca",
-                          "--language", "fr", "--mail-language", "en")
+    chosen = municipality(
+        "add",
+        "5992500",
+        "--email",
+        "a@kingston.ca",
+        "--agents",
+        "@kingston.ca",
+        "--language",
+        "fr",
+        "--mail-language",
+        "en",
+    )
     assert chosen.exit_code == 0, chosen.output
     assert {item.geonameid: item.language for item in SubscriberModel.scan()} == {5959974: "fr", 5992500: "en"}
     assert '"language": "en"' in municipality("show", "5992500").output
 
 
 def test_a_subscriber_stored_before_it_had_a_language_gets_the_default(subscribers_table):
-    SubscriberModel(geonameid=5959974, display_name="Gatineau", country="CA", region_code="QC",
-                    contact_emails=["311@gatineau.ca"], agent_allow_list=["@gatineau.ca"], languages=["en"],
-                    time_zone="America/Toronto").save()
+    SubscriberModel(
+        geonameid=5959974,
+        display_name="Gatineau",
+        country="CA",
+        region_code="QC",
+        contact_emails=["311@gatineau.ca"],
+        agent_allow_list=["@gatineau.ca"],
+        languages=["en"],
+        time_zone="America/Toronto",
+    ).save()
     assert SubscriberRepository().get(5959974).language == "fr"
+
+
+# -- the resident's language, end to end (issue 21.2) ----------------------------------------------------------
+
+SPEAKER = "+16135550188"  # 613: a Kingston-area number
+
+
+@pytest.fixture
+def english_city(aws_env, monkeypatch):
+    with mock_aws():
+        sms = setup_region(aws_env, monkeypatch, subscribers=(KINGSTON,))
+        handler = importlib.import_module("functions.inbound_sms.handler")
+        handler.process_once.cache_clear()
+        yield handler, sms
+
+
+def test_a_resident_texting_in_spanish_is_asked_for_the_municipality_in_spanish(english_city):
+    # given an English-speaking city and a resident we know nothing of
+    handler, sms = english_city
+    # when their first text is in Spanish
+    text(handler, "Hola, hay un bache muy grande enfrente de mi casa", SPEAKER)
+    # then the question is in Spanish, and the city's mail stays in the city's language
+    assert sms.to(SPEAKER) == ["Text311: ¿en qué municipio se encuentra? Responda con el nombre de su ciudad o pueblo."]
+    text(handler, "Kingston ON", SPEAKER)
+    assert sms.to(SPEAKER)[-1].startswith("Conectado al 311 de Kingston.")
+    [mail] = sent_mails()
+    assert "Reply to this email to answer the resident by SMS." in text_of(mail)
+    assert "hay un bache muy grande" in text_of(mail)
+
+
+def test_stop_still_opts_out_a_spanish_speaking_resident(english_city):
+    handler, _ = english_city
+    text(handler, "Hola, hay un bache muy grande enfrente de mi casa", SPEAKER)
+    text(handler, "STOP", SPEAKER)
+    [resident] = list(ResidentModel.scan())
+    assert resident.opted_out is True
+    assert resident.language == "es"  # a keyword changes no one's language
+
+
+def test_an_emergency_word_in_spanish_gets_the_911_notice_in_spanish(english_city):
+    handler, sms = english_city
+    text(handler, "Hay un incendio en el edificio de al lado", SPEAKER)
+    assert sms.to(SPEAKER)[0] == "Text311 no es para emergencias. Si es una emergencia, llame al 911 ahora."

@@ -118,27 +118,21 @@ def test_connected_resident_texts_go_straight_to_the_city(dialog, directory):
 def test_ambiguous_name_gives_a_numbered_list_and_a_number_picks(dialog):
     turn = dialog.handle(ResidentState(state=State.ASKING, pending=("Tree down",)), "Richmond")
     assert turn.state.state is State.CHOOSING
-    assert turn.replies == (
-        "Which one? 1) Richmond, BC; 2) Richmond, VA. Reply with the number or the name.",
-    )
+    assert turn.replies == ("Which one? 1) Richmond, BC; 2) Richmond, VA. Reply with the number or the name.",)
     picked = dialog.handle(turn.state, "1")
     assert picked.state.municipality_id == RICHMOND_BC.geonameid
     assert picked.forwards == ("Tree down",)
 
 
 def test_a_number_out_of_range_is_resolved_as_text_and_asks_again(dialog):
-    choosing = ResidentState(
-        state=State.CHOOSING, pending_choices=(RICHMOND_BC.geonameid, RICHMOND_VA.geonameid)
-    )
+    choosing = ResidentState(state=State.CHOOSING, pending_choices=(RICHMOND_BC.geonameid, RICHMOND_VA.geonameid))
     turn = dialog.handle(choosing, "7")
     assert turn.state.state is State.ASKING
     assert turn.event == "asked_again"
 
 
 def test_choosing_a_place_that_is_not_a_subscriber_says_so(dialog):
-    choosing = ResidentState(
-        state=State.CHOOSING, pending_choices=(RICHMOND_BC.geonameid, RICHMOND_VA.geonameid)
-    )
+    choosing = ResidentState(state=State.CHOOSING, pending_choices=(RICHMOND_BC.geonameid, RICHMOND_VA.geonameid))
     turn = dialog.handle(choosing, "2")
     assert turn.event == "not_subscriber"
     assert turn.replies[0].startswith("Richmond is not on Text311 yet.")
@@ -160,7 +154,7 @@ def test_unknown_place_is_asked_again_then_help_after_three_tries(dialog):
         events.append(turn.event)
         state = turn.state
     assert events == ["asked_again"] * (MAX_ATTEMPTS - 1) + ["gave_up"]
-    assert "Help/Aide" in turn.replies[0]
+    assert turn.replies[0] == "City not found. " + catalog().help_text("text311.ca", "en")
     assert state.attempts == 0
 
 
@@ -192,11 +186,32 @@ def test_start_opts_back_in_and_confirms(dialog):
     assert turn.keyword_reply and "again" in turn.replies[0]
 
 
-@pytest.mark.parametrize("word", ["HELP", "aide", "Info"])
-def test_help_answers_the_bilingual_help_text(dialog, word):
+@pytest.mark.parametrize("word", ["HELP", "Info"])
+def test_help_from_a_resident_we_know_nothing_of_answers_the_bilingual_help_text(dialog, word):
     turn = dialog.handle(ResidentState(), word)
     assert turn.replies == (catalog().help_text("text311.ca"),)
-    assert turn.state == ResidentState()
+    assert (turn.state.state, turn.state.language, turn.state.municipality_id) == (State.NEW, "en", None)
+
+
+@pytest.mark.parametrize(("word", "code"), [("AYUDA", "es"), ("ajuda", "pt"), ("Aiuto", "it"), ("aide", "fr")])
+def test_a_local_help_word_is_answered_in_its_own_language(dialog, word, code):
+    turn = dialog.handle(ResidentState(), word)
+    assert turn.replies == (catalog().help_text("text311.ca", code),)
+    assert turn.replies[0] != catalog().help_text("text311.ca")
+
+
+@pytest.mark.parametrize("code", ["es", "zh-Hant", "ar", "pa", "vi", "uk"])
+def test_help_is_answered_in_the_language_of_a_resident_we_know(dialog, code):
+    known = ResidentState(language=code, state=State.CONNECTED, municipality_id=GATINEAU.geonameid)
+    turn = dialog.handle(known, "HELP")
+    assert turn.replies == (catalog().message(code, "help", support="text311.ca"),)
+
+
+def test_the_help_after_too_many_tries_is_in_the_residents_language(dialog):
+    state = ResidentState(language="es", state=State.ASKING, attempts=MAX_ATTEMPTS - 1)
+    turn = dialog.handle(state, "zzzz qqqq xxxx")
+    assert turn.event == "gave_up"
+    assert turn.replies[-1] == "Ciudad no encontrada. " + catalog().message("es", "help", support="text311.ca")
 
 
 def test_help_keywords_are_left_to_the_service_when_it_answers_them(directory):
@@ -270,3 +285,111 @@ def test_a_first_text_with_an_ambiguous_city_offers_the_choices_and_keeps_the_re
     assert turn.state.state is State.CHOOSING
     assert turn.state.pending == ("Tree down on my street in Richmond",)
     assert dialog.handle(turn.state, "1").forwards == ("Tree down on my street in Richmond",)
+
+
+# -- the resident's language (issue 21.2) -----------------------------------------------------------------------
+
+
+def test_a_first_text_in_spanish_gets_the_question_in_spanish(dialog):
+    turn = dialog.handle(ResidentState(), "Hola, hay un bache enorme enfrente de mi casa")
+    assert turn.state.language == "es"
+    assert turn.replies == (catalog().message("es", "ask_municipality"),)
+    assert "municipio" in turn.replies[0]
+
+
+def test_a_first_text_in_traditional_chinese_is_answered_in_traditional_chinese(dialog):
+    turn = dialog.handle(ResidentState(), "我家門口的路燈壞了")
+    assert turn.state.language == "zh-Hant"
+
+
+def test_a_short_text_keeps_the_residents_language(dialog):
+    spanish = ResidentState(language="es", state=State.ASKING)
+    turn = dialog.handle(spanish, "ok")
+    assert turn.state.language == "es"
+    assert turn.replies == (catalog().message("es", "ask_again"),)
+
+
+def test_the_911_notice_is_in_the_language_of_the_text(dialog):
+    turn = dialog.handle(ResidentState(), "Hay un incendio en el edificio de al lado")
+    assert turn.replies[0] == "Text311 no es para emergencias. Si es una emergencia, llame al 911 ahora."
+
+
+@pytest.fixture
+def canadian(directory):
+    """A dialog in a region whose residents write English and French first."""
+    return Dialog(
+        catalog=catalog(),
+        resolve=directory.resolve,
+        subscriber=SUBSCRIBERS.get,
+        support_contact="text311.ca",
+        region_languages=("en", "fr"),
+    )
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "1455 boulevard de Maisonneuve Ouest",
+        "1200 rue de la Gauchetière",
+        "boulevard des Allumettières",
+        "rue de l'Hôtel-de-Ville",
+        "pothole at 1455 boulevard de Maisonneuve Ouest",
+    ],
+)
+def test_an_english_resident_naming_a_french_street_stays_english(canadian, text):
+    english = ResidentState(language="en", state=State.CONNECTED, municipality_id=GATINEAU.geonameid)
+    assert canadian.follow_language(english, text).language == "en"
+
+
+def test_an_english_resident_writing_a_french_sentence_switches_to_french(canadian):
+    english = ResidentState(language="en", state=State.CONNECTED, municipality_id=GATINEAU.geonameid)
+    assert canadian.follow_language(english, "il y a un nid de poule sur ma rue").language == "fr"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Richmond VA",
+        "Arlington VA",
+        "May 5",
+        "Los Angeles",
+        "El Paso",
+        "no",
+        "OK no problem",
+        "Via Rail",
+        "Rua das Flores",
+    ],
+)
+def test_a_new_residents_place_name_or_english_word_is_no_marker_of_another_language(canadian, text):
+    assert canadian.follow_language(ResidentState(), text).language == "en"
+
+
+@pytest.mark.parametrize(
+    ("text", "code"),
+    [
+        ("hola", "es"),
+        ("Hola", "es"),
+        ("gracias", "es"),
+        ("obrigado", "pt"),
+        ("grazie", "it"),
+        ("salamat", "tl"),
+        ("مرحبا", "ar"),
+    ],
+)
+def test_a_new_residents_greeting_still_tells_their_language(canadian, text, code):
+    assert canadian.follow_language(ResidentState(), text).language == code
+
+
+def test_a_resident_whose_language_was_only_a_fallback_switches_on_a_fairly_clear_text(canadian):
+    # given a resident answered in English only because nothing told their language (a place name, "ok")
+    first = canadian.handle(ResidentState(), "Gatineau")
+    assert (first.state.language, first.state.language_detected) == ("en", False)
+    # when they write a Spanish text the model is only fairly sure of
+    turn = canadian.handle(first.state, "hay un bache enfrente de mi casa")
+    # then the guess gives way: they are answered in Spanish from now on
+    assert (turn.state.language, turn.state.language_detected) == ("es", True)
+
+
+def test_a_detected_language_still_holds_against_a_fairly_clear_text(canadian):
+    english = ResidentState(language="en", state=State.CONNECTED, municipality_id=GATINEAU.geonameid)
+    assert canadian.follow_language(english, "hay un bache enfrente de mi casa").language == "en"

@@ -122,3 +122,19 @@ def test_every_language_file_has_every_message():
     keys = set(cat.languages[cat.default].messages)
     for code, lang in cat.languages.items():
         assert set(lang.messages) == keys, code
+
+
+@pytest.mark.parametrize(("word", "code"), [("AYUDA", "es"), ("AJUDA", "pt"), ("AIUTO", "it"), ("AIDE", "fr")])
+def test_the_number_answers_a_local_help_word_in_its_own_language(word, code):
+    from stacks.keywords import number_keywords
+
+    answers = {k.keyword: k.message for k in number_keywords("text311.ca")}
+    assert answers[word] == catalog().message(code, "help", support="text311.ca")
+    assert answers["HELP"] == answers["INFO"] == catalog().help_text("text311.ca")
+
+
+def test_every_languages_help_names_the_support_contact_and_how_to_opt_out():
+    cat = catalog()
+    for code in cat.languages:
+        text = cat.help_text("text311.ca", code)
+        assert "text311.ca" in text and ("STOP" in text or "ARRET" in text), code

