@@ -66,6 +66,7 @@ bench: $(STAMP)
 	$(PY) bench/coldstart.py
 	$(PY) bench/throughput.py
 	$(PY) bench/languages.py
+	$(PY) bench/service_requests.py
 
 directory: $(STAMP)
 	$(PY) scripts/build_directory.py

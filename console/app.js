@@ -13,6 +13,7 @@
   let thread = null; // {id, conversation, count}
   let canned = null;
   let timer = null;
+  let cursor = null; // the inbox's next page (an opaque token from the API), or null
 
   function el(tag, props = {}, ...children) {
     const node = Object.assign(document.createElement(tag), props);
@@ -235,6 +236,7 @@
     $("#nav").hidden = false;
     $("#signout").hidden = false;
     $("#nav-stats").hidden = me.role !== "supervisor";
+    $("#nav-settings").hidden = me.role !== "supervisor";
     route();
     clearInterval(timer);
     timer = setInterval(poll, POLL_MS);
@@ -246,33 +248,61 @@
     if (view === "c" && id) return openThread(decodeURIComponent(id));
     thread = null;
     if (view === "stats" && me.role === "supervisor") return renderStats();
+    if (view === "requests" && window.Text311Requests) return window.Text311Requests.render();
+    if (view === "settings" && me.role === "supervisor" && window.Text311Settings) {
+      return window.Text311Settings.render();
+    }
     return renderInbox(true);
   }
 
   async function poll() {
     if (document.hidden || !me) return;
     if (thread) await openThread(thread.id, { quiet: true });
-    else if (!$("#view-inbox").hidden) await renderInbox(false);
+    else if (!$("#view-inbox").hidden) await renderInbox(false, true);
   }
 
   // ---- inbox --------------------------------------------------------------------------------
 
-  async function renderInbox(focus) {
-    show("inbox", focus);
+  function inboxQuery() {
     const query = new URLSearchParams({ status: $("#f-status").value });
     if ($("#f-view").value) query.set("view", $("#f-view").value);
     if ($("#f-q").value.trim()) query.set("q", $("#f-q").value.trim());
+    return query;
+  }
+
+  // The refresh redraws the first page only when no further page was asked for (a reader's place stays).
+  async function renderInbox(focus, refresh = false) {
+    show("inbox", focus);
+    if (refresh && cursor && $("#list").children.length > 50) return;
     try {
-      const { conversations } = await api("GET", `/conversations?${query}`);
-      $("#list").replaceChildren(...conversations.map(conversationItem));
-      $("#list-empty").hidden = conversations.length > 0;
+      const page = await api("GET", `/conversations?${inboxQuery()}`);
+      $("#list").replaceChildren(...page.conversations.map(conversationItem));
+      $("#list-empty").hidden = page.conversations.length > 0;
+      showMore(page.cursor);
     } catch (error) { report(error); }
   }
+
+  // "More": the next page after the cursor, appended; a search that read its share of the city says so.
+  async function morePages() {
+    if (!cursor) return;
+    const query = inboxQuery();
+    query.set("cursor", cursor);
+    try {
+      const page = await api("GET", `/conversations?${query}`);
+      $("#list").append(...page.conversations.map(conversationItem));
+      $("#list-empty").hidden = $("#list").children.length > 0;
+      if (!page.conversations.length && page.cursor) say(t("searchingOn"));
+      showMore(page.cursor);
+    } catch (error) { report(error); }
+  }
+
+  function showMore(next) { cursor = next || null; $("#list-more").hidden = !cursor; }
 
   function conversationItem(c) {
     const line = [c.resident, t(`status_${c.status}`), c.owner || t("unassigned")].join(" · ");
     const link = el("a", { href: `#/c/${encodeURIComponent(c.id)}` },
       c.urgent ? el("span", { className: "badge", textContent: t("urgent") }) : null,
+      c.overdue ? el("span", { className: "badge overdue", textContent: t("overdue") }) : null,
       el("span", { className: "subject", textContent: c.subject || c.id }),
       el("span", { className: "line" }, `${line} · `, time(c.last_message_at)));
     return el("li", {}, link);
@@ -289,10 +319,13 @@
     const previous = fresh ? 0 : thread.count;
     thread = { id, conversation: c, count: data.messages.length };
     if (fresh) $("#answer-outcome").textContent = ""; // a queued notice belongs to its own thread
+    if (fresh) clearPreview(); // so does a translation preview
     $("#thread-h").replaceChildren(...(c.urgent ? [el("span", { className: "badge", textContent: t("urgent") })] : []),
+      ...(c.overdue ? [el("span", { className: "badge overdue", textContent: t("overdue") })] : []),
       c.subject || c.id);
     const meta = [["resident", c.resident], ["status", t(`status_${c.status}`)],
-      ["owner", c.owner || t("unassigned")], ["language", c.language], ["opened", when(c.opened_at)]];
+      ["owner", c.owner || t("unassigned")], ["language", c.language], ["opened", when(c.opened_at)],
+      ["firstAnswer", when(c.first_response_at) || "—"], ["closedAt", when(c.closed_at) || "—"]];
     $("#thread-meta").replaceChildren(...meta.flatMap(([k, v]) => [el("dt", { textContent: t(k) }),
       el("dd", { textContent: v || "" })]));
     $("#thread-optout").hidden = !c.resident_opted_out;
@@ -302,10 +335,18 @@
     $("#answer-send").disabled = !canAnswer(c);
     // Redrawn every time (delivery statuses change); only new incoming texts are announced.
     $("#messages").replaceChildren(...data.messages.map(messageItem));
+    $("#history").replaceChildren(...(data.history || []).map(historyItem));
+    $("#history-empty").hidden = (data.history || []).length > 0;
+    const earlier = data.earlier || [];
+    $("#earlier").replaceChildren(...earlier.map((e) => el("li", {},
+      el("a", { href: `#/c/${encodeURIComponent(e.id)}`, textContent: e.subject || e.id }),
+      ` · ${t(`status_${e.status}`)} · `, time(e.opened_at))));
+    $("#earlier-section").hidden = earlier.length === 0;
     if (!fresh) {
       const incoming = data.messages.slice(previous).filter((m) => m.direction === "in");
       if (incoming.length) $("#announce").textContent = t("newMessage", { text: incoming.at(-1).body });
     }
+    if (fresh && window.Text311Requests) window.Text311Requests.thread(id); // console/requests.js
     if (fresh) await fillCanned(c.language);
   }
 
@@ -323,7 +364,62 @@
       // A text the city's inbox refused (bounce, complaint): the agent reading it here is the only one who has it.
       NOT_REACHED.has(m.status) ? el("span", { className: "badge not-reached", textContent: t("cityNotReached") }) : null,
       el("span", { className: "line" }, `${head} · `, time(m.at), delivery),
-      el("p", { className: "body", textContent: m.body || "" }));
+      el("p", { className: "body", textContent: m.body || "" }),
+      translationOf(m));
+  }
+
+  // A machine translation kept with the message (text311/translation.py): of a resident's text, or of an
+  // answer as the resident received it. Shown under the original, marked with its engine and language.
+  function translationOf(m) {
+    if (!m.translation) return null;
+    const { engine, language, text } = m.translation;
+    return el("p", { className: "body translation", dir: "auto", textContent: `⇄ ${engine} (${language}): ${text}` });
+  }
+
+  // What the resident would receive: the answer's machine translation, asked for when the agent pauses
+  // typing (POST /conversations/<id>/preview; nothing is sent). Nothing is shown for a resident who
+  // needs none; a text that cannot be translated says so before Send is pressed. Each new text the
+  // engine translates is paid (docs/languages.md): asked only after a pause of PREVIEW_PAUSE_MS, for a
+  // non-empty text other than the last one asked; an answer for a text no longer in the box is dropped.
+  const PREVIEW_PAUSE_MS = 1500;
+  let previewTimer = null;
+  let previewed = null; // { id, text } of the last preview asked for
+  function clearPreview() {
+    clearTimeout(previewTimer);
+    previewed = null;
+    const shown = $("#answer-translation");
+    if (shown) shown.textContent = "";
+  }
+  function previewAnswer({ now = false } = {}) {
+    clearTimeout(previewTimer);
+    previewTimer = setTimeout(async () => {
+      const text = $("#answer").value.trim();
+      let shown = $("#answer-translation");
+      if (!shown) {
+        shown = el("p", { id: "answer-translation", className: "hint", dir: "auto", role: "status" });
+        $("#answer-count").after(shown);
+      }
+      if (!text || !thread) { shown.textContent = ""; previewed = null; return; }
+      const id = thread.id;
+      if (previewed && previewed.id === id && previewed.text === text) return;
+      previewed = { id, text };
+      const current = () => thread && thread.id === id && $("#answer").value.trim() === text;
+      try {
+        const result = await api("POST", `/conversations/${encodeURIComponent(id)}/preview`, { text });
+        if (!current()) return;
+        if (result.translated) shown.textContent = `${result.label} ${result.translation.text}`;
+        else shown.textContent = result.reason ? t(`reason_${result.reason}`) : "";
+      } catch {
+        if (current()) { shown.textContent = ""; previewed = null; }
+      }
+    }, now ? 0 : PREVIEW_PAUSE_MS);
+  }
+
+  // Who did what to the conversation (text311/audit.py): actions are named by the API, shown translated.
+  function historyItem(h) {
+    const action = strings[`action_${h.action}`] ? t(`action_${h.action}`) : h.action;
+    return el("li", {}, time(h.at), ` · ${h.actor} · `, el("strong", { textContent: action }),
+      h.detail ? ` · ${h.detail}` : "");
   }
 
   async function fillCanned(language) {
@@ -365,6 +461,7 @@
       if (result.sent) {
         $("#answer").value = "";
         updateCount();
+        clearPreview();
         if (result.status === "queued") { say(""); $("#answer-outcome").textContent = queuedText(result); }
         else say(t("sent", { parts: result.parts || 1 }));
       } else fail(t(`reason_${result.reason}`));
@@ -392,6 +489,58 @@
         el("td", { className: "num", textContent: a.answered }),
         el("td", { className: "num", textContent: a.median_first_response_minutes ?? "—" }))));
     } catch (error) { report(error); }
+    await renderUsage();
+  }
+
+  // The city's usage and cost for a UTC month (GET /usage, text311/usage.py, as `text311 usage` counts it).
+  // A cost whose price is unknown is shown as unknown and left out of the known total, never guessed.
+  async function renderUsage() {
+    let section = $("#usage-section");
+    if (!section) {
+      const month = el("input", { id: "usage-month", type: "month", value: new Date().toISOString().slice(0, 7) });
+      month.addEventListener("change", renderUsage);
+      section = el("section", { id: "usage-section" },
+        el("h2", { id: "usage-h", textContent: t("usageTitle") }),
+        el("label", { htmlFor: "usage-month", textContent: t("usageMonth") }), month,
+        el("div", { className: "scroll" }, el("table", {}, el("tbody", { id: "usage-rows" }))));
+      $("#stats-rows").closest(".scroll").after(section);
+    }
+    const month = $("#usage-month").value;
+    if (!month) return;
+    try {
+      const usage = await api("GET", `/usage?${new URLSearchParams({ month })}`);
+      const row = (label, value) => el("tr", {}, el("th", { scope: "row", textContent: label }),
+        el("td", { className: "num", textContent: value }));
+      $("#usage-rows").replaceChildren(
+        ...Object.entries(usage.figures).filter(([k]) => !["city_id", "month", "country"].includes(k))
+          .map(([k, v]) => row(k, v)),
+        ...usage.costs.map((c) => row(`${c.label} (${c.quantity})`,
+          c.cost === null ? t("usageUnknown") : `${c.cost} ${usage.currency}`)),
+        row(t("usageTotal", { n: usage.unknown_costs }), `${usage.total_known} ${usage.currency}`));
+    } catch (error) { report(error); }
+  }
+
+  // A supervisor's audit CSV: fetched with the session's token, then saved through a blob link.
+  async function downloadAudit(event) {
+    event.preventDefault();
+    const first = $("#audit-from").value;
+    const last = $("#audit-to").value;
+    const bearer = await token();
+    if (!bearer) return showSignIn(t("sessionExpired"));
+    try {
+      const query = new URLSearchParams({ from: first, to: last });
+      const response = await fetch(`${config.apiUrl}/audit.csv?${query}`, { headers: { Authorization: `Bearer ${bearer}` } });
+      if (!response.ok) {
+        const data = await response.json().catch(() => null);
+        return report(new ApiError(response.status, data));
+      }
+      const link = el("a", { href: URL.createObjectURL(await response.blob()), download: `audit-${first}-${last}.csv` });
+      document.body.append(link);
+      link.click();
+      link.remove();
+      setTimeout(() => URL.revokeObjectURL(link.href), 10000);
+      say(t("auditSaved"));
+    } catch { fail(t("errorNetwork")); }
   }
 
   // ---- wiring -------------------------------------------------------------------------------
@@ -403,6 +552,11 @@
     $("#signin-local").addEventListener("submit", signInLocally);
     $("#filters").addEventListener("submit", (event) => { event.preventDefault(); renderInbox(false); });
     ["#f-status", "#f-view"].forEach((s) => $(s).addEventListener("change", () => renderInbox(false)));
+    $("#list-more").addEventListener("click", morePages);
+    $("#audit-form").addEventListener("submit", downloadAudit);
+    const today = new Date().toLocaleDateString("en-CA"); // YYYY-MM-DD, the browser's own day
+    $("#audit-from").value = today;
+    $("#audit-to").value = today;
     $("#act-claim").addEventListener("click", () => act("claim"));
     $("#act-close").addEventListener("click", () => act("close"));
     $("#act-reopen").addEventListener("click", () => act("reopen"));
@@ -418,11 +572,13 @@
     });
     $("#answer-form").addEventListener("submit", sendAnswer);
     $("#answer").addEventListener("input", updateCount);
+    $("#answer").addEventListener("input", previewAnswer);
     $("#canned").addEventListener("change", () => {
       if (!$("#canned").value) return;
       $("#answer").value = $("#canned").value;
       $("#canned").value = "";
       updateCount();
+      previewAnswer({ now: true }); // no typing pause to wait for: the agent chose this text
       $("#answer").focus();
     });
     window.addEventListener("hashchange", () => { say(""); route(); });
@@ -440,5 +596,11 @@
     else showSignIn();
   }
 
+  // console/settings.js (a supervisor's city settings) draws its screen with these; it loads after this file.
+  window.Text311 = { api, t, el, say, fail, report, show, forgetCanned: () => { canned = null; } };
+  // console/requests.js (service requests) also reads the session's token, the API's URL, the page's language.
+  Object.assign(window.Text311, {
+    token, time, apiUrl: () => config.apiUrl, lang: () => lang, role: () => me && me.role,
+  });
   main().catch(() => fail("Text311: the console could not start (config.json?)."));
 })();

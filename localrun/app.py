@@ -19,6 +19,7 @@ from localrun.events import two_way_sms
 from localrun.lambdas import load_function
 from localrun.mail import Mailbox, MailReceiver
 from localrun.number import LocalNumber
+from localrun.schedule import ScheduleLoop
 from localrun.seed import Seed
 from localrun.ses_simulator import SesSimulator
 from localrun.sms_sink import PhoneLog, SmsSink
@@ -69,6 +70,7 @@ class LocalRun:
         self.web: Any = None
         self._lambda_log: IO[str] | None = None
         self.drainer: DrainerLoop | None = None
+        self.response_targets: ScheduleLoop | None = None
 
     # -- start ------------------------------------------------------------------------------------
 
@@ -115,6 +117,10 @@ class LocalRun:
         # The agents' console: same handler as behind API Gateway, invoked per request (local sign-in).
         self.console_api = load_function("console_api", aws.region, SQS_FUNCTION_TIMEOUT, logs)
         self.drainer = DrainerLoop(load_function("sms_drainer", aws.region, SQS_FUNCTION_TIMEOUT, logs))
+        # The first-response check the stack's schedule runs every 5 minutes (RESPONSE_TARGETS_SECONDS).
+        self.response_targets = ScheduleLoop(
+            load_function("response_targets", aws.region, SQS_FUNCTION_TIMEOUT, logs), "ResponseTargetsSchedule",
+            float(os.environ.get("RESPONSE_TARGETS_SECONDS", "60")))
         self._check_services(services)
 
         self.bus.subscribe(
@@ -135,6 +141,7 @@ class LocalRun:
         )
         self.bus.start()
         self.drainer.start()
+        self.response_targets.start()
         self.smtp = SmtpServer(self.receiver, self.ports.host, self.ports.smtp)
         try:
             self.smtp.start()
@@ -287,7 +294,7 @@ class LocalRun:
     def stop(self) -> None:
         """Stop taking work (the drainer and the bus first, then SMTP and HTTP), give the work in flight
         a short grace, then stop moto. What still runs after the grace is abandoned, not waited on."""
-        workers = [w for w in (self.drainer, self.bus) if w is not None]
+        workers = [w for w in (self.drainer, self.response_targets, self.bus) if w is not None]
         for step in (*(w.stop_taking_work for w in workers), self._stop_smtp, self._stop_web,
                      lambda: self._wait_for(workers), self._stop_aws):
             try:
@@ -297,7 +304,7 @@ class LocalRun:
         if self._lambda_log is not None:
             self._lambda_log.close()
 
-    def _wait_for(self, workers: list[DrainerLoop | EventBus]) -> None:
+    def _wait_for(self, workers: list[DrainerLoop | ScheduleLoop | EventBus]) -> None:
         deadline = time.monotonic() + STOP_GRACE_SECONDS
         abandoned = [w for w in workers if not w.wait_stopped(max(0.0, deadline - time.monotonic()))]
         if abandoned:

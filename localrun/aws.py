@@ -18,6 +18,7 @@ from typing import Any
 import boto3
 from moto.server import ThreadedMotoServer
 
+from localrun import ROOT
 from localrun.events import ACCOUNT
 from stacks.config import Deployment
 from text311.adapters.dynamodb import TABLES
@@ -126,6 +127,7 @@ def provision(deployment: Deployment, host: str, port: int) -> LocalAws:
     outbound_url = _outbound_queue(sqs)
 
     _email(client, deployment)
+    user_pool_id = _user_pool(client("cognito-idp"))
 
     environment = {
         **table_names(),
@@ -149,12 +151,21 @@ def provision(deployment: Deployment, host: str, port: int) -> LocalAws:
         "SUPPORT_CONTACT": deployment.support_contact,
         "SERVED_COUNTRIES": ",".join(deployment.served_countries),
         "CONVERSATION_IDLE_DAYS": str(deployment.conversation_idle_days),
+        # Addresses in texts get their point from the demo cities' address file (Amazon Location in AWS).
+        "GEOCODER": "address-file",
+        "ADDRESS_FILE": str(ROOT / "config" / "local-addresses.yaml"),
+        # A city that turns translation on is translated by the demo's phrasebook here (never a network call;
+        # every text it returns says "[local phrasebook]"); by Amazon Translate in AWS (text311.translation).
+        "TRANSLATOR": "local-phrasebook",
         "RETENTION_DAYS": str(deployment.retention_days),
         "AWS_REGION": region,
         "AWS_DEFAULT_REGION": region,
         "AWS_ENDPOINT_URL": endpoint,
         # The console's demo sign-in signs sessions with this key; a new one each start.
         "LOCAL_SESSION_KEY": secrets.token_hex(32),
+        # The console's agents (text311.agents): a supervisor invites and disables them in this moto pool; the
+        # demo sign-in still takes any address the city allows, and refuses one a supervisor disabled.
+        "USER_POOL_ID": user_pool_id,
         "POWERTOOLS_SERVICE_NAME": "text311",
         "POWERTOOLS_METRICS_NAMESPACE": "Text311",
         "POWERTOOLS_LOG_LEVEL": "INFO",
@@ -163,6 +174,15 @@ def provision(deployment: Deployment, host: str, port: int) -> LocalAws:
         "POWERTOOLS_TRACE_DISABLED": "true",
     }
     return LocalAws(server, endpoint, region, environment, inbound, events, failures_arn, outbound_url)
+
+
+def _user_pool(cognito: Any) -> str:
+    """The console's pool as stacks/console.py makes it: email as the sign-in name, the city (immutable) and
+    the role as custom attributes. moto mails no invitation: the local run's sign-in is the demo form."""
+    schema = [{"Name": "municipality_id", "AttributeDataType": "String", "Mutable": False},
+              {"Name": "role", "AttributeDataType": "String", "Mutable": True}]
+    created = cognito.create_user_pool(PoolName="text311-agents", UsernameAttributes=["email"], Schema=schema)
+    return created["UserPool"]["Id"]
 
 
 def _queued_topic(client: Any, name: str) -> Topic:

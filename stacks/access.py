@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sqs as sqs
 
 from stacks.security import DECRYPT, READ_KEY, WRITE_KEY, Security
@@ -55,17 +56,41 @@ SMS_DRAINER: TableAccess = {
 CONSOLE_API: TableAccess = {
     # ConsoleService: a thread by key (get), claim/assign/close/reopen, an answer's opted-out flag
     "conversations_table": ("GetItem", "UpdateItem"),
-    # the inbox and the supervisor's stats (ConversationModel.by_activity.query, an LSI)
+    # the inbox, its search and the supervisor's stats (ConversationModel.by_activity.query, an LSI)
     "conversations_table/index/by-activity": ("Query",),
+    # the resident's earlier conversations beside a thread (by_resident.query, filtered to the city)
+    "conversations_table/index/by-resident": ("Query",),
     # the thread's messages (query), an answer or a note recorded once (put, get), its status (update)
     "messages_table": ("GetItem", "PutItem", "Query", "UpdateItem"),
     # the resident's opt-out read before an answer, mark_opted_out after a refused SMS
     "residents_table": ("GetItem", "UpdateItem"),
-    "subscribers_table": ("GetItem",),
+    # the city (get); a supervisor's settings (text311.city_settings, text311.agents: roster and allow-list,
+    # canned answers, hours, target), each one conditional UpdateItem
+    "subscribers_table": ("GetItem", "UpdateItem"),
     # CityOutboundLimiter.allow_outbound: one TransactWriteItems of two conditional updates
     "limits_table": ("UpdateItem",),
     # Powertools idempotency of the answer (get/put/update/delete its record), the drainer's status item
     "idempotency_table": ("DeleteItem", "GetItem", "PutItem", "UpdateItem"),
+    # text311.audit: an entry per action (conditional put); the CSV export (Query of the city's
+    # partition) and a thread's history (the by-conversation index)
+    "audit_table": ("PutItem", "Query"),
+    "audit_table/index/by-conversation": ("Query",),
+    # text311.console_requests through RequestCommands (as #request/#status): a filing's TransactWriteItems
+    # (counter update, request and claim puts), a status change (update, or update and claim put), a
+    # click's audit claimed once (put), a request, claim or counter read (get); the city's list and
+    # export (by-requested), a thread's requests (by-conversation); the search by reference (get)
+    "requests_table": ("GetItem", "PutItem", "UpdateItem"),
+    "requests_table/index/by-requested": ("Query",),
+    "requests_table/index/by-conversation": ("Query",),
+}
+
+RESPONSE_TARGETS: TableAccess = {
+    # text311.response_targets: the cities with a target (a filtered Scan of the small table), each
+    # city's record (services.subscribers, GetItem)
+    "subscribers_table": ("GetItem", "Scan"),
+    # a city's waiting conversations (by-activity, an LSI), each breach claimed or given back (update)
+    "conversations_table": ("UpdateItem",),
+    "conversations_table/index/by-activity": ("Query",),
 }
 
 MAIL_EVENTS: TableAccess = {
@@ -79,6 +104,15 @@ MAIL_EVENTS: TableAccess = {
     "subscribers_table": ("GetItem",),
 }
 
+OPEN311_API: TableAccess = {
+    # text311.open311: the city (services.subscribers), its key hash and publish flag (a projected get)
+    "subscribers_table": ("GetItem",),
+    # ServiceRequestStore.get and the counter (get), file: one TransactWriteItems of the counter's
+    # conditional update and the request's conditional put; list: the by-requested index
+    "requests_table": ("GetItem", "PutItem", "UpdateItem"),
+    "requests_table/index/by-requested": ("Query",),
+}
+
 # inbound_sms and inbound_email keep the sets CDK's grant_read_data / grant_read_write_data give (not
 # narrowed yet), only without the unconditioned key grant those helpers add.
 READ_DATA = ("BatchGetItem", "ConditionCheckItem", "DescribeTable", "GetItem", "GetRecords", "GetShardIterator",
@@ -89,6 +123,13 @@ INBOUND: TableAccess = {
     **{name: READ_WRITE_DATA for name in ("residents_table", "conversations_table", "messages_table",
                                           "idempotency_table", "limits_table")},
     "conversations_table/index/*": READ_WRITE_DATA,
+    # text311.service_requests: #request files (a TransactWriteItems of an Update and Puts: PutItem,
+    # UpdateItem), #status appends (UpdateItem), claims and requests read (GetItem); a conversation's
+    # requests (#status, STATUS) by the by-conversation LSI
+    "requests_table": ("GetItem", "PutItem", "UpdateItem"),
+    "requests_table/index/by-conversation": ("Query",),
+    # text311.audit: an emailed answer and each #request/#status it ran (AnswerService._audit)
+    "audit_table": ("PutItem",),
 }
 
 _WRITES = frozenset({"PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem"})
@@ -110,6 +151,32 @@ def grant_tables(
         )
     writes = any(_WRITES.intersection(actions) for actions in access.values())
     security.grant_data_key(grantee, "dynamodb", WRITE_KEY if writes else READ_KEY)
+
+
+def grant_geocode(grantee: iam.IGrantable, region: str) -> None:
+    """Amazon Location Places v2 ``Geocode`` (text311.geocoders.AmazonLocationGeocoder): the Places
+    API's only resource is AWS's provider in the region, ``arn:aws:geo-places:<region>::provider/default``."""
+    grantee.grant_principal.add_to_principal_policy(
+        iam.PolicyStatement(
+            actions=["geo-places:Geocode"], resources=[f"arn:aws:geo-places:{region}::provider/default"]
+        )
+    )
+
+
+TRANSLATE_POLICY = "Translate"
+
+
+def grant_translate(function: lambda_.Function) -> iam.Policy:
+    """Amazon Translate ``TranslateText`` (text311.translation.AmazonTranslateTranslator), in a policy of
+    its own (the function's child ``Translate``) so that its ``Resource: *`` is suppressed there alone: the
+    action has no resource ARN (a custom terminology or parallel data would be one; none is used)."""
+    assert function.role is not None
+    return iam.Policy(
+        function,
+        TRANSLATE_POLICY,
+        roles=[function.role],
+        statements=[iam.PolicyStatement(actions=["translate:TranslateText"], resources=["*"])],
+    )
 
 
 def grant_consume(grantee: iam.IGrantable, queue: sqs.IQueue, security: Security) -> None:

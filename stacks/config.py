@@ -172,6 +172,14 @@ class ReceiptRuleSetSettings(BaseModel):
         return self.mode == "create_and_activate"
 
 
+def _language_file(code: str) -> str:
+    from text311.i18n import catalog
+
+    if code not in catalog().languages:
+        raise ValueError(f"{code!r} has no language file (one of {', '.join(sorted(catalog().languages))})")
+    return code
+
+
 class Deployment(BaseModel):
     """One region's deployment. ``Text311-<region>`` is its stack."""
 
@@ -203,6 +211,15 @@ class Deployment(BaseModel):
     console: ConsoleSettings | None = None
     console_url: Annotated[str, Field(pattern=r"^(https://\S+)?$")] = ""
     support_contact: str = Field(default="text311.ca", min_length=1, max_length=60)
+    # The languages this region's residents write in, first the most common: the language detection's priors
+    # and the answer's language while a resident has named no city (REGION_LANGUAGES; docs/languages.md).
+    region_languages: list[Annotated[str, AfterValidator(_language_file)]] = Field(
+        default_factory=lambda: ["en", "fr"], min_length=1
+    )
+    # Where a resident's address becomes a point for the city's mail and its service requests:
+    # "amazon-location" (Amazon Location Places in this region, geo-places:Geocode; billed per request),
+    # or "none" (the point only from a map link or coordinates in the text).
+    geocoder: Literal["none", "amazon-location"] = "none"
     log_retention_days: Literal[7, 14, 30, 60, 90, 180, 365] = 30
     # SES receives mail only in some regions (config/ses-receiving-regions.yaml). In a region that
     # cannot, the receipt rule, raw-mail bucket and a forwarder live in this region instead

@@ -2,7 +2,7 @@
 
     browser ──▶ CloudFront (OAC, security headers) ──▶ private S3 bucket: console/ + config.json
     browser ──▶ Cognito hosted UI (auth code + PKCE) ──▶ ID token
-    browser ──Bearer ID token──▶ HTTP API (JWT authorizer on every route, CORS = console origin only)
+    browser ──Bearer ID token──▶ HTTP API (JWT authorizer on every console route, CORS = console origin only)
             ──▶ console_api Lambda (built in stacks/functions.py)
 
 The construct is made in two steps because the function needs the console's URL (``CONSOLE_URL``)
@@ -36,6 +36,7 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_s3_deployment as s3deploy
+from cdk_nag import NagPackSuppression, NagSuppressions
 from constructs import Construct
 
 from stacks.config import ROOT, ConsoleSettings
@@ -47,9 +48,20 @@ HANDLER = ROOT / "functions" / "console_api" / "handler.py"
 THROTTLE_RATE = 50
 THROTTLE_BURST = 100
 ALLOWED_HEADERS = ["authorization", "content-type", "idempotency-key"]
+# The public Open311 API (docs/service-requests.md) on the same API, its own limits per route: open
+# data read by city portals and apps (GET), requests filed by a city's own clients (POST).
+OPEN311_PATH = "/open311/v2/{proxy+}"
+OPEN311_THROTTLE = {"GET": (20, 40), "POST": (2, 5)}  # method → (rate per second, burst)
+OPEN311_PUBLIC = (
+    "Open311 GeoReport v2 is public open data by specification (GET needs no key); a POST is authorized "
+    "by the city's api_key in the form, checked in constant time against its stored SHA-256 by the "
+    "function, which the specification defines instead of a bearer token. Throttled per route on the stage."
+)
 # Custom attributes set by an administrator only (admin-create-user); the app client cannot write them.
 MUNICIPALITY_ATTRIBUTE = "municipality_id"
 ROLE_ATTRIBUTE = "role"
+# What the console function may do in the pool (text311.adapters.cognito_users).
+AGENT_DIRECTORY_ACTIONS = ("AdminCreateUser", "AdminDisableUser", "AdminEnableUser", "ListUsers")
 _ROUTE = re.compile(r'^@app\.(get|post)\("([^"]+)"\)', re.MULTILINE)
 
 
@@ -222,7 +234,7 @@ class Console(Construct):
             self,
             "Api",
             api_name="text311-console",
-            description="Text311 console API (Cognito JWT on every route)",
+            description="Text311 console API (Cognito JWT on every console route; Open311 routes public)",
             create_default_stage=False,
             default_authorizer=self.authorizer,
             cors_preflight=apigwv2.CorsPreflightOptions(
@@ -295,6 +307,36 @@ class Console(Construct):
                         )
                     ]
                 )
+
+    def grant_agent_directory(self, function: lambda_.Function) -> None:
+        """A supervisor's agents (text311.agents): the pool's id, and exactly the four calls the directory
+        makes, on this pool only. No AdminUpdateUserAttributes: a city or a role is set once, at invitation."""
+        function.add_environment("USER_POOL_ID", self.user_pool.user_pool_id)
+        function.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=[f"cognito-idp:{action}" for action in AGENT_DIRECTORY_ACTIONS],
+                resources=[self.user_pool.user_pool_arn],
+            )
+        )
+
+    def serve_open311(self, function: lambda_.IFunction) -> None:
+        """``GET|POST /open311/v2/{proxy+}`` without the JWT authorizer (open data; a POST carries the
+        city's api_key, checked by the function), each method throttled on its own on the stage."""
+        integration = integrations.HttpLambdaIntegration("Open311Api", function)
+        stage = self.stage.node.default_child
+        assert isinstance(stage, apigwv2.CfnStage)
+        settings = {}
+        for method, (rate, burst) in OPEN311_THROTTLE.items():
+            for route in self.api.add_routes(
+                path=OPEN311_PATH, methods=[apigwv2.HttpMethod[method]], integration=integration,
+                authorizer=apigwv2.HttpNoneAuthorizer(),
+            ):
+                stage.node.add_dependency(route)  # a route setting names a route that must exist first
+                NagSuppressions.add_resource_suppressions(route, [
+                    NagPackSuppression(id=rule, reason=OPEN311_PUBLIC) for rule in ("AwsSolutions-APIG4",
+                                                                                     "AwsSolutions-COG4")])
+            settings[f"{method} {OPEN311_PATH}"] = {"ThrottlingRateLimit": rate, "ThrottlingBurstLimit": burst}
+        stage.route_settings = settings
 
     # -- SPA hosting ------------------------------------------------------------------------------
 

@@ -16,9 +16,19 @@ from constructs import Construct
 
 from text311.adapters.dynamodb import TABLES, ttl_attribute
 
-# Tables whose loss would lose residents' conversations or the cities' registration: kept when the
-# stack is deleted, and protected from deletion. The idempotency table only holds 7-day records.
-RETAINED = frozenset({"subscribers_table", "residents_table", "conversations_table", "messages_table"})
+# Tables whose loss would lose residents' conversations, the cities' registration or their records
+# (service requests, the audit trail): kept when the stack is deleted, and protected from deletion.
+# The idempotency table only holds 7-day records.
+RETAINED = frozenset(
+    {
+        "subscribers_table",
+        "residents_table",
+        "conversations_table",
+        "messages_table",
+        "requests_table",
+        "audit_table",
+    }
+)
 
 _TYPES = {
     "S": dynamodb.AttributeType.STRING,

@@ -21,6 +21,11 @@ Secrets Manager), never for a direct KMS call. Each function logs to its own gro
   resident's opt-out; read subscribers and SES send (the agent is told when an answer cannot be
   delivered); kms:Decrypt only on the phone key (a queued message carries its number sealed by the
   phone vault, so the queue, its DLQ and request logs hold none).
+- open311_api (with the console's HTTP API): read the city (subscribers), read and file its service
+  requests (requests table and its by-requested index); nothing else.
+- response_targets: every few minutes (EventBridge), the cities with a first-response target (a filtered
+  Scan of subscribers), their waiting conversations (by-activity), each breach claimed by a conditional
+  update; SES send (the supervisors' mail). No SMS, no secret, no phone key.
 - mail_events: SES's Send event noted on its thread; a bounce, complaint or delay set on the text; after
   a permanent bounce, the resident's notice queued (a producer: the phone key, to unseal the thread's
   number and seal it for the queue; no secret, no SES send).
@@ -29,13 +34,26 @@ Secrets Manager), never for a direct KMS call. Each function logs to its own gro
 from __future__ import annotations
 
 import jsii
-from aws_cdk import Duration
+from aws_cdk import Duration, Stack
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from stacks.access import CONSOLE_API, DELIVERY_STATUS, INBOUND, MAIL_EVENTS, SMS_DRAINER, grant_tables
+from stacks.access import (
+    CONSOLE_API,
+    DELIVERY_STATUS,
+    INBOUND,
+    MAIL_EVENTS,
+    OPEN311_API,
+    RESPONSE_TARGETS,
+    SMS_DRAINER,
+    grant_geocode,
+    grant_tables,
+    grant_translate,
+)
 from stacks.config import Deployment
 from stacks.console import Console
 from stacks.data import Data
@@ -45,10 +63,15 @@ from stacks.outbound import DRAINER_TIMEOUT, Outbound
 from stacks.packaging import Layers, plain_function
 from stacks.security import SEND_KEY, Security
 
+# The Open311 API's reserved concurrency: 20 requests a second of ~100 ms each need about 2.
+OPEN311_CONCURRENCY = 10
+
 SQS_FUNCTION_TIMEOUT = Duration.seconds(30)
 EMAIL_FUNCTION_TIMEOUT = Duration.seconds(60)
 # Under API Gateway's 30 s integration limit, with room for the SMS sender's retries.
 API_FUNCTION_TIMEOUT = Duration.seconds(15)
+# First-response targets are minutes long: a check every 5 minutes mails a breach within 5 minutes of it.
+RESPONSE_TARGETS_SCHEDULE = events.Schedule.rate(Duration.minutes(5))
 
 
 def _defaults(*aliases: str) -> dict[str, str]:
@@ -92,22 +115,28 @@ class Functions(Construct):
             # The console's CloudFront (or own-domain) URL when this stack serves it.
             "CONSOLE_URL": console.url if console else deployment.console_url,
             "SUPPORT_CONTACT": deployment.support_contact,
+            "REGION_LANGUAGES": ",".join(deployment.region_languages),
             "SERVED_COUNTRIES": ",".join(deployment.served_countries),
             "CONVERSATION_IDLE_DAYS": str(deployment.conversation_idle_days),
             "RETENTION_DAYS": str(deployment.retention_days),
+            "GEOCODER": "" if deployment.geocoder == "none" else deployment.geocoder,
             # Abuse and spend limits (text311.limits) and the subscriber cache: the Settings defaults.
             **_defaults("FLOOD_LIMIT_PER_MINUTE", "CITY_SMS_PER_HOUR", "CITY_SMS_PER_DAY", "SUBSCRIBER_CACHE_SECONDS"),
             "POWERTOOLS_SERVICE_NAME": "text311",
             "POWERTOOLS_METRICS_NAMESPACE": "Text311",
             "POWERTOOLS_LOG_LEVEL": "INFO",
+            "TRANSLATOR": "",  # none, but for the functions below that translate
         }
         self.deployment = deployment
         self.security = security
+        # The functions that translate (text311.translation): a resident's text for the city's mail, an
+        # agent's answer before it is queued, the console's preview. Each gets translate:TranslateText.
+        translating = {**environment, "TRANSLATOR": "amazon-translate"}
 
         self.inbound_sms = self._function(
             "InboundSms",
             "inbound_sms",
-            environment,
+            translating,
             memory=1024,
             timeout=SQS_FUNCTION_TIMEOUT,
             description="Two-way SMS from SQS: dialog, conversation, mail to the city",
@@ -125,7 +154,7 @@ class Functions(Construct):
         self.inbound_email = self._function(
             "InboundEmail",
             "inbound_email",
-            environment,
+            translating,
             memory=512,
             timeout=EMAIL_FUNCTION_TIMEOUT,
             description="Agents' email answers from SES: checks, then SMS to the resident",
@@ -159,9 +188,12 @@ class Functions(Construct):
         security.grant_phone_crypto(self.mail_events)  # the city-unreachable notice (text311.mail_feedback)
         for function in (self.inbound_sms, self.inbound_email):
             grant_tables(function, tables, INBOUND, security)
+            if deployment.geocoder == "amazon-location":
+                grant_geocode(function, Stack.of(self).region)
             security.grant_phone_crypto(function)
             security.grant_secrets(function)
             email.grant_send_email(function)
+            grant_translate(function)
         email.grant_read_raw_mail(self.inbound_email)
         grant_tables(self.delivery_status, tables, DELIVERY_STATUS, security)
         email.grant_send_email(self.delivery_status)
@@ -182,17 +214,59 @@ class Functions(Construct):
         )
         self._grant_drainer(self.sms_drainer, security, data, messaging, email, outbound)
 
+        # First-response targets (text311.response_targets): a tick every few minutes mails each breach
+        # once to the city's supervisors. A missed tick is caught by the next one: no retry, no DLQ.
+        self.response_targets = self._function(
+            "ResponseTargets",
+            "response_targets",
+            environment,
+            memory=256,
+            timeout=Duration.minutes(2),
+            description="First-response targets: overdue conversations mailed once to the city's supervisors",
+            retry_attempts=0,
+        )
+        grant_tables(self.response_targets, data.tables, RESPONSE_TARGETS, security)
+        email.grant_send_email(self.response_targets)
+        self.response_targets_schedule = events.Rule(
+            self,
+            "ResponseTargetsSchedule",
+            description="Text311: mail the supervisors of conversations waiting beyond their city's target",
+            schedule=RESPONSE_TARGETS_SCHEDULE,
+            targets=[targets.LambdaFunction(self.response_targets, retry_attempts=0,
+                                            max_event_age=Duration.minutes(5))],
+        )
+
         self.console_api: lambda_.Function | None = None
+        self.open311_api: lambda_.Function | None = None
         if console is not None:
             self.console_api = self._function(
                 "ConsoleApi",
                 "console_api",
-                environment,
+                translating,
                 memory=512,
                 timeout=API_FUNCTION_TIMEOUT,
                 description="Agents' console API behind API Gateway's JWT authorizer",
             )
             self._grant_console(self.console_api, security, data, email)
+            if deployment.geocoder == "amazon-location":  # a typed address in the console's filing form
+                grant_geocode(self.console_api, Stack.of(self).region)
+            grant_translate(self.console_api)
+            console.grant_agent_directory(self.console_api)  # supervisors invite and disable agents
+            # The public Open311 API, a route of the console's HTTP API: the city and its requests
+            # (stacks/access.py OPEN311_API); no secret, no phone key, no SES, no SMS, no queue.
+            self.open311_api = self._function(
+                "Open311Api",
+                "open311_api",
+                environment,
+                memory=256,
+                timeout=API_FUNCTION_TIMEOUT,
+                description="Open311 GeoReport v2 API: services and service requests of each city, open data",
+            )
+            # Public and unauthenticated: at most this many at once, so a flood of open-data reads can
+            # never take the account's concurrency from the functions that carry residents' texts.
+            self.open311_api.node.default_child.reserved_concurrent_executions = OPEN311_CONCURRENCY
+            grant_tables(self.open311_api, data.tables, OPEN311_API, security)
+            console.serve_open311(self.open311_api)
         for producer in self.producers.values():
             outbound.grant_enqueue(producer)
 
@@ -234,8 +308,11 @@ class Functions(Construct):
 
     @property
     def all(self) -> dict[str, lambda_.Function]:
-        return {**self.producers, "delivery_status": self.delivery_status, "sms_drainer": self.sms_drainer,
-                "mail_events": self.mail_events}
+        functions = {**self.producers, "delivery_status": self.delivery_status, "sms_drainer": self.sms_drainer,
+                     "mail_events": self.mail_events, "response_targets": self.response_targets}
+        if self.open311_api is not None:
+            functions["open311_api"] = self.open311_api
+        return functions
 
     def _function(
         self,

@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING
 from cdk_nag import NagPackSuppression, NagSuppressions
 from constructs import IConstruct
 
+from stacks.access import TRANSLATE_POLICY
+
 if TYPE_CHECKING:
     from stacks.region_stack import RegionStack
 
@@ -23,6 +25,11 @@ TABLE_INDEXES = (
     "inbound_sms and inbound_email keep CDK's read/write grant on the conversations table and its indexes "
     "(GSI by-resident, LSI by-activity); IAM names an index only as <table ARN>/index/<name>, and this "
     "wildcard is limited to that table. The other functions name each index they query."
+)
+TRANSLATE = (
+    "Amazon Translate's TranslateText has no resource-level permission for a plain translation (only a "
+    "custom terminology or parallel data has an ARN, and none is used), so IAM requires Resource '*'. "
+    "The statement is alone in its policy, on the three functions that translate."
 )
 XRAY = (
     "Active tracing: xray:PutTraceSegments and xray:PutTelemetryRecords support no resource-level "
@@ -85,6 +92,9 @@ def suppress(stack: RegionStack) -> None:
                 )
             )
         _suppress(role, *role_suppressions, children=True)
+        translate = function.node.try_find_child(TRANSLATE_POLICY)
+        if translate is not None:
+            _suppress(translate, _nag("AwsSolutions-IAM5", TRANSLATE, ["Resource::*"]))
         for child in function.node.children:
             if child.node.id.startswith("inlinePolicyAddedToExecutionRole"):
                 _suppress(child, _nag("AwsSolutions-IAM5", XRAY, ["Resource::*"]))

@@ -40,7 +40,11 @@ FIRST_OCCURRENCE_ALARMS = {
     "OutboundCallbackFailed": "an SMS was sent or failed but its record or the agent's notice was not written",
     "OutboundHandoffFailed": "the drainer could not start its successor: SMS wait for the next tick",
     "OutboundSpendLimit": "the account's monthly SMS spend limit is reached: every SMS now fails",
+    "AuditWriteFailed": "a change was made but its audit entry was not written (the trail has a gap)",
 }
+# Heartbeats (lease renewal, visibility extension, status) the drainer could not make in 5 minutes. One is
+# retried at the next beat; this many means DynamoDB or SQS keeps refusing and a takeover is near.
+HEARTBEAT_FAILURES_ALARM = 5
 # Numbers refused (not served, premium, unallocated…) in 5 minutes, inbound and outbound together. A
 # few a day are typos and foreign visitors; this many at once is SMS pumping under way.
 NUMBERS_REFUSED_ALARM = 20
@@ -144,6 +148,11 @@ class Observability(Construct):
             f"Text311: more than {NUMBERS_REFUSED_ALARM} numbers refused in 5 minutes (SMS pumping under "
             "way?); the dashboard splits them by direction and reason",
         )
+        self._alarm_above(
+            service_metric("OutboundHeartbeatFailed"), "OutboundHeartbeatFailures", HEARTBEAT_FAILURES_ALARM,
+            f"Text311: more than {HEARTBEAT_FAILURES_ALARM} drainer heartbeats failed in 5 minutes (lease, "
+            "visibility or status not renewed); a successor takes over when the lease expires",
+        )
         self._drainer_alarms(outbound)
         self._queue_age_alarms(outbound, {dlq.node.path for dlq in dead_letter_queues.values()})
         # Minimum per minute: every estimate in the minute was above the threshold, not one spike.
@@ -231,7 +240,13 @@ class Observability(Construct):
             cloudwatch.GraphWidget(
                 title="First-response time per city (seconds, average)",
                 left=[split_by("city", "FirstResponseTime", "Average", "first response")],
-                width=24,
+                width=12,
+            ),
+            # text311.response_targets: conversations that waited beyond their city's first-response target
+            cloudwatch.GraphWidget(
+                title="First-response target breaches per city",
+                left=[split_by("city", "FirstResponseBreached", "Sum", "breached")],
+                width=12,
             ),
         )
         self.dashboard.add_widgets(

@@ -26,9 +26,15 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from text311 import services
 from text311.addresses import AddressRefused
+from text311.agents import AgentConflict, AgentError
 from text311.auth import Caller, Unauthorized, caller_from_claims
+from text311.city_settings import SettingsRefused
 from text311.console import Conflict, Forbidden, NotFound
+from text311.console_requests import BadCursor as RequestsBadCursor
+from text311.console_requests import ConsoleRequests, RequestFilters, RequestRefused
+from text311.console_search import BadCursor
 from text311.observability import logger, metrics, tracer
+from text311.service_requests import UnknownRequest
 
 # CORS is API Gateway's (the console's origin only); the local run serves page and API from one origin.
 app = APIGatewayHttpResolver()
@@ -36,9 +42,14 @@ app = APIGatewayHttpResolver()
 
 def caller() -> Caller:
     try:
-        return caller_from_claims(services.claims_verifier().claims(app.current_event.raw_event))
+        found = caller_from_claims(services.claims_verifier().claims(app.current_event.raw_event))
     except Unauthorized as exc:
         raise UnauthorizedError(str(exc)) from exc
+    # An ID token outlives a disable by up to an hour: the city's roster (text311.agents) ends it now.
+    city = services.subscribers().get(found.municipality_id)
+    if city is not None and found.email in city.disabled_agents:
+        raise ServiceError(403, "this account is disabled")
+    return found
 
 
 def json_object() -> dict[str, Any]:
@@ -78,6 +89,11 @@ def address_refused(exc: AddressRefused) -> Response:
     raise BadRequestError(f"agent: {exc}")
 
 
+@app.exception_handler(BadCursor)
+def bad_cursor(exc: BadCursor) -> Response:
+    raise BadRequestError(str(exc))
+
+
 @app.exception_handler(Conflict)
 def conflict(exc: Conflict) -> Response:
     raise ServiceError(409, str(exc))
@@ -92,7 +108,7 @@ def me() -> dict[str, Any]:
 @app.get("/conversations")
 def list_conversations() -> dict[str, Any]:
     q = app.current_event.get_query_string_value
-    return {"conversations": services.console_service().list(caller(), q("status", "open"), q("view"), q("q"))}
+    return services.console_service().list(caller(), q("status", "open"), q("view"), q("q"), q("cursor"))
 
 
 @app.get("/conversations/<conversation_id>")
@@ -133,6 +149,12 @@ def answer(conversation_id: str) -> dict[str, Any]:
     return answer_once()(request=request)
 
 
+@app.post("/conversations/<conversation_id>/preview")
+def preview(conversation_id: str) -> dict[str, Any]:
+    # The answer as the resident would receive it (a machine translation), before it is sent: no SMS.
+    return services.console_service().preview(caller(), conversation_id, body_text("text"))
+
+
 @app.post("/conversations/<conversation_id>/claim")
 def claim(conversation_id: str) -> dict[str, Any]:
     return services.console_service().claim(caller(), conversation_id)
@@ -166,6 +188,196 @@ def canned() -> dict[str, Any]:
 @app.get("/stats")
 def stats() -> dict[str, Any]:
     return services.console_service().stats(caller())
+
+
+@app.get("/usage")
+def usage() -> dict[str, Any]:
+    # The supervisor's own city's usage and cost for a UTC month (?month=YYYY-MM), as the CLI counts it.
+    from text311.usage import Month
+
+    month = app.current_event.get_query_string_value("month") or ""
+    try:
+        Month.parse(month)
+    except ValueError as exc:
+        raise BadRequestError(str(exc)) from exc
+    return services.console_service().usage(caller(), month)
+
+
+@app.get("/audit.csv")
+def audit_csv() -> Response:
+    """A supervisor's export of the city's audit trail, ``?from=YYYY-MM-DD&to=YYYY-MM-DD``."""
+    q = app.current_event.get_query_string_value
+    c = caller()
+    try:
+        body = services.console_service().audit_csv(c, q("from", "") or "", q("to", "") or "")
+    except ValueError as exc:
+        raise BadRequestError(str(exc)) from exc
+    name = f"audit-{c.municipality_id}-{q('from')}-{q('to')}.csv"
+    return Response(
+        status_code=200,
+        content_type="text/csv; charset=utf-8",
+        body=body,
+        headers={"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"},
+    )
+
+
+# -- a supervisor's city settings (text311.city_settings) ---------------------------------------------
+
+
+@app.exception_handler(SettingsRefused)
+def settings_refused(exc: SettingsRefused) -> Response:
+    raise BadRequestError(str(exc))
+
+
+@app.exception_handler(AgentError)
+def agent_refused(exc: AgentError) -> Response:
+    raise BadRequestError(f"agent: {exc}")
+
+
+@app.exception_handler(AgentConflict)
+def agent_conflict(exc: AgentConflict) -> Response:
+    raise ServiceError(409, f"agent: {exc}")
+
+
+@app.get("/settings")
+def read_settings() -> dict[str, Any]:
+    return services.city_settings().view(caller())
+
+
+@app.post("/settings/agents")
+def invite_agent() -> dict[str, Any]:
+    role = json_object().get("role", "agent")
+    return services.city_settings().invite(caller(), body_text("email", 254), role if isinstance(role, str) else "")
+
+
+@app.post("/settings/agents/disable")
+def disable_agent() -> dict[str, Any]:
+    return services.city_settings().set_agent_enabled(caller(), body_text("email", 254), False)
+
+
+@app.post("/settings/agents/enable")
+def enable_agent() -> dict[str, Any]:
+    return services.city_settings().set_agent_enabled(caller(), body_text("email", 254), True)
+
+
+@app.post("/settings/canned")
+def set_canned() -> dict[str, Any]:
+    answers = json_object().get("answers")
+    if not isinstance(answers, list):
+        raise BadRequestError("answers: a list of texts is required")
+    return services.city_settings().set_canned(caller(), body_text("language", 8), answers)
+
+
+@app.post("/settings/hours")
+def set_hours() -> dict[str, Any]:
+    body = json_object()
+    weekly, holidays = body.get("weekly"), body.get("holidays", [])
+    if (weekly is not None and not isinstance(weekly, dict)) or not isinstance(holidays, list):
+        raise BadRequestError("weekly: an object of weekday to hours, or null; holidays: a list of dates")
+    return services.city_settings().set_hours(caller(), weekly, holidays)
+
+
+@app.post("/settings/target")
+def set_target() -> dict[str, Any]:
+    return services.city_settings().set_target(caller(), json_object().get("minutes"))
+
+
+# -- service requests (text311.console_requests) --------------------------------------------------------
+
+
+@cache
+def console_requests() -> ConsoleRequests:
+    return ConsoleRequests(console=services.console_service())
+
+
+@app.exception_handler(UnknownRequest)
+def unknown_request(exc: UnknownRequest) -> Response:
+    raise NotFoundError("no such request")
+
+
+@app.exception_handler(RequestRefused)
+def request_refused(exc: RequestRefused) -> Response:
+    raise BadRequestError(str(exc))
+
+
+@app.exception_handler(RequestsBadCursor)
+def requests_bad_cursor(exc: RequestsBadCursor) -> Response:
+    raise BadRequestError(str(exc))
+
+
+def click_key() -> str:
+    """The browser's Idempotency-Key: a retried click files and texts nothing twice (as an answer)."""
+    key = (app.current_event.headers.get("idempotency-key") or "").strip()
+    if not key or len(key) > 128:
+        raise BadRequestError("Idempotency-Key: a header of 1 to 128 characters is required")
+    return key
+
+
+def ui_language() -> str:
+    return app.current_event.get_query_string_value("lang", "") or "en"
+
+
+def request_filters() -> RequestFilters:
+    q = app.current_event.get_query_string_value
+    return RequestFilters(
+        status=q("status") or None,
+        service_code=q("service_code") or None,
+        first=q("from") or None,
+        last=q("to") or None,
+        cursor=q("cursor") or None,
+    )
+
+
+@app.get("/conversations/<conversation_id>/requests")
+def conversation_requests(conversation_id: str) -> dict[str, Any]:
+    return console_requests().for_conversation(caller(), conversation_id, ui_language())
+
+
+@app.post("/conversations/<conversation_id>/requests")
+def file_request(conversation_id: str) -> dict[str, Any]:
+    key = click_key()
+    address = json_object().get("address") or ""
+    if not isinstance(address, str) or len(address) > 200:
+        raise BadRequestError("address: a text of at most 200 characters")
+    return console_requests().file(
+        caller(), conversation_id, body_text("service_code", 64), address, key, ui_language()
+    )
+
+
+@app.get("/requests")
+def list_requests() -> dict[str, Any]:
+    return console_requests().page(caller(), request_filters(), ui_language())
+
+
+@app.get("/requests.csv")
+def requests_csv() -> Response:
+    """A supervisor's export of the filtered list (``status``, ``service_code``, ``from``, ``to``)."""
+    c = caller()
+    body = console_requests().export_csv(c, request_filters())
+    return Response(
+        status_code=200,
+        content_type="text/csv; charset=utf-8",
+        body=body,
+        headers={
+            "Content-Disposition": f'attachment; filename="requests-{c.municipality_id}.csv"',
+            "Cache-Control": "no-store",
+        },
+    )
+
+
+@app.get("/requests/<reference>")
+def read_request(reference: str) -> dict[str, Any]:
+    return console_requests().get(caller(), reference, ui_language())
+
+
+@app.post("/requests/<reference>/status")
+def set_request_status(reference: str) -> dict[str, Any]:
+    key = click_key()
+    body = json_object()
+    note = body.get("note") or ""
+    if not isinstance(note, str):
+        raise BadRequestError("note: a text is required")
+    return console_requests().set_status(caller(), reference, body_text("status", 16), note, key, ui_language())
 
 
 @logger.inject_lambda_context(clear_state=True)  # no correlation id carried from the last request

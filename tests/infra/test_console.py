@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from stacks.config import DEFAULT_CONFIG, ConfigError, load_config
-from stacks.console import handler_routes
+from stacks.console import OPEN311_PATH, OPEN311_THROTTLE, handler_routes
 from tests.infra.conftest import Synth, logical_id, role_statements
 
 pytestmark = [pytest.mark.infra, pytest.mark.xdist_group("infra")]
@@ -40,7 +40,8 @@ def _as_list(value: Any) -> list:
 def test_every_route_needs_a_cognito_jwt_when_the_api_is_synthesized(synth: Synth, region: str) -> None:
     console = synth.stacks[region].console
     authorizer = {"Ref": logical_id(console.api.node.find_child("CognitoAuthorizer"))}
-    routes = synth.resources(region, "AWS::ApiGatewayV2::Route")
+    routes = {k: r for k, r in synth.resources(region, "AWS::ApiGatewayV2::Route").items()
+              if not r["Properties"]["RouteKey"].endswith(OPEN311_PATH)}  # public open data (below)
     assert routes, "the console API has routes"
     for route in routes.values():
         props = route["Properties"]
@@ -82,6 +83,35 @@ def test_the_stage_logs_json_lines_and_throttles(synth: Synth, region: str) -> N
     assert not any("querystring" in v.lower() or "header" in v.lower() for v in line.values())
     throttling = stage["DefaultRouteSettings"]
     assert throttling["ThrottlingRateLimit"] > 0 and throttling["ThrottlingBurstLimit"] > 0
+
+
+def test_open311_is_a_public_get_and_post_route_to_its_own_function(synth: Synth, region: str) -> None:
+    functions = synth.stacks[region].functions
+    routes = {r["Properties"]["RouteKey"]: r["Properties"]
+              for r in synth.resources(region, "AWS::ApiGatewayV2::Route").values()}
+    integrations = synth.resources(region, "AWS::ApiGatewayV2::Integration")
+    open311 = {key: props for key, props in routes.items() if "open311" in key}
+    assert sorted(open311) == [f"GET {OPEN311_PATH}", f"POST {OPEN311_PATH}"]
+    for props in open311.values():
+        assert props["AuthorizationType"] == "NONE" and "AuthorizerId" not in props
+        integration = integrations[props["Target"]["Fn::Join"][1][1]["Ref"]]["Properties"]
+        assert integration["IntegrationUri"] == {"Fn::GetAtt": [logical_id(functions.open311_api), "Arn"]}
+
+
+def test_the_public_open311_function_has_its_own_small_reserved_concurrency(synth: Synth, region: str) -> None:
+    from stacks.functions import OPEN311_CONCURRENCY
+
+    function = synth.raw[region]["Resources"][logical_id(synth.stacks[region].functions.open311_api)]
+    assert function["Properties"]["ReservedConcurrentExecutions"] == OPEN311_CONCURRENCY <= 10
+
+
+def test_open311_routes_have_their_own_throttling_on_the_stage(synth: Synth, region: str) -> None:
+    stage = _one(synth, region, "AWS::ApiGatewayV2::Stage")
+    settings = stage["RouteSettings"]
+    for method, (rate, burst) in OPEN311_THROTTLE.items():
+        limits = settings[f"{method} {OPEN311_PATH}"]
+        assert (limits["ThrottlingRateLimit"], limits["ThrottlingBurstLimit"]) == (rate, burst)
+        assert rate < stage["DefaultRouteSettings"]["ThrottlingRateLimit"]
 
 
 # --- SPA hosting: bucket, OAC, headers, TLS ------------------------------------------------------
@@ -232,7 +262,10 @@ def test_the_console_function_names_every_resource_it_may_touch(synth: Synth, re
         actions = set(_as_list(statement["Action"]))
         resources = _as_list(statement["Resource"])
         if resources == ["*"]:
-            assert actions == {"xray:PutTraceSegments", "xray:PutTelemetryRecords"}, statement
+            # X-Ray, and Amazon Translate's one action (it has no resource ARN; its own policy)
+            assert actions in ({"xray:PutTraceSegments", "xray:PutTelemetryRecords"}, {"translate:TranslateText"}), (
+                statement
+            )
             continue
         assert "*" not in resources, statement
         assert not any(a.startswith("s3:") for a in actions), "the console reads no raw mail"
@@ -243,9 +276,29 @@ def test_the_console_function_names_every_resource_it_may_touch(synth: Synth, re
     assert set(touched) == set(tables)
     for name in ("conversations_table", "messages_table", "idempotency_table"):
         assert WRITES & touched[name], name
-    assert not WRITES & touched["subscribers_table"]
+    # a supervisor's settings: conditional updates of their city's item, never a new or deleted city
+    assert WRITES & touched["subscribers_table"] == {"dynamodb:UpdateItem"}
     # residents: read (opt-out check) and UpdateItem (an SMS refused as opted out is recorded)
     assert WRITES & touched["residents_table"] == {"dynamodb:UpdateItem"}
+
+
+def test_the_console_function_manages_agents_of_its_own_pool_with_four_calls_only(synth: Synth, region: str) -> None:
+    stack = synth.stacks[region]
+    pool = logical_id(stack.console.user_pool)
+    statements = [s for s in _role_statements(synth, region, stack.functions.console_api.role)
+                  if any(str(a).startswith("cognito-idp:") for a in _as_list(s["Action"]))]
+    assert len(statements) == 1
+    (statement,) = statements
+    assert set(_as_list(statement["Action"])) == {"cognito-idp:AdminCreateUser", "cognito-idp:AdminDisableUser",
+                                                  "cognito-idp:AdminEnableUser", "cognito-idp:ListUsers"}
+    assert _as_list(statement["Resource"]) == [{"Fn::GetAtt": [pool, "Arn"]}]
+    variables = synth.raw[region]["Resources"][logical_id(stack.functions.console_api)]["Properties"][
+        "Environment"]["Variables"]
+    assert variables["USER_POOL_ID"] == {"Ref": pool}
+    for name, function in stack.functions.all.items():
+        if name != "console_api":
+            other = synth.raw[region]["Resources"][logical_id(function)]["Properties"]["Environment"]["Variables"]
+            assert "USER_POOL_ID" not in other, name
 
 
 def test_no_function_on_aws_has_a_local_session_key(synth: Synth, region: str) -> None:

@@ -53,6 +53,16 @@ def test_dashboard_plots_messages_rejections_by_reason_and_first_response_per_ci
     assert {"InboundSms", "EmailsToCity", "AnswersSent", "SmsSegmentsSent", "SmsUndelivered"} <= names
     assert "SEARCH('{Text311,reason,service} MetricName=\"AnswerRejected\"', 'Sum', 300)" in searches
     assert "SEARCH('{Text311,city,service} MetricName=\"FirstResponseTime\"', 'Average', 300)" in searches
+    assert "SEARCH('{Text311,city,service} MetricName=\"FirstResponseBreached\"', 'Sum', 300)" in searches
+
+
+@pytest.mark.parametrize("region", REGIONS)
+def test_the_response_targets_check_runs_every_five_minutes_without_retries(synth, region):
+    synth.templates[region].has_resource_properties("AWS::Events::Rule", {
+        "ScheduleExpression": "rate(5 minutes)",
+        "Targets": [{"Arn": {"Fn::GetAtt": [logical_id(synth.stacks[region].functions.response_targets), "Arn"]},
+                     "Id": "Target0", "RetryPolicy": {"MaximumRetryAttempts": 0, "MaximumEventAgeInSeconds": 300}}],
+    })
 
 
 def _alarms_on(synth, region, metric_name: str) -> list[dict]:

@@ -34,9 +34,26 @@ EXPECTED_TABLE_ACTIONS = {
         "conversations_table/index/by-activity": {"Query"},
         "messages_table": {"GetItem", "PutItem", "Query", "UpdateItem"},
         "residents_table": {"GetItem", "UpdateItem"},
-        "subscribers_table": {"GetItem"},
+        "subscribers_table": {"GetItem", "UpdateItem"},  # a supervisor's city settings
         "limits_table": {"UpdateItem"},
         "idempotency_table": {"GetItem", "PutItem", "UpdateItem", "DeleteItem"},
+        "conversations_table/index/by-resident": {"Query"},  # a resident's earlier conversations
+        "audit_table": {"PutItem", "Query"},  # text311.audit: record, a date range
+        "audit_table/index/by-conversation": {"Query"},  # a thread's history
+        # text311.console_requests: filing, status changes, the requests list and a thread's requests
+        "requests_table": {"GetItem", "PutItem", "UpdateItem"},
+        "requests_table/index/by-requested": {"Query"},
+        "requests_table/index/by-conversation": {"Query"},
+    },
+    "response_targets": {
+        "subscribers_table": {"GetItem", "Scan"},
+        "conversations_table": {"UpdateItem"},
+        "conversations_table/index/by-activity": {"Query"},
+    },
+    "open311_api": {
+        "subscribers_table": {"GetItem"},
+        "requests_table": {"GetItem", "PutItem", "UpdateItem"},
+        "requests_table/index/by-requested": {"Query"},
     },
     "mail_events": {
         "conversations_table": {"GetItem", "UpdateItem"},
@@ -53,6 +70,8 @@ EXPECTED_KEY_SERVICES = {
     "mail_events": {"dynamodb", "sqs"},
     "sms_drainer": {"dynamodb", "sqs"},
     "console_api": {"dynamodb", "sqs"},
+    "response_targets": {"dynamodb"},
+    "open311_api": {"dynamodb"},
 }
 
 
@@ -208,3 +227,52 @@ def test_every_log_group_is_encrypted_and_every_function_logs_to_one(synth: Synt
 
 def test_the_data_key_lets_cloudwatch_logs_use_it_for_this_accounts_log_groups(synth: Synth, region: str) -> None:
     assert_key_admits_log_groups(synth.raw[region], logical_id(synth.stacks[region].security.data_key), region)
+
+
+# --- Amazon Location: only where a region asks for it, only the functions that find places ---------------
+
+
+def test_geocode_is_granted_to_the_functions_that_find_places_only_where_the_region_configures_amazon_location(
+    synth: Synth, region: str
+) -> None:
+    stack = synth.stacks[region]
+    wanted = stack.deployment.geocoder == "amazon-location"
+    provider = f"arn:aws:geo-places:{region}::provider/default"
+    for name, function in stack.functions.all.items():
+        geo = [
+            s
+            for s in role_statements(synth, region, function.role)
+            if any(a.startswith("geo-places:") for a in as_list(s["Action"]))
+        ]
+        environment = synth.raw[region]["Resources"][logical_id(function)]["Properties"]["Environment"]["Variables"]
+        if name not in ("inbound_sms", "inbound_email", "console_api"):
+            assert geo == [], name
+            continue
+        assert environment["GEOCODER"] == ("amazon-location" if wanted else ""), name
+        expected = [(["geo-places:Geocode"], [provider])] if wanted else []
+        assert [(as_list(s["Action"]), as_list(s["Resource"])) for s in geo] == expected, name
+
+
+def test_at_least_one_configured_region_geocodes_and_one_does_not(synth: Synth) -> None:
+    # The test above covers both branches only if the configuration holds both.
+    assert {stack.deployment.geocoder for stack in synth.stacks.values()} == {"none", "amazon-location"}
+
+
+# --- Amazon Translate: only the functions that translate -------------------------------------------------
+
+
+def test_translate_text_is_granted_alone_and_only_to_the_functions_that_translate(synth: Synth, region: str) -> None:
+    stack = synth.stacks[region]
+    translating = {"inbound_sms", "inbound_email", "console_api"}
+    for name, function in stack.functions.all.items():
+        statements = role_statements(synth, region, function.role)
+        translate = [s for s in statements if any(a.startswith("translate:") for a in as_list(s["Action"]))]
+        environment = synth.raw[region]["Resources"][logical_id(function)]["Properties"]["Environment"]["Variables"]
+        if name not in translating:
+            assert translate == [] and environment.get("TRANSLATOR") == "", name
+            continue
+        assert environment["TRANSLATOR"] == "amazon-translate", name
+        # TranslateText has no resource ARN for a plain translation: "*", for this one action only
+        assert [(as_list(s["Action"]), as_list(s["Resource"])) for s in translate] == [
+            (["translate:TranslateText"], ["*"])
+        ], name

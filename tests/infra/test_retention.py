@@ -35,9 +35,10 @@ def test_every_resource_with_residents_data_is_retained_on_delete_and_on_replace
         for logical_id, resource in resources.items()
         if resource["Type"] in KEPT_TYPES and not _disposable(logical_id)
     }
-    # the four data tables and the raw-mail bucket are among them
+    # the six data tables (subscribers, residents, conversations, messages, requests, audit) and the
+    # raw-mail bucket are among them
     tables = [k for k, r in kept.items() if r["Type"] == "AWS::DynamoDB::Table"]
-    assert len(tables) == 4
+    assert len(tables) == 6
     assert any(k.startswith("EmailRawMailBucket") for k in kept)
     not_retained = {
         logical_id: (resource.get("DeletionPolicy"), resource.get("UpdateReplacePolicy"))

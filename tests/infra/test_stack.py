@@ -8,6 +8,7 @@ import pytest
 
 from tests.infra.conftest import Synth, logical_id
 from text311.adapters.dynamodb import TABLES, ttl_attribute
+from text311.i18n import catalog
 from text311.settings import Settings
 
 pytestmark = [pytest.mark.infra, pytest.mark.xdist_group("infra")]
@@ -339,16 +340,19 @@ def test_functions_run_python_3_14_on_arm64_with_three_layers_and_tracing(synth:
 
 # Settings that Lambda provides itself, and settings only the local run may set (never on AWS).
 PROVIDED_BY_LAMBDA = {"AWS_REGION"}
-LOCAL_ONLY = {"AWS_ENDPOINT_URL", "LOCAL_SESSION_KEY"}
+LOCAL_ONLY = {"AWS_ENDPOINT_URL", "LOCAL_SESSION_KEY", "ADDRESS_FILE"}  # ADDRESS_FILE: the local geocoder's addresses
+# Set on one function only: the console's Cognito pool (stacks/console.py), for inviting agents.
+CONSOLE_ONLY = {"USER_POOL_ID"}
 
 
 def test_every_function_gets_the_whole_settings_contract(synth: Synth, region: str) -> None:
     # given the Settings model, then every variable it reads is set, except Lambda's and the local run's
     aliases = {f.alias for f in Settings.model_fields.values()}
-    expected = aliases - PROVIDED_BY_LAMBDA - LOCAL_ONLY
+    expected = aliases - PROVIDED_BY_LAMBDA - LOCAL_ONLY - CONSOLE_ONLY
     for name, function in synth.stacks[region].functions.all.items():
         env = _function_env(synth, region, function)
         assert expected - set(env) == set(), f"{name}: Settings has variables the stack does not set"
+        assert (CONSOLE_ONLY & set(env) == CONSOLE_ONLY) == (name == "console_api"), name
         assert LOCAL_ONLY & set(env) == set(), f"{name}: a local-run-only variable is set on AWS"
         assert env["ANSWER_KEYWORDS"] in ("true", "false")
 
@@ -391,7 +395,8 @@ def test_no_data_action_is_granted_on_every_resource(synth: Synth, region: str, 
 def test_sending_is_limited_to_our_identities_and_configuration_sets(synth: Synth, region: str) -> None:
     stack = synth.stacks[region]
     sends = [s for s in _statements(synth, region) if "ses:SendRawEmail" in _as_list(s["Action"])]
-    assert len(sends) == len(stack.functions.all) - 1  # one per function but mail_events, which sends nothing
+    # one per function but mail_events and open311_api, which send nothing
+    assert len(sends) == len(stack.functions.all) - 2
     for statement in sends:
         text = str(statement["Resource"])
         assert f":identity/{stack.deployment.sender_domain}" in text and ":configuration-set/text311" in text
@@ -517,6 +522,9 @@ def test_keywords_are_answered_by_the_number_or_by_the_functions_never_neither(s
         (number,) = numbers.values()
         held = {k["Keyword"] for k in number["Properties"]["OptionalKeywords"]} | MANDATORY_KEYWORDS
         assert {k.keyword for k in number_keywords(stack.deployment.support_contact)} <= held
+        # a local HELP word is answered in its own language (AYUDA in Spanish), not in English and French
+        answers = {k["Keyword"]: k["Message"] for k in number["Properties"]["OptionalKeywords"]}
+        assert answers["AYUDA"] == catalog().help_text(stack.deployment.support_contact, "es")
         assert answered_by_functions == {"false"}
     else:
         # an existing number's keywords are its owner's: the functions answer ours

@@ -96,7 +96,7 @@ def test_add_by_a_name_that_resolves_to_one_place(table, cli):
         ([str(GATINEAU), "--email", "a@b.ca", "--agents", "a@evil@gatineau.ca"], "agent_allow_list"),
         ([str(GATINEAU), "--email", "a@b.ca", "--agents", "x@evil\nbcc: agent@gatineau.ca"], "agent_allow_list"),
         ([str(GATINEAU), "--email", "311,mallory@gatineau.ca", "--agents", "@b.ca"], "contact_emails"),
-        ([str(GATINEAU), "--email", "a@b.ca", "--agents", "@b.ca", "--language", "es"], "languages"),
+        ([str(GATINEAU), "--email", "a@b.ca", "--agents", "@b.ca", "--language", "xx"], "languages"),
         (
             [str(GATINEAU), "--email", "a@b.ca", "--agents", "@b.ca", "--time-zone", "Mars/Olympus"],
             "time_zone",

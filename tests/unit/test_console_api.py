@@ -298,3 +298,86 @@ def test_the_thread_shows_the_resident_opted_out_after_stop(region):
 
     _, thread = call(api, "GET", f"/conversations/{conversation_id}", GATINEAU_AGENT)
     assert thread["conversation"]["resident_opted_out"] is True
+
+
+KINGSTON_SUPERVISOR = {**KINGSTON_AGENT, "email": "chef@kingston.example.ca", "custom:role": "supervisor"}
+
+
+@pytest.mark.parametrize(("method", "action", "body"), [
+    ("GET", "", None), ("POST", "/claim", None), ("POST", "/assign", {"agent": "sam@kingston.example.ca"}),
+    ("POST", "/close", None), ("POST", "/reopen", None), ("POST", "/notes", {"text": "peek"}),
+])
+def test_a_supervisor_of_one_city_can_read_or_change_nothing_of_another(region, method, action, body):
+    api, _ = region
+    [kingston_id] = ids(api, KINGSTON_AGENT)
+
+    status, _ = call(api, method, f"/conversations/{kingston_id}{action}", GATINEAU_SUPERVISOR, body)
+
+    assert status == 404
+    assert kingston_id not in ids(api, GATINEAU_SUPERVISOR, status="all", q="garbage")
+    _, thread = call(api, "GET", f"/conversations/{kingston_id}", KINGSTON_SUPERVISOR)
+    assert thread["conversation"]["status"] == "open" and thread["conversation"]["owner"] is None
+    assert thread["history"] == [] and all(m["direction"] != "note" for m in thread["messages"])
+
+
+def test_an_agent_cannot_export_the_audit_trail(region):
+    api, _ = region
+    query = {"from": "2026-12-01", "to": "2026-12-01"}
+
+    def status(claims):
+        return api.lambda_handler(http_api_request("GET", "/audit.csv", claims=claims, query=query), CONTEXT)
+
+    assert status(GATINEAU_AGENT)["statusCode"] == 403
+    assert status(GATINEAU_SUPERVISOR)["statusCode"] == 200
+
+
+def test_a_transfer_to_a_disabled_agent_under_the_citys_domain_is_400_and_changes_nothing(region):
+    # The allow-list names @gatineau.example.ca; the roster says luc was disabled by a supervisor.
+    from text311.adapters.dynamodb import SubscriberModel
+    from text311.agents import Agent, roster_to_json
+
+    api, _ = region
+    [conversation_id] = ids(api, GATINEAU_AGENT)
+    disabled = Agent(GATINEAU_OTHER_AGENT["email"], "agent", False, "2026-01-05T09:00:00", "chef@gatineau.example.ca")
+    SubscriberModel(geonameid=GATINEAU.geonameid).update(
+        actions=[SubscriberModel.agents.set(roster_to_json((disabled,)))]
+    )
+
+    status, body = call(
+        api,
+        "POST",
+        f"/conversations/{conversation_id}/assign",
+        GATINEAU_AGENT,
+        {"agent": GATINEAU_OTHER_AGENT["email"]},
+    )
+
+    assert status == 400 and "disabled" in body["message"]
+    assert conversation(conversation_id).owner_email is None
+    _, thread = call(api, "GET", f"/conversations/{conversation_id}", GATINEAU_AGENT)
+    assert [m for m in thread["messages"] if m["direction"] == "note"] == [] and thread["history"] == []
+
+
+def test_a_supervisor_sees_their_own_citys_usage_as_the_cli_counts_it_and_an_agent_does_not(region):
+    from datetime import UTC, datetime
+
+    from text311.usage import usage_for
+
+    api, sms = region
+    [conversation_id] = ids(api, GATINEAU_AGENT)
+    call(api, "POST", f"/conversations/{conversation_id}/answer", GATINEAU_AGENT, {"text": "On it."},
+         headers={"idempotency-key": "click-usage"})
+    sms.flush()
+    month = datetime.now(UTC).strftime("%Y-%m")
+
+    assert call(api, "GET", "/usage", GATINEAU_AGENT, query={"month": month})[0] == 403
+    assert call(api, "GET", "/usage", GATINEAU_SUPERVISOR, query={"month": "2026-13"})[0] == 400
+    # The city is the caller's: a query naming another is not read.
+    status, shown = call(api, "GET", "/usage", GATINEAU_SUPERVISOR,
+                         query={"month": month, "city": str(KINGSTON.geonameid)})
+
+    assert status == 200
+    assert shown["figures"] == usage_for(GATINEAU.geonameid, month).figures()
+    assert shown["figures"]["city_id"] == GATINEAU.geonameid
+    assert shown["figures"]["inbound_texts"] == 1 and shown["figures"]["sms_sent"] == 1
+    unknown = [line for line in shown["costs"] if line["cost"] is None]
+    assert shown["unknown_costs"] == len(unknown)

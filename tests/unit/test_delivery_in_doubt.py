@@ -156,3 +156,24 @@ def test_the_deployed_handler_reads_the_part_key_and_its_service_holds_the_ledge
     with mock_aws():
         assert isinstance(services.delivery_status_service().ledger, TableLedger)
     services.reset()
+
+
+CHINESE = "感谢您的报告。维修队将于明天上午十点到达您家门前修补路面坑洞，请您留意现场安全并保持车道畅通。" * 2
+
+
+def test_a_translated_answer_in_doubt_is_settled_by_the_last_part_of_its_translation(world):
+    # English original: one GSM-7 part; its Chinese translation, the SMS sent: two UCS-2 parts.
+    assert count_parts("Thank you, a crew comes tomorrow.") == 1 and count_parts(CHINESE) == 2
+    MessageModel(CONVERSATION, KEY, direction="out", channel="console", body="Thank you, a crew comes tomorrow.",
+                 translation=CHINESE, status="in_doubt", created_at=datetime.now(UTC)).save()
+    world.in_doubt("ses-1", parts_sent=2)
+
+    assert world.event("ses-1#2") == "delivered" and world.status() == "delivered"
+
+
+def test_a_translated_answer_whose_first_part_only_is_settled_stays_in_doubt(world):
+    MessageModel(CONVERSATION, KEY, direction="out", channel="console", body="Thank you, a crew comes tomorrow.",
+                 translation=CHINESE, status="in_doubt", created_at=datetime.now(UTC)).save()
+    world.in_doubt("ses-1", parts_sent=1)
+
+    assert world.event("ses-1#1") == "already_final" and world.status() == "in_doubt"

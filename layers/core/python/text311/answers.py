@@ -29,6 +29,14 @@ from text311.conversations import ConversationStore, municipality_of
 from text311.i18n import catalog
 from text311.observability import correlate, count_rejected_answer, logger, metrics, record_first_response
 from text311.phone import mask
+from text311.request_commands import (
+    CommandRefused,
+    FileRequest,
+    RequestCommands,
+    SetStatus,
+    check_placement,
+    split_commands,
+)
 from text311.tokens import InvalidToken, TokenSigner
 
 if TYPE_CHECKING:
@@ -71,23 +79,39 @@ class Rejection(StrEnum):
     UNDELIVERABLE = "undeliverable"
     IN_DOUBT = "in_doubt"
     CITY_CAP = "city_cap"
+    BAD_COMMAND = "bad_command"  # a #request / #status line that cannot run (text311.request_commands)
+    TRANSLATION_FAILED = "translation_failed"  # the engine failed, or a protected value did not come back
 
 
 # Reasons we may explain to the sender, because SES authenticated who they are. Each has its text,
 # "rejected_<reason>", in the "agents" section of every language file.
-_EXPLAINED = frozenset({
-    Rejection.NOT_ALLOWED, Rejection.CLOSED, Rejection.OPTED_OUT, Rejection.EMPTY, Rejection.TOO_LONG,
-    Rejection.UNDELIVERABLE, Rejection.IN_DOUBT, Rejection.CITY_CAP,
-})
+_EXPLAINED = frozenset(
+    {
+        Rejection.NOT_ALLOWED,
+        Rejection.CLOSED,
+        Rejection.OPTED_OUT,
+        Rejection.EMPTY,
+        Rejection.TOO_LONG,
+        Rejection.UNDELIVERABLE,
+        Rejection.IN_DOUBT,
+        Rejection.CITY_CAP,
+        Rejection.BAD_COMMAND,
+        Rejection.TRANSLATION_FAILED,
+    }
+)
 
 
 def rejection_notice(language: str, reason: Rejection, detail: str = "", cause: BaseException | None = None) -> str:
     """What the agent is told about an answer that was not sent, in the city's language. ``detail``
     is the sender's or carrier's own words; a reply too long for SMS (``cause``) is explained in
     numbers, which every language can say."""
-    return catalog().agent_notice(language, f"rejected_{reason.value}", detail=detail,
-                                  parts_needed=getattr(cause, "parts_needed", "?"),
-                                  max_parts=getattr(cause, "max_parts", "?"))
+    return catalog().agent_notice(
+        language,
+        f"rejected_{reason.value}",
+        detail=detail,
+        parts_needed=getattr(cause, "parts_needed", "?"),
+        max_parts=getattr(cause, "max_parts", "?"),
+    )
 
 
 @dataclass(frozen=True)
@@ -126,6 +150,9 @@ class AnswerRejected(Exception):
         super().__init__(f"{reason}: {detail}" if detail else str(reason))
         self.reason = reason
         self.detail = detail
+        # The answer's #request / #status ran before its text was refused: the agent is told so,
+        # lest answering again with the same lines files a second request.
+        self.commands_ran = False
 
 
 def authenticated(mail: ReceivedMail, from_domain: str) -> bool:
@@ -166,8 +193,11 @@ def machine_mail(mail: ReceivedMail, message: EmailMessage) -> Rejection | None:
     """Why a message was written by a robot, or None for a person's mail. Its text must never reach
     a resident, and it is never answered (robots answer robots: RFC 3834)."""
     return_path = str(message.get("Return-Path", "")).strip()
-    if message.get_content_type() == "multipart/report" or mail.return_path.strip() in ("", "<>") \
-            or return_path == "<>":
+    if (
+        message.get_content_type() == "multipart/report"
+        or mail.return_path.strip() in ("", "<>")
+        or return_path == "<>"
+    ):
         return Rejection.DELIVERY_REPORT  # RFC 3464 and 8098 reports; RFC 5321 §4.5.5 null sender
     precedence = str(message.get("Precedence", "")).strip().lower()
     if precedence == "list" or any(name in message for name in _LIST_HEADERS):
@@ -230,6 +260,13 @@ class AnswerService:
     allow_outbound: Callable[[int, int], bool] = field(default=lambda city, parts: True)
     # (conversation, subscriber, text, to): a notice in the mail thread, to one agent (services.notify_thread)
     notify: Callable[..., None] = field(default=lambda conversation, subscriber, text, to=None: None)
+    # #request / #status lines atop an emailed answer; None: such lines are refused as unknown commands.
+    requests: RequestCommands | None = None
+    # text311.audit.AuditLog: an emailed answer and each command it ran, recorded once (the console
+    # records its own actions); None: no audit trail (the drainer's callbacks change no settings).
+    audit: Any = None
+    # Machine translation for the cities that opted in (text311.translation.Translations); None: never.
+    translations: Any = None
 
     def handle(self, mail: ReceivedMail) -> AnswerOutcome:
         try:
@@ -295,16 +332,79 @@ class AnswerService:
             raise AnswerRejected(Rejection.UNKNOWN_CONVERSATION, conversation_id)
         if not subscriber.allows_agent(sender):
             raise AnswerRejected(Rejection.NOT_ALLOWED)
-        text = self.extract_reply(raw).strip()
+        commands, text = split_commands(self.extract_reply(raw).strip())
         answer_id, at = answer_identity(mail, message, conversation_id)
+        if commands:
+            if text:
+                # What refuses the text whatever the commands do, checked before they run: an
+                # answer refused after filing would be answered again, and file a second request.
+                self._text_checks(conversation, text)
+            self._run_commands(commands, conversation, subscriber, sender, answer_id)
+            if not text:
+                return AnswerOutcome(True, "commands", conversation_id)
         if answer_id != mail.ses_message_id:
             # Known by its Message-ID: every delivery of it, whenever SES received it, claims one key.
             at = self.store.answer_time(conversation_id, answer_id, at)
-        return self.send_answer(conversation, sender, text, answer_id, at, channel="email",
-                                ses_message_id=mail.ses_message_id)
+        try:
+            outcome = self.send_answer(
+                conversation, sender, text, answer_id, at, channel="email", ses_message_id=mail.ses_message_id
+            )
+        except AnswerRejected as rejected:
+            rejected.commands_ran = bool(commands)
+            raise
+        if outcome.sent:  # a redelivery too: the first may have stopped before its entry; one key for both
+            from text311.audit import entry_id_of
+
+            reason = "retried" if outcome.reason == "duplicate" else f"{outcome.reason}, {outcome.parts} SMS part(s)"
+            self._audit(
+                municipality_id, conversation_id, sender, "answer", f"email, {reason}", at, entry_id_of(answer_id)
+            )
+        return outcome
+
+    def _audit(
+        self,
+        city_id: int,
+        conversation_id: str,
+        actor: str,
+        action: str,
+        detail: str,
+        at: datetime | None = None,
+        entry_id: str | None = None,
+    ) -> None:
+        """An audit entry for a change already made: a failure to write it never undoes the change.
+        ``at`` and ``entry_id``: the answer's own time and id, recorded once by every delivery of it."""
+        if self.audit is None:
+            return
+        try:
+            self.audit.record(city_id, conversation_id, actor, action, detail, at or datetime.now(UTC), entry_id)
+        except Exception as exc:  # noqa: BLE001 - the answer is sent; the trail's gap is logged and counted
+            logger.error("audit entry not written", extra={"action": action, "error": type(exc).__name__})
+            metrics.add_metric(name="AuditWriteFailed", unit="Count", value=1)
+
+    def _text_checks(self, conversation: Any, text: str) -> None:
+        """``send_answer``'s refusals that depend on nothing but the conversation and the text
+        (the city's cap takes an allowance: it stays there), and the sender's length limit."""
+        from text311.sms import ReplyTooLong, SmsSegmenter
+
+        if conversation.status != "open":
+            raise AnswerRejected(Rejection.CLOSED)
+        if conversation.resident_opted_out or self.residents_opted_out(conversation.phone_hash):
+            raise AnswerRejected(Rejection.OPTED_OUT)
+        if not text.strip():
+            raise AnswerRejected(Rejection.EMPTY)
+        try:
+            SmsSegmenter().split(text)  # the limit the direct and the queued sender both apply
+        except ReplyTooLong as exc:
+            raise AnswerRejected(Rejection.TOO_LONG, str(exc)) from exc
 
     def send_answer(
-        self, conversation: Any, author: str, text: str, external_id: str, at: datetime, channel: str,
+        self,
+        conversation: Any,
+        author: str,
+        text: str,
+        external_id: str,
+        at: datetime,
+        channel: str,
         ses_message_id: str | None = None,
     ) -> AnswerOutcome:
         """The one path from an agent's answer to the resident's phone, for email and console alike:
@@ -318,12 +418,26 @@ class AnswerService:
         if not text.strip():
             raise AnswerRejected(Rejection.EMPTY)
         record, new = self.store.claim_message(
-            conversation_id, external_id, at, direction="out", channel=channel, body=text, author=author,
+            conversation_id,
+            external_id,
+            at,
+            direction="out",
+            channel=channel,
+            body=text,
+            author=author,
             ses_message_id=ses_message_id,
         )
         if not new and record.status in ("queued", "sent", "failed", "in_doubt", "delivered", "undelivered"):
             accepted = record.status in ("queued", "sent", "delivered", "undelivered")
             return AnswerOutcome(accepted, "duplicate", conversation_id)
+        if not new and record.translation:
+            # Translated by an earlier attempt, which may have queued it already: the same words, and
+            # never a second engine call (nor a failure of one that would fail a queued answer).
+            text = record.translation
+        else:
+            translation = self._translate_answer(conversation, text, record)
+            if translation is not None:
+                text = translation.text  # the SMS carries the translation; the record's body keeps the original
         if new and not self.allow_outbound(int(conversation.municipality_id), sms_parts(text)):
             record.update(actions=[type(record).status.set("failed")])
             metrics.add_metric(name="CityCapReached", unit="Count", value=1)
@@ -351,11 +465,149 @@ class AnswerService:
         record.update(actions=[MessageModel.status.set("queued")])
         wait = getattr(result, "wait_minutes", None)
         metrics.add_metric(name="AnswersQueued", unit="Count", value=1)
-        logger.info("agent answer queued for SMS", extra={"conversation_id": conversation_id, "resident": mask(number),
-                                                          "parts": parts, "channel": channel, "wait_minutes": wait})
+        logger.info(
+            "agent answer queued for SMS",
+            extra={
+                "conversation_id": conversation_id,
+                "resident": mask(number),
+                "parts": parts,
+                "channel": channel,
+                "wait_minutes": wait,
+            },
+        )
         if wait and channel == "email":  # the console shows it with the outcome instead
             self._tell(conversation, author, lambda language: catalog().agent_notice(language, "queued", minutes=wait))
         return AnswerOutcome(True, "queued", conversation_id, parts, wait)
+
+    def preview(self, conversation: Any, text: str) -> Any:
+        """What the resident would receive for ``text``: its translation (text311.translation.Translation),
+        or None when the conversation needs none. AnswerRejected when it cannot be translated.
+
+        Each preview the engine translates is paid: it is kept as a preview item of the conversation
+        (``_keep_preview``), whose characters text311.usage counts, and the same text previewed again
+        or sent unchanged in the same month reuses it (``characters`` 0: paid once)."""
+        return self._translation(conversation, text, keep=True)
+
+    def _translation(self, conversation: Any, text: str, *, keep: bool) -> Any:
+        from text311.translation import TranslationFailed
+
+        found = self._answer_translation_needed(conversation)
+        if found is None or (keep and conversation.status != "open"):
+            return None  # (no answer can be sent to a closed conversation: no paid preview either)
+        subscriber, language = found
+        now = datetime.now(UTC)
+        kept = _previewed(conversation.conversation_id, now, subscriber.language, language, text)
+        if kept is not None:
+            return kept
+        try:
+            done = self.translations.for_resident(text, language, subscriber)
+        except Exception as exc:  # noqa: BLE001 - TranslationFailed, or an engine's unexpected error
+            detail = str(exc) if isinstance(exc, TranslationFailed) else type(exc).__name__
+            raise AnswerRejected(Rejection.TRANSLATION_FAILED, detail) from exc
+        if keep and done is not None:
+            self._keep_preview(conversation.conversation_id, now, language, text, done)
+        return done
+
+    def _keep_preview(self, conversation_id: str, now: datetime, language: str, text: str, done: Any) -> None:
+        """The preview's translation as an item of the conversation's messages (direction ``preview``,
+        no body: the draft is not a message), expiring and erased with them."""
+        from text311.conversations import expiry
+
+        try:
+            MessageModel(
+                conversation_id=conversation_id,
+                message_key=preview_key(now, language, text),
+                direction="preview",
+                channel="console",
+                body="",
+                created_at=now,
+                expires_at=expiry(now, self.store.retention_days),
+                translation=done.text,
+                translation_engine=done.engine,
+                translation_language=done.target,
+                translated_chars=done.characters,
+            ).save()
+        except Exception as exc:  # noqa: BLE001 - the agent still sees the preview; the gap is logged and counted
+            logger.error("translation preview not recorded", extra={"error": type(exc).__name__})
+            metrics.add_metric(name="TranslationNotRecorded", unit="Count", value=1)
+
+    def _answer_translation_needed(self, conversation: Any) -> tuple[Any, str] | None:
+        """(the city, the resident's language) when an answer in this conversation must be translated."""
+        if self.translations is None:
+            return None
+        subscriber = self.subscribers.get(int(conversation.municipality_id))
+        if subscriber is None or not getattr(subscriber, "translate", False):
+            return None
+        resident = self.store.resident(conversation.phone_hash)
+        # The resident's language now (they may have switched since the thread opened), else the thread's.
+        language = resident.state.language if resident is not None else str(conversation.language or "")
+        return (subscriber, language) if self.translations.needed(subscriber, language) else None
+
+    def _translate_answer(self, conversation: Any, text: str, record: Any) -> Any:
+        """The answer's translation, kept on its record before anything is queued; None: none needed.
+        A failed translation fails the answer: nothing reaches the phone, and the agent is told."""
+        from text311.translation import translation_actions
+
+        try:
+            translation = self._translation(conversation, text, keep=False)
+        except AnswerRejected:
+            record.update(actions=[MessageModel.status.set("failed")])
+            metrics.add_metric(name="TranslationFailed", unit="Count", value=1)
+            raise
+        if translation is not None:
+            record.update(actions=translation_actions(MessageModel, translation))
+            metrics.add_metric(name="TranslatedCharacters", unit="Count", value=translation.characters)
+        return translation
+
+    def _run_commands(self, commands: list, conversation: Any, subscriber: Any, sender: str, answer_id: str) -> None:
+        """Check every command, then run them; each one's text goes to the resident through the paced
+        outbound path (not counted against the city's answer caps: one per command, from its agent)."""
+        try:
+            check_placement(commands, subscriber.language)
+            if self.requests is None:
+                raise CommandRefused(
+                    catalog().agent_text(
+                        subscriber.language, "command_unknown", command=", ".join(_command_words(commands))
+                    )
+                )
+            self.requests.check(commands, conversation, subscriber)
+            done = self.requests.run(commands, conversation, subscriber, sender, answer_id)
+        except CommandRefused as refused:
+            raise AnswerRejected(Rejection.BAD_COMMAND, refused.detail) from None
+        opted_out = conversation.resident_opted_out or self.residents_opted_out(conversation.phone_hash)
+        city = str(int(conversation.municipality_id))
+        for command in done:
+            # Claimed before it is told: told once, even by a redelivery or a concurrent delivery;
+            # an earlier delivery that filed and stopped before this point leaves it to this one.
+            if self.requests.store.claim_once(city, command.notice_key, command.request.reference):
+                logger.info(
+                    "request command run",
+                    extra={
+                        "conversation_id": conversation.conversation_id,
+                        "reference": command.request.reference,
+                        "status": command.request.status,
+                    },
+                )
+                metrics.add_metric(name="RequestCommands", unit="Count", value=1)
+                self._tell(conversation, sender, command.agent_notice)
+                request = command.request
+                change = "filed" if len(request.history) == 1 else f"now {request.status}"
+                self._audit(
+                    int(conversation.municipality_id),
+                    conversation.conversation_id,
+                    sender,
+                    "request",
+                    f"{request.reference} ({request.service_code}) {change}, by email",
+                )
+            if opted_out:
+                continue
+            # Queued again on a redelivery: the outbound ledger knows the key and texts it once.
+            self.sms.send(
+                self.decrypt_phone(conversation.phone_encrypted),
+                command.resident_text,
+                idempotency_key=command.key,
+                context={"conversation": conversation.conversation_id, "kind": "dialog"},
+            )
 
     # -- the drainer's callbacks (text311.outbound.drainer) ---------------------------------------
 
@@ -395,8 +647,7 @@ class AnswerService:
             self._assign(conversation, author)
         metrics.add_metric(name="AnswersSent", unit="Count", value=1)
         metrics.add_metric(name="SmsSegmentsSent", unit="Count", value=parts)
-        logger.info("agent answer sent by SMS", extra={"conversation_id": conversation.conversation_id,
-                                                       "parts": parts})
+        logger.info("agent answer sent by SMS", extra={"conversation_id": conversation.conversation_id, "parts": parts})
 
     def _tell(self, conversation: Any, agent: str | None, text_in: Callable[[str], str]) -> None:
         """A notice in the thread to the agent who wrote the answer (the owner or the city's inbox
@@ -415,8 +666,12 @@ class AnswerService:
         from text311.adapters.sms_sender import PermanentSendFailure, RecipientOptedOut, SendInDoubt
         from text311.sms import ReplyTooLong
 
-        for kind, rejection in ((RecipientOptedOut, Rejection.OPTED_OUT), (ReplyTooLong, Rejection.TOO_LONG),
-                                (SendInDoubt, Rejection.IN_DOUBT), (PermanentSendFailure, Rejection.UNDELIVERABLE)):
+        for kind, rejection in (
+            (RecipientOptedOut, Rejection.OPTED_OUT),
+            (ReplyTooLong, Rejection.TOO_LONG),
+            (SendInDoubt, Rejection.IN_DOUBT),
+            (PermanentSendFailure, Rejection.UNDELIVERABLE),
+        ):
             if isinstance(exc, kind):
                 self._settle_failure(record, conversation, rejection)
                 raise AnswerRejected(rejection, "" if rejection is Rejection.OPTED_OUT else str(exc)) from exc
@@ -464,8 +719,9 @@ class AnswerService:
                 datetime.now(UTC),
                 direction="note",
                 channel="email",
-                body=catalog().agent_text(self._language(int(conversation.municipality_id)), "answered_by",
-                                          sender=sender, owner=owner),
+                body=catalog().agent_text(
+                    self._language(int(conversation.municipality_id)), "answered_by", sender=sender, owner=owner
+                ),
                 author=sender,
             )
 
@@ -486,7 +742,10 @@ class AnswerService:
             notice["In-Reply-To"] = str(message["Message-ID"])
             notice["References"] = f"{message.get('References', '')} {message['Message-ID']}".strip()
         notice["Auto-Submitted"] = "auto-replied"  # RFC 3834: robots must not answer this
-        notice.set_content(rejection_notice(language, rejected.reason, rejected.detail, rejected.__cause__))
+        text = rejection_notice(language, rejected.reason, rejected.detail, rejected.__cause__)
+        if rejected.commands_ran:
+            text = f"{text}\n\n{catalog().agent_text(language, 'rejected_after_commands')}"
+        notice.set_content(text)
         self.mailer.send(notice)
 
 
@@ -556,6 +815,33 @@ def _from_lines(raw: bytes) -> int:
 def mask_address(address: str) -> str:
     name, _, domain = parseaddr(address)[1].partition("@")
     return f"{name[:1]}***@{domain}" if domain else "***"
+
+
+def _command_words(commands: list) -> list[str]:
+    names = {FileRequest: "#request", SetStatus: "#status"}
+    return [getattr(c, "word", None) or names[type(c)] for c in commands]
+
+
+def preview_key(now: datetime, language: str, text: str) -> str:
+    """A preview item's message key: the UTC month first, so that text311.usage's Query of the month's
+    messages counts it; then the text and its target language, so that the same text finds it again."""
+    digest = hashlib.sha256(f"{language}\n{text}".encode()).hexdigest()[:32]
+    return f"{now.astimezone(UTC):%Y-%m}-preview#{digest}"
+
+
+def _previewed(conversation_id: str, now: datetime, source: str, language: str, text: str) -> Any:
+    """The translation kept by a preview of the same text this month (``characters`` 0: paid then)."""
+    from pynamodb.exceptions import DoesNotExist
+
+    from text311.translation import Translation
+
+    try:
+        item = MessageModel.get(conversation_id, preview_key(now, language, text))
+    except DoesNotExist:
+        return None
+    if not item.translation:
+        return None
+    return Translation(item.translation, source, language, str(item.translation_engine), 0)
 
 
 def sms_parts(text: str) -> int:

@@ -10,20 +10,24 @@ from __future__ import annotations
 import statistics
 from collections import defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from pynamodb.expressions.update import Action as UpdateAction
+
 from text311.adapters.dynamodb import ConversationModel, MessageModel
-from text311.addresses import agent_address
+from text311.addresses import AddressRefused, agent_address
+from text311.audit import Action, AuditLog, day_range, entries_csv, entry_id_of
 from text311.auth import Caller
+from text311.console_search import Search, earlier_conversations, find
 from text311.observability import correlate, logger, metrics
+from text311.response_targets import is_overdue, target_of
 
 if TYPE_CHECKING:  # the console API's cold start imports answers only when an answer is sent
     from text311.answers import AnswerService
     from text311.conversations import ResidentRecord
 
-PAGE = 50
 
 
 class NotFound(LookupError):
@@ -42,8 +46,9 @@ def _iso(moment: datetime | None) -> str | None:
     return moment.astimezone(UTC).isoformat() if moment else None
 
 
-def conversation_view(c: ConversationModel, owner: str | None) -> dict[str, Any]:
-    """``owner``: the stored owner as the city's allow-list reads it (``ConsoleService._owner``)."""
+def conversation_view(c: ConversationModel, owner: str | None, overdue: bool = False) -> dict[str, Any]:
+    """``owner``: the stored owner as the city's allow-list reads it (``ConsoleService._owner``);
+    ``overdue``: waiting beyond the city's first-response target (text311.response_targets)."""
     return {
         "id": c.conversation_id,
         "subject": c.subject,
@@ -56,6 +61,8 @@ def conversation_view(c: ConversationModel, owner: str | None) -> dict[str, Any]
         "opened_at": _iso(c.opened_at),
         "last_message_at": _iso(c.last_message_at),
         "first_response_at": _iso(c.first_response_at),
+        "closed_at": _iso(c.closed_at),
+        "overdue": overdue,
     }
 
 
@@ -68,6 +75,11 @@ def message_view(m: MessageModel) -> dict[str, Any]:
         "status": m.status,
         "urgent": bool(m.urgent),
         "at": _iso(m.created_at),
+        # A machine translation (text311.translation): of a resident's text into the city's language, or
+        # of an answer as the resident received it; None when there is none.
+        "translation": {"text": m.translation, "engine": m.translation_engine, "language": m.translation_language}
+        if m.translation
+        else None,
     }
 
 
@@ -76,6 +88,27 @@ class ConsoleService:
     answers: AnswerService
     subscribers: Any
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+    audit: AuditLog = field(default_factory=AuditLog)
+
+    def _audit(
+        self,
+        caller: Caller,
+        conversation_id: str | None,
+        action: Action,
+        detail: str = "",
+        at: datetime | None = None,
+        entry_id: str | None = None,
+    ) -> None:
+        """One audit entry for a change already made: a failure to write it is logged and counted
+        (``AuditWriteFailed`` alarms), never turned into a failure of the change itself. ``at`` and
+        ``entry_id``: an action's own time and id, which every retry of it records under once."""
+        try:
+            self.audit.record(
+                caller.municipality_id, conversation_id, caller.email, action, detail, at or self.clock(), entry_id
+            )
+        except Exception as exc:  # noqa: BLE001 - the change stands; the missing entry is reported
+            logger.error("audit entry not written", extra={"action": str(action), "error": type(exc).__name__})
+            metrics.add_metric(name="AuditWriteFailed", unit="Count", value=1)
 
     # -- reading ----------------------------------------------------------------------------------
 
@@ -93,46 +126,41 @@ class ConsoleService:
         return subscriber.agent_owner(conversation.owner_email) if subscriber else None
 
     def _view(self, caller: Caller, conversation: ConversationModel) -> dict[str, Any]:
-        return conversation_view(conversation, self._owner(caller, conversation))
+        target = target_of(caller.municipality_id)
+        overdue = is_overdue(conversation, target.minutes if target else None, self.clock())
+        return conversation_view(conversation, self._owner(caller, conversation), overdue)
 
     def _owner_or_supervisor(self, caller: Caller, conversation: ConversationModel, action: str) -> None:
         if not (caller.supervisor or self._owner(caller, conversation) in (None, caller.email)):
             raise Forbidden(f"only the conversation's agent or a supervisor can {action} it")
 
     def list(
-        self, caller: Caller, status: str | None = "open", view: str | None = None, query: str | None = None
-    ) -> list[dict[str, Any]]:
-        condition = None
-        if status in ("open", "closed"):
-            condition = ConversationModel.status == status
-        if view == "mine":
-            mine = ConversationModel.owner_email == caller.email
-            condition = mine if condition is None else condition & mine
-        elif view == "unassigned":
-            free = ConversationModel.owner_email.does_not_exist()
-            condition = free if condition is None else condition & free
-        items = ConversationModel.by_activity.query(
-            caller.municipality_id, scan_index_forward=False, filter_condition=condition
-        )
-        needle = (query or "").casefold().strip()
+        self, caller: Caller, status: str | None = "open", view: str | None = None, query: str | None = None,
+        cursor: str | None = None,
+    ) -> dict[str, Any]:
+        """A page of the city's conversations (text311.console_search): ``conversations`` and ``cursor``."""
         subscriber = self.subscribers.get(caller.municipality_id)
-        result = []
-        for item in items:  # the query is bounded by the caller's partition
-            if needle and needle not in item.subject.casefold():
-                continue
-            result.append(conversation_view(item, subscriber.agent_owner(item.owner_email) if subscriber else None))
-            if len(result) >= PAGE:
-                break
-        return result
+        target = target_of(caller.municipality_id)
+        now = self.clock()
+
+        def shown(item: ConversationModel) -> dict[str, Any]:
+            owner = subscriber.agent_owner(item.owner_email) if subscriber else None
+            return conversation_view(item, owner, is_overdue(item, target.minutes if target else None, now))
+
+        search = Search(status=status, view=view, text=query or "", cursor=cursor)
+        return find(caller.municipality_id, caller.email, search, shown)
 
     def thread(self, caller: Caller, conversation_id: str) -> dict[str, Any]:
         conversation = self._conversation(caller, conversation_id)
-        messages = [message_view(m) for m in MessageModel.query(conversation_id)]
+        # Translation previews (direction "preview", text311.answers) are kept for billing, not shown.
+        messages = [message_view(m) for m in MessageModel.query(conversation_id) if m.direction != "preview"]
         view = self._view(caller, conversation)
         # A STOP marks the resident, not the conversation: the page must know before Send is pressed.
         view["resident_opted_out"] = view["resident_opted_out"] or self.answers.residents_opted_out(
             conversation.phone_hash)
-        return {"conversation": view, "messages": messages}
+        history = [entry.as_json() for entry in self.audit.for_conversation(caller.municipality_id, conversation_id)]
+        earlier = earlier_conversations(caller.municipality_id, conversation)
+        return {"conversation": view, "messages": messages, "history": history, "earlier": earlier}
 
     def canned(self, caller: Caller) -> dict[str, list[str]]:
         subscriber = self.subscribers.get(caller.municipality_id)
@@ -144,16 +172,49 @@ class ConsoleService:
         from text311.answers import AnswerRejected
 
         conversation = self._conversation(caller, conversation_id)
+        external_id = f"console-{request_id}"
+        # The first attempt's time for every retry of the click (one after a crash is run again, with the
+        # clock moved on): the answer is recorded, and its audit entry written, under one key.
+        at = self.answers.store.answer_time(conversation_id, external_id, self.clock())
         try:
-            outcome = self.answers.send_answer(
-                conversation, caller.email, text, f"console-{request_id}", self.clock(), channel="console"
-            )
+            outcome = self.answers.send_answer(conversation, caller.email, text, external_id, at, channel="console")
         except AnswerRejected as rejected:
             return {"sent": False, "reason": rejected.reason.value, "detail": rejected.detail}
+        if outcome.sent or outcome.reason == "queued":  # "duplicate" too: a crash may have come before the entry
+            detail = "retried" if outcome.reason == "duplicate" else f"{outcome.reason}, {outcome.parts} SMS part(s)"
+            self._audit(caller, conversation_id, Action.ANSWER, detail, at, entry_id_of(external_id))
         # "queued" with wait_minutes when the SMS line is busy: the page says "queued, about N minutes".
         return {"sent": outcome.sent, "reason": outcome.reason, "parts": outcome.parts,
                 "status": outcome.reason,
                 "wait_minutes": outcome.wait_minutes}
+
+    def preview(self, caller: Caller, conversation_id: str, text: str) -> dict[str, Any]:
+        """What the resident would receive for ``text``: its machine translation when the conversation
+        needs one (``translation`` None when it does not). Nothing is recorded, sent or audited."""
+        from text311.answers import AnswerRejected
+
+        conversation = self._conversation(caller, conversation_id)
+        try:
+            done = self.answers.preview(conversation, text)
+        except AnswerRejected as rejected:
+            return {"translated": False, "reason": rejected.reason.value, "detail": rejected.detail}
+        if done is None:
+            return {"translated": False, "translation": None}
+        from text311.i18n import catalog
+
+        words = catalog()
+        known = words.languages.get(done.target)
+        label = words.agent_text(
+            self.answers._language(caller.municipality_id),
+            "translation_preview",
+            engine=done.engine,
+            language_name=known.name if known else done.target,
+        )
+        return {
+            "translated": True,
+            "label": label,
+            "translation": {"text": done.text, "engine": done.engine, "language": done.target},
+        }
 
     def claim(self, caller: Caller, conversation_id: str) -> dict[str, Any]:
         conversation = self._conversation(caller, conversation_id)
@@ -167,6 +228,8 @@ class ConsoleService:
         except Exception as exc:  # noqa: BLE001 - conditional failure: someone owns it already
             conversation.refresh()
             raise Conflict(f"already owned by {self._owner(caller, conversation)}") from exc
+        if stored != caller.email:
+            self._audit(caller, conversation_id, Action.CLAIM, f"from {stored}" if stored else "")
         return self._view(caller, conversation)
 
     def assign(self, caller: Caller, conversation_id: str, agent: str) -> dict[str, Any]:
@@ -175,22 +238,36 @@ class ConsoleService:
         self._owner_or_supervisor(caller, conversation, "transfer")
         subscriber = self.subscribers.get(caller.municipality_id)
         address = agent_address(agent, subscriber.agent_allow_list if subscriber else ())
+        if not subscriber.allows_agent(address):  # under an @domain entry, but disabled on the roster
+            raise AddressRefused(f"{address} is disabled: a supervisor can re-enable them in the settings")
+        before = self._owner(caller, conversation)
+        if before == address:  # a retried transfer: already done, noted and recorded once
+            return self._view(caller, conversation)
         conversation.update(actions=[ConversationModel.owner_email.set(address)])
-        self.note(caller, conversation_id, f"Transferred to {address} by {caller.email}.")
+        self._add_note(caller, conversation_id, f"Transferred to {address} by {caller.email}.")
+        self._audit(caller, conversation_id, Action.TRANSFER, f"from {before or 'no one'} to {address}")
         return self._view(caller, conversation)
 
     def set_status(self, caller: Caller, conversation_id: str, status: str) -> dict[str, Any]:
         conversation = self._conversation(caller, conversation_id)
+        before = conversation.status
+        now = self.clock()
+        action = Action.CLOSE if status == "closed" else Action.REOPEN if status == "open" else Action.STATUS
         if status == "closed":
             self._owner_or_supervisor(caller, conversation, "close")
             resident = self._surveyed_resident(caller, conversation)
-            if resident is not None and self.answers.store.close_with_survey(conversation, self.clock()):
+            if resident is not None and self.answers.store.close_with_survey(conversation, now):
                 self._send_survey(conversation, resident)
+                self._audit(caller, conversation_id, action, "survey sent")
                 return self._view(caller, conversation)
             # No survey, or another close won the race: an ordinary close (a no-op if it is closed).
-        conversation.update(
-            actions=[ConversationModel.status.set(status), ConversationModel.last_message_at.set(self.clock())]
-        )
+        model = ConversationModel
+        actions: list[UpdateAction] = [model.status.set(status), model.last_message_at.set(now)]
+        if before != status:  # time to close: the last close's time; a reopen clears it
+            actions.append(model.closed_at.set(now) if status == "closed" else model.closed_at.remove())
+        conversation.update(actions=actions)
+        if before != status:
+            self._audit(caller, conversation_id, action, f"{before} to {status}" if action is Action.STATUS else "")
         return self._view(caller, conversation)
 
     # -- satisfaction (text311.satisfaction) -------------------------------------------------------
@@ -231,6 +308,11 @@ class ConsoleService:
 
     def note(self, caller: Caller, conversation_id: str, text: str) -> dict[str, Any]:
         self._conversation(caller, conversation_id)
+        view = self._add_note(caller, conversation_id, text)
+        self._audit(caller, conversation_id, Action.NOTE, f"{len(text.strip())} characters")
+        return view
+
+    def _add_note(self, caller: Caller, conversation_id: str, text: str) -> dict[str, Any]:
         now = self.clock()
         message, _ = self.answers.store.claim_message(
             conversation_id,
@@ -244,6 +326,25 @@ class ConsoleService:
         return message_view(message)
 
     # -- supervising ------------------------------------------------------------------------------
+
+    def audit_csv(self, caller: Caller, first: str, last: str) -> str:
+        """The city's audit entries of the days ``first`` to ``last`` (YYYY-MM-DD, in the city's zone)
+        as CSV. Supervisors only; ValueError naming the fault for bad dates."""
+        if not caller.supervisor:
+            raise Forbidden("supervisors only")
+        subscriber = self.subscribers.get(caller.municipality_id)
+        zone = subscriber.time_zone if subscriber else "UTC"
+        start, end = day_range(first, last, zone)
+        return entries_csv(self.audit.entries(caller.municipality_id, start, end), zone)
+
+    def usage(self, caller: Caller, month: str) -> dict[str, Any]:
+        """The caller's city's usage and cost for a UTC month ("2026-12"), as ``text311 usage`` counts
+        it (text311.usage): supervisors only; the city is the caller's, never a parameter."""
+        from text311.usage import usage_for
+
+        if not caller.supervisor:
+            raise Forbidden("supervisors only")
+        return usage_for(caller.municipality_id, month).as_json()
 
     def stats(self, caller: Caller, days: int = 30) -> dict[str, Any]:
         if not caller.supervisor:

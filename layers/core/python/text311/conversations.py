@@ -108,6 +108,7 @@ class ResidentRecord:
             pending=tuple(i.pending or ()),
             attempts=int(i.attempts),
             opted_out=bool(i.opted_out),
+            language_detected=i.language_detected is not False,
         )
 
     def apply(self, state: ResidentState) -> bool:
@@ -122,6 +123,7 @@ class ResidentRecord:
         i.pending = list(state.pending) or None
         i.attempts = state.attempts
         i.opted_out = state.opted_out
+        i.language_detected = state.language_detected
         return True
 
 
@@ -220,7 +222,8 @@ class ConversationStore:
         if conversation is None or conversation.status != "open":
             return None
         if self.is_idle(conversation, now):
-            conversation.update(actions=[ConversationModel.status.set("closed")])
+            model = ConversationModel  # closed_at: time to close (text311.response_targets)
+            conversation.update(actions=[model.status.set("closed"), model.closed_at.set(now)])
             return None
         return conversation
 
@@ -272,7 +275,8 @@ class ConversationStore:
         model = ConversationModel
         try:
             conversation.update(
-                actions=[model.status.set("closed"), model.last_message_at.set(now), model.survey_sent_at.set(now)],
+                actions=[model.status.set("closed"), model.last_message_at.set(now), model.survey_sent_at.set(now),
+                         model.closed_at.set(now)],
                 condition=(model.status == "open") & model.survey_sent_at.does_not_exist(),
                 add_version_condition=False,  # a resident's text landing meanwhile must not undo the close
             )

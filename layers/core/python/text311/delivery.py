@@ -73,7 +73,9 @@ class DeliveryStatusService:
         if message.status in ("delivered", "undelivered"):
             return "already_final"  # a late or repeated event never overwrites a final status
         # An answer in doubt moves only on proof that all of it went out: its last part was sent.
-        was_in_doubt = message.status == "in_doubt" and part == count_parts(message.body or "")
+        # The parts are those of the text sent: a translated answer's translation, not its original.
+        sent_text = message.translation or message.body or ""
+        was_in_doubt = message.status == "in_doubt" and part == count_parts(sent_text)
         new_status = "delivered" if event.status in DELIVERED else (
             "undelivered" if event.final and event.status not in IN_FLIGHT else status)
         movable = ("sending", "queued", "sent", "pending", *_intermediate(), *(("in_doubt",) if was_in_doubt else ()))

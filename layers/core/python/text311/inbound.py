@@ -11,12 +11,16 @@ from typing import Any, Protocol
 from text311.adapters.phone_vault import PhoneVault
 from text311.conversations import ConversationStore, Mailed, ResidentRecord, new_conversation_id
 from text311.dialog import Dialog, State, Turn
+from text311.guided_intake import asks_where, claim_question
+from text311.keywords import Keyword, classify_keyword, request_reference
 from text311.limits import FloodLimiter, Window
 from text311.mail import ThreadMail, build_thread_mail, ses_reference, thread_subject
 from text311.mail_confirmations import mail_tags
 from text311.observability import correlate, logger, metrics
 from text311.opening_hours import spoken_opening
 from text311.phone import InvalidPhoneNumber, classify, mask, normalize_e164
+from text311.request_hints import RequestHints, hint_lines
+from text311.request_status import StatusAnswers
 from text311.satisfaction import parse_score, record_score_metric
 from text311.tokens import TokenSigner
 from text311.visible_text import visible_text
@@ -89,6 +93,12 @@ class InboundSmsService:
     phone_resolver: Callable[[str, str | None, str], Any] | None = None
     # None: no flood limit (and no counter read or write).
     flood: FloodLimiter | None = None
+    # The suggested category and place shown atop each mail; None: no hint.
+    hints: RequestHints | None = None
+    # Answers a resident's STATUS text; None: STATUS is an ordinary text.
+    status: StatusAnswers | None = None
+    # Machine translation for the cities that opted in (text311.translation.Translations); None: never.
+    translations: Any = None
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
 
     def handle(self, sms: InboundSms) -> Outcome:
@@ -131,6 +141,10 @@ class InboundSmsService:
             scored = self._survey_reply(record, sms, body)
             if scored is not None:
                 return scored
+        if self.status is not None:
+            status = self._status(record, sms, body, number, window)
+            if status is not None:
+                return status
         is_new = record is None
         if record is None:
             record = self.store.new_resident(phone_hash, self.vault.encrypt(number))
@@ -144,14 +158,14 @@ class InboundSmsService:
         logger.info("dialog turn", extra={**log, "event": turn.event, "urgent": turn.urgent})
         metrics.add_metric(name="InboundSms", unit="Count", value=1)
 
-        conversation_id, emails, closed_notice = None, 0, None
+        conversation_id, emails, closed_notice, ask_where = None, 0, None, None
         changed = record.apply(turn.state)
         must_save = is_new or changed
         uncounted = window
         if turn.forwards:
             # An unchanged resident's activity and the flood count ride on the thread's write.
             thread_before = record.item.conversation_id
-            conversation_id, emails, counted, closed_notice = self._forward(
+            conversation_id, emails, counted, closed_notice, ask_where = self._forward(
                 record, turn, sms, number, refresh=None if must_save else record, count=window
             )
             uncounted = None if counted else window
@@ -165,8 +179,16 @@ class InboundSmsService:
         if closed_notice and conversation_id and not record.state.opted_out:
             # After the dialog's replies (the 911 notice goes first); keyed on the conversation, so
             # a redelivery or a later text of it sends nothing more.
-            replies += self._send(number, closed_notice, f"{conversation_id}:closed", sms.message_id,
-                                  kind="dialog", city=record.state.municipality_id)
+            replies += self._send(
+                number,
+                closed_notice,
+                f"{conversation_id}:closed",
+                sms.message_id,
+                kind="dialog",
+                city=record.state.municipality_id,
+            )
+        if ask_where is not None and not record.state.opted_out:
+            replies += self._ask_where(number, ask_where, turn.state.language, sms, record.state.municipality_id)
         return Outcome(turn.event, conversation_id, emails, replies)
 
     # -- satisfaction -----------------------------------------------------------------------------
@@ -190,6 +212,33 @@ class InboundSmsService:
         record_score_metric(city, score)
         return Outcome("survey_reply", conversation.conversation_id)
 
+    # -- STATUS -----------------------------------------------------------------------------------
+
+    def _status(
+        self, record: ResidentRecord | None, sms: InboundSms, body: str, number: str, window: Window | None
+    ) -> Outcome | None:
+        """The answer to a STATUS text (never mailed to the city); None: not such a text. Counted
+        in the resident's flood window first, so STATUS texts past the limit are held as any other."""
+        assert self.status is not None
+        keyword, rest = classify_keyword(body, self.dialog.catalog)
+        if keyword is not Keyword.STATUS:
+            return None
+        if window is not None:
+            self.store.count(window)
+        if record is not None and record.state.opted_out:
+            return Outcome("status")  # no SMS reaches an opted-out number
+        language = record.state.language if record is not None else _keyword_language(self.dialog.catalog, body)
+        phone_hash = record.item.phone_hash if record is not None else self.vault.hash(number)
+        text = self.status.answer(phone_hash, language, request_reference(rest) if rest else None)
+        city = record.state.municipality_id if record is not None else None
+        metrics.add_metric(name="StatusAsked", unit="Count", value=1)
+        return Outcome(
+            "status",
+            None,
+            0,
+            self._send(number, text, f"{sms.message_id}:status", sms.message_id, kind="dialog", city=city),
+        )
+
     # -- flood ------------------------------------------------------------------------------------
 
     def _hold(self, record: ResidentRecord | None, window: Window, sms: InboundSms, body: str, number: str) -> Outcome:
@@ -207,11 +256,15 @@ class InboundSmsService:
         first = self.flood.hold(window, sms.message_id)
         replies = 0
         if first and record is not None and not record.state.opted_out:
-            notice = self.dialog.catalog.message(
-                record.state.language, "flood_throttled", limit=self.flood.per_minute
+            notice = self.dialog.catalog.message(record.state.language, "flood_throttled", limit=self.flood.per_minute)
+            replies = self._send(
+                number,
+                notice,
+                f"{sms.message_id}:flood",
+                sms.message_id,
+                kind="failure_notice",
+                city=record.state.municipality_id,
             )
-            replies = self._send(number, notice, f"{sms.message_id}:flood", sms.message_id,
-                                 kind="failure_notice", city=record.state.municipality_id)
         return Outcome("throttled", conversation_id, 0, replies)
 
     # -- to the city ------------------------------------------------------------------------------
@@ -225,10 +278,11 @@ class InboundSmsService:
         *,
         refresh: ResidentRecord | None,
         count: Window | None,
-    ) -> tuple[str, int, bool, str | None]:
+    ) -> tuple[str, int, bool, str | None, Any]:
         """Mail each forwarded text into the thread. Returns (conversation id, mails sent, whether
         ``refresh`` and ``count`` were written: they go with the last text's record, the notice
-        for a conversation opened while the city is closed)."""
+        for a conversation opened while the city is closed, the conversation just opened when its
+        resident is to be asked where it is: guided intake)."""
         municipality_id = turn.state.municipality_id
         if municipality_id is None:
             raise ValueError("forward without a municipality")
@@ -237,7 +291,7 @@ class InboundSmsService:
             raise LookupError(f"subscriber {municipality_id} is gone")
         now = sms.received_at
         conversation = self.store.current(record, municipality_id, now)
-        closed_notice = None
+        closed_notice, ask_where = None, False
         if conversation is None:
             # Named after the resident and the thread it follows, not after this text: every text
             # that finds no open thread before the resident is saved (a redelivery, a text that
@@ -252,8 +306,11 @@ class InboundSmsService:
             try:
                 closed_notice = self._closed_notice(subscriber, turn.state.language, now)
             except Exception as exc:  # noqa: BLE001 - a notice must never cost the city the resident's text
-                logger.error("closed notice not built", extra={"municipality": municipality_id,
-                                                               "error": f"{type(exc).__name__}: {exc}"})
+                logger.error(
+                    "closed notice not built",
+                    extra={"municipality": municipality_id, "error": f"{type(exc).__name__}: {exc}"},
+                )
+            ask_where = asks_where(subscriber, turn.event, turn.urgent, turn.forwards)
         correlate(conversation.conversation_id)
         sent, written = 0, False
         last = len(turn.forwards) - 1
@@ -262,12 +319,21 @@ class InboundSmsService:
             if self.store.mailed_already(conversation, external_id):
                 continue  # done by an earlier delivery of this same text
             final = index == last
-            self._email(conversation, subscriber, external_id, text, urgent, turn, mask(number),
-                        now + timedelta(milliseconds=index),
-                        resident=refresh if final else None, count=count if final else None)
+            self._email(
+                conversation,
+                subscriber,
+                external_id,
+                text,
+                urgent,
+                turn,
+                mask(number),
+                now + timedelta(milliseconds=index),
+                resident=refresh if final else None,
+                count=count if final else None,
+            )
             written = written or final
             sent += 1
-        return conversation.conversation_id, sent, written, closed_notice
+        return conversation.conversation_id, sent, written, closed_notice, conversation if ask_where else None
 
     def _closed_notice(self, subscriber: Any, language: str, at: datetime) -> str | None:
         """The notice for a text that opens a conversation outside the city's hours, else None."""
@@ -275,12 +341,28 @@ class InboundSmsService:
             return None
         opens = subscriber.opening_hours.next_opening(at)
         if opens is None:
-            logger.warning("city closed with no opening within a year: no notice",
-                           extra={"municipality": subscriber.geonameid})
+            logger.warning(
+                "city closed with no opening within a year: no notice", extra={"municipality": subscriber.geonameid}
+            )
             return None
         catalog = self.dialog.catalog
-        return catalog.message(language, "closed", city=subscriber.display_name,
-                               opens=spoken_opening(catalog, language, opens))
+        return catalog.message(
+            language, "closed", city=subscriber.display_name, opens=spoken_opening(catalog, language, opens)
+        )
+
+    def _ask_where(self, number: str, conversation: Any, language: str, sms: InboundSms, city: int | None) -> int:
+        """Guided intake's one question, after the text was mailed: noted on the conversation first
+        (conditionally), so no delivery of any of its texts asks again; keyed on the conversation."""
+        try:
+            if not claim_question(conversation, sms.received_at):
+                return 0
+            text = self.dialog.catalog.message(language, "where_is_it")
+        except Exception as exc:  # noqa: BLE001 - the text is with the city: a lost question costs nothing
+            logger.error("location question not sent", extra={"error": f"{type(exc).__name__}: {exc}"})
+            return 0
+        metrics.add_metric(name="LocationAsked", unit="Count", value=1)
+        key = f"{conversation.conversation_id}:where"
+        return self._send(number, text, key, sms.message_id, kind="dialog", city=city)
 
     def _email(
         self,
@@ -319,20 +401,25 @@ class InboundSmsService:
             in_reply_to=conversation.last_message_id,
             domain=self.reply_domain,
             language=subscriber.language,
+            hint=self._hint(text, turn.state.language, subscriber),
         )
         entry = self.store.inbound_entry(external_id, now)
         ses_id = self.store.confirmed_mail(conversation, external_id)
+        translation = None
         if ses_id is None:
+            translation, mail = self._translated(mail, text, turn.state.language, subscriber)
             ses_id = self.mailer.send(build_thread_mail(mail), tags=mail_tags(conversation.conversation_id, entry))
         else:
             # An earlier delivery mailed it and stopped before recording it: SES's Send event says so.
-            logger.info("mail confirmed by SES, recorded without sending",
-                        extra={"conversation_id": conversation.conversation_id, "ses_message_id": ses_id})
+            logger.info(
+                "mail confirmed by SES, recorded without sending",
+                extra={"conversation_id": conversation.conversation_id, "ses_message_id": ses_id},
+            )
         references = list(mail.references) + [mail.message_id]
         if not conversation.first_message_id:
             # SES may have replaced our Message-ID: the thread's root is known under both.
             references.append(ses_reference(ses_id, self.region))
-        self.store.record_mailed(
+        message = self.store.record_mailed(
             conversation,
             Mailed(
                 external_id=external_id,
@@ -346,6 +433,10 @@ class InboundSmsService:
             resident=resident,
             count=count,
         )
+        if translation is not None:
+            from text311.translation import record_translation
+
+            record_translation(message, translation)
         logger.info(
             "mailed the city",
             extra={
@@ -356,6 +447,37 @@ class InboundSmsService:
         )
         metrics.add_metric(name="EmailsToCity", unit="Count", value=1)
 
+    def _translated(self, mail: ThreadMail, text: str, language: str, subscriber: Any) -> tuple[Any, ThreadMail]:
+        """The text's machine translation into the city's language, and the mail showing it under the
+        original; the mail says why when there is none. A failed translation never costs the city the text."""
+        from text311.translation import TranslationFailed
+
+        if self.translations is None or not self.translations.needed(subscriber, language):
+            return None, mail
+        words = self.dialog.catalog
+        known = words.languages.get(language)
+        name = known.name if known is not None and known.name else language
+        try:
+            done = self.translations.for_agents(text, language, subscriber)
+        except Exception as exc:  # noqa: BLE001 - TranslationFailed, or an engine's unexpected error
+            detail = str(exc) if isinstance(exc, TranslationFailed) else type(exc).__name__
+            logger.warning("text not translated for the city", extra={"error": type(exc).__name__})
+            metrics.add_metric(name="TranslationFailed", unit="Count", value=1)
+            label = words.agent_text(subscriber.language, "translation_unavailable", language_name=name, detail=detail)
+            return None, replace(mail, translation_label=label)
+        metrics.add_metric(name="TranslatedCharacters", unit="Count", value=done.characters)
+        label = words.agent_text(subscriber.language, "machine_translation", engine=done.engine, language_name=name)
+        return done, replace(mail, translation_label=label, translation=done.text)
+
+    def _hint(self, text: str, language: str, subscriber: Any) -> tuple[str, ...]:
+        if self.hints is None:
+            return ()
+        try:
+            return tuple(hint_lines(self.hints.for_text(text, language, subscriber), subscriber.language, language))
+        except Exception as exc:  # noqa: BLE001 - a hint must never cost the city the resident's text
+            logger.error("request hint not built", extra={"error": f"{type(exc).__name__}: {exc}"})
+            return ()
+
     # -- to the resident --------------------------------------------------------------------------
 
     def _reply(self, number: str, record: ResidentRecord, turn: Turn, inbound_id: str) -> int:
@@ -365,12 +487,19 @@ class InboundSmsService:
             return 0
         sent = 0
         for index, text in enumerate(turn.replies):
-            sent += self._send(number, text, f"{inbound_id}:r{index}", inbound_id,
-                               kind=_reply_kind(turn, index), city=record.state.municipality_id)
+            sent += self._send(
+                number,
+                text,
+                f"{inbound_id}:r{index}",
+                inbound_id,
+                kind=_reply_kind(turn, index),
+                city=record.state.municipality_id,
+            )
         return sent
 
-    def _send(self, number: str, text: str, idempotency_key: str, inbound_id: str, *, kind: str,
-              city: int | None) -> int:
+    def _send(
+        self, number: str, text: str, idempotency_key: str, inbound_id: str, *, kind: str, city: int | None
+    ) -> int:
         # kind and city place the SMS in the outbound queue (priority, the city's fair share).
         context = {"inbound": inbound_id[:64], "kind": kind, **({"city": str(city)} if city else {})}
         try:
@@ -406,6 +535,17 @@ def _forward_ids(message_id: str, turn: Turn) -> list[str]:
         seen[digest] = seen.get(digest, 0) + 1
         ids.append(f"{message_id}:{digest}" + (f"-{seen[digest]}" if seen[digest] > 1 else ""))
     return ids
+
+
+def _keyword_language(catalog: Any, body: str) -> str:
+    """The language whose STATUS word a resident unknown to us used (ETAT: French)."""
+    from text311.i18n import fold
+
+    first = fold(body.split(maxsplit=1)[0]).strip(".!?,;:") if body.split() else ""
+    for code, language in catalog.languages.items():
+        if first in language.keywords.get(Keyword.STATUS.value, ()):
+            return str(code)
+    return str(catalog.default)
 
 
 def _e164_or_none(number: str) -> str | None:

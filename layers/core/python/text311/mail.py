@@ -66,6 +66,13 @@ class ThreadMail:
     in_reply_to: str | None = None
     domain: str = "text311.local"
     language: str = "en"  # the city's (Subscriber.language)
+    # What the text suggests for a service request (text311.request_hints), in the city's language.
+    hint: tuple[str, ...] = ()
+    # A machine translation of the text into the city's language (text311.translation), shown under the
+    # original after its label ("Machine translation (Amazon Translate), from Español:"), or the label alone
+    # saying why there is none. Empty: the resident writes in the city's language, or translation is off.
+    translation_label: str = ""
+    translation: str = ""
 
     @property
     def message_id(self) -> str:
@@ -105,13 +112,18 @@ def build_thread_mail(mail: ThreadMail) -> EmailMessage:
         notes.append(words.agent_text(mail.language, "opted_out_note"))
     link = f"{mail.console_url.rstrip('/')}/#/c/{mail.conversation_id}" if mail.console_url else ""
 
+    hint = list(mail.hint)
     text = "\n".join(
         [
             *notes,
             *([""] if notes else []),
+            *hint,
+            *([""] if hint else []),
             words.agent_text(mail.language, "text_from", phone=mail.masked_phone, when=when, city=mail.city),
             "",
             mail.body,
+            *(["", mail.translation_label] if mail.translation_label else []),
+            *([mail.translation] if mail.translation else []),
             "",
             "--",
             words.agent_text(mail.language, "reply_instruction"),
@@ -136,10 +148,18 @@ def _html(mail: ThreadMail, when: str, notes: list[str], link: str) -> str:
     instruction = esc(words.agent_text(mail.language, "reply_instruction")).replace("\n", " ")
     open_link = esc(words.agent_text(mail.language, "open_conversation"))
     link_html = f'<p><a href="{esc(link)}">{open_link}</a></p>' if link else ""
+    hint_html = f'<p style="color:#035">{"<br>".join(esc(line) for line in mail.hint)}</p>' if mail.hint else ""
+    translated = esc(mail.translation).replace("\n", "<br>")
+    translation_html = ""
+    if mail.translation_label:
+        translation_html = f'<p style="color:#555">{esc(mail.translation_label)}</p>'
+    if mail.translation:
+        translation_html += f'<blockquote style="border-left:3px solid #35a;padding-left:8px">{translated}</blockquote>'
     return (
         "<!DOCTYPE html><html><body>"
-        f"{note_html}<p>{text_from}</p>"
+        f"{note_html}{hint_html}<p>{text_from}</p>"
         f'<blockquote style="border-left:3px solid #888;padding-left:8px">{body}</blockquote>'
+        f"{translation_html}"
         f'<p style="color:#555">{instruction}</p>'
         f"{link_html}</body></html>"
     )

@@ -20,10 +20,15 @@ if TYPE_CHECKING:  # each handler imports only what it builds, when it builds it
     from text311.adapters.phone_vault import PhoneVault
     from text311.answers import AnswerService
     from text311.auth import ClaimsVerifier
+    from text311.city_settings import CitySettings
     from text311.console import ConsoleService
     from text311.delivery import DeliveryStatusService
     from text311.inbound import InboundSmsService
     from text311.limits import CityOutboundLimiter, FloodLimiter
+    from text311.request_commands import RequestCommands
+    from text311.request_hints import RequestHints
+    from text311.request_status import StatusAnswers
+    from text311.service_requests import ServiceRequestStore
     from text311.settings import Settings
     from text311.subscribers import Subscriber, SubscriberRepository
     from text311.tokens import TokenSigner
@@ -137,6 +142,75 @@ def city_outbound_limiter() -> CityOutboundLimiter:
 
     s = tables_bound()
     return CityOutboundLimiter(per_hour=s.city_sms_per_hour, per_day=s.city_sms_per_day)
+
+
+@cache
+def service_requests() -> ServiceRequestStore:
+    """The city's service requests (text311.service_requests), on the bound requests table."""
+    from text311.service_requests import ServiceRequestStore
+
+    tables_bound()
+    return ServiceRequestStore()
+
+
+@cache
+def request_hints() -> RequestHints:
+    """Category and place of a text. The geocoder is Amazon Location only where GEOCODER says so (the
+    stack sets it with its geo-places:Geocode grant); the local run's is the address file."""
+    from text311.request_hints import RequestHints
+
+    s = settings()
+    geocoder: Any = None
+    if s.geocoder == "amazon-location":
+        from text311.geocoders import AmazonLocationGeocoder
+
+        client = boto3.client("geo-places", region_name=s.aws_region, endpoint_url=s.endpoint_url,
+                              config=Config(retries={"mode": "standard", "max_attempts": 2}, connect_timeout=2,
+                                            read_timeout=3))  # a hint is not worth holding a text for
+        geocoder = AmazonLocationGeocoder(client)
+    elif s.geocoder == "address-file":
+        from pathlib import Path
+
+        from text311.geocoders import AddressFileGeocoder
+
+        geocoder = AddressFileGeocoder.from_file(Path(s.address_file))
+    return RequestHints(geocoder)
+
+
+@cache
+def translations() -> Any:
+    """Machine translation for the cities that opt in (text311.translation), or None. TRANSLATOR names
+    the engine: "amazon-translate" (the stack sets it with its translate:TranslateText grant) or
+    "local-phrasebook" (the local run: the demo's phrases, no network); unset: no translation."""
+    from text311.translation import AmazonTranslateTranslator, PhrasebookTranslator, Translations
+
+    s = settings()
+    engine = s.translator
+    if engine == "amazon-translate":
+        client = boto3.client(
+            "translate",
+            region_name=s.aws_region,
+            endpoint_url=s.endpoint_url,
+            config=Config(retries={"mode": "standard", "max_attempts": 2}, connect_timeout=2, read_timeout=5),
+        )
+        return Translations(AmazonTranslateTranslator(client))
+    if engine == "local-phrasebook":
+        return Translations(PhrasebookTranslator())
+    return None
+
+
+@cache
+def request_commands() -> RequestCommands:
+    from text311.request_commands import RequestCommands, resident_texts
+
+    return RequestCommands(store=service_requests(), hints=request_hints(), resident_texts=resident_texts)
+
+
+@cache
+def status_answers() -> StatusAnswers:
+    from text311.request_status import StatusAnswers
+
+    return StatusAnswers(store=service_requests(), subscribers=subscribers())
 
 
 @cache
@@ -291,6 +365,7 @@ def inbound_sms_service() -> InboundSmsService:
         support_contact=s.support_contact,
         answer_keywords=s.answer_keywords,
         place_name=_place_name,
+        region_languages=tuple(code.strip() for code in s.region_languages.split(",") if code.strip()),
     )
     return InboundSmsService(
         store=ConversationStore(retention_days=s.retention_days, idle_days=s.conversation_idle_days),
@@ -308,6 +383,9 @@ def inbound_sms_service() -> InboundSmsService:
         console_url=s.console_url,
         phone_resolver=_phone_resolver(),
         flood=flood_limiter(),
+        hints=request_hints(),
+        status=status_answers(),
+        translations=translations(),
     )
 
 
@@ -316,6 +394,7 @@ def answer_service() -> AnswerService:
     from text311.adapters.raw_mail import S3RawMail
     from text311.adapters.ses_mailer import SesMailer
     from text311.answers import AnswerService
+    from text311.audit import AuditLog
     from text311.conversations import ConversationStore
     from text311.replies import extract_reply
 
@@ -336,6 +415,9 @@ def answer_service() -> AnswerService:
         sender_address=s.sender_address,
         allow_outbound=lambda city, parts: city_outbound_limiter().allow_outbound(city, count=parts),
         notify=notify_thread,
+        requests=request_commands(),
+        audit=AuditLog(),
+        translations=translations(),
     )
 
 
@@ -456,3 +538,21 @@ def mail_feedback() -> Any:
         sms=queued_sms_sender(vault.encrypt), decrypt_phone=vault.decrypt, subscribers=subscribers(),
         catalog=catalog(),
     )
+
+
+@cache
+def city_settings() -> CitySettings:
+    """A supervisor's settings of their city. Agents are invited and disabled in the console's Cognito
+    pool (USER_POOL_ID, set on the console function only, and by the local run for its moto pool);
+    without one, agents cannot be changed and the rest still can."""
+    from text311.adapters.cognito_users import CognitoUsers
+    from text311.agents import AgentDirectory
+    from text311.city_settings import CitySettings
+    from text311.subscribers import SubscriberRepository
+
+    s = tables_bound()
+    directory = None
+    if s.user_pool_id:
+        client = boto3.client("cognito-idp", region_name=s.aws_region, endpoint_url=s.endpoint_url)
+        directory = AgentDirectory(CognitoUsers(client, s.user_pool_id))
+    return CitySettings(subscribers=SubscriberRepository(), directory=directory)

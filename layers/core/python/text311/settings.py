@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from functools import cache
+from typing import Literal
 
 from pydantic import BaseModel, Field, ValidationError
 
@@ -22,6 +23,14 @@ class Settings(BaseModel):
     # Abuse and spend counters (text311.limits). The stack always sets it; the default keeps older
     # local and test environments working (create_tables makes it under this name).
     limits_table: str = Field(default="text311-limits", alias="LIMITS_TABLE")
+    # Who changed what (text311.audit); a default for the same reason as LIMITS_TABLE.
+    audit_table: str = Field(default="text311-audit", alias="AUDIT_TABLE")
+    # Service requests (text311.service_requests); a default for the same reason as LIMITS_TABLE.
+    requests_table: str = Field(default="text311-requests", alias="REQUESTS_TABLE")
+    # Where an address in a text gets its point (text311.request_hints): "" none (addresses stay words),
+    # "amazon-location" (Amazon Location Places, geo-places:Geocode), "address-file" (ADDRESS_FILE, local run).
+    geocoder: Literal["", "amazon-location", "address-file"] = Field(default="", alias="GEOCODER")
+    address_file: str = Field(default="", alias="ADDRESS_FILE")
     # KMS key that encrypts residents' phone numbers inside items (beyond table encryption).
     phone_key_id: str = Field(alias="PHONE_KEY_ID")
     # Secrets Manager secrets: JSON objects {"<key id>": "<key>"}; see text311.tokens.
@@ -59,6 +68,16 @@ class Settings(BaseModel):
     city_sms_per_day: int = Field(default=3000, alias="CITY_SMS_PER_DAY", ge=1)
     # How long a warm container trusts a subscriber record it read (contact addresses, status).
     subscriber_cache_seconds: int = Field(default=60, alias="SUBSCRIBER_CACHE_SECONDS", ge=0)
+    # The languages residents of the served countries write in: the detection's priors before a city is
+    # chosen (the city's own ``languages`` after).
+    region_languages: str = Field(default="en,fr", alias="REGION_LANGUAGES")
+    # The console's Cognito user pool (text311.agents): set on the console function only; empty elsewhere,
+    # where agents are never invited or disabled.
+    user_pool_id: str = Field(default="", alias="USER_POOL_ID")
+    # Machine translation for the cities that opt in (text311.translation): "amazon-translate" (set by
+    # the stack on the functions granted translate:TranslateText), "local-phrasebook" (the local run), or
+    # empty (none: the functions that never translate).
+    translator: Literal["", "amazon-translate", "local-phrasebook"] = Field(default="", alias="TRANSLATOR")
     aws_region: str = Field(default="ca-central-1", alias="AWS_REGION")
     endpoint_url: str | None = Field(default=None, alias="AWS_ENDPOINT_URL")
 

@@ -15,12 +15,16 @@ from pynamodb.expressions.update import Action
 
 from text311.adapters.dynamodb import SubscriberModel
 from text311.addresses import AddressRefused, agent_address, single_address
+from text311.agents import disabled_addresses
 from text311.city_services import Service, default_services, from_json, to_json
+from text311.i18n import catalog
 from text311.opening_hours import OpeningHours
 from text311.opening_hours import from_json as hours_from_json
 from text311.opening_hours import to_json as hours_to_json
 
 _DOMAIN = re.compile(r"^@?[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")
+# The languages agents are written to in (the catalog's "agents" sections); residents may write in any
+# language the catalog answers in.
 LANGUAGES = ("en", "fr")
 # Provinces whose cities write to their agents in French unless they choose otherwise.
 _FRENCH_REGIONS = frozenset({("CA", "QC")})
@@ -64,6 +68,14 @@ class Subscriber:
     opening_hours: OpeningHours | None = field(default=None, compare=False)
     # Whether a resident gets one satisfaction text when an agent closes their conversation (opt-in).
     survey: bool = False
+    # Whether a connected resident whose first text of a conversation names no place is asked once where
+    # it is (guided intake, docs/service-requests.md; opt-in).
+    guided_intake: bool = False
+    # Machine translation between residents who write in another language and its agents (text311.translation,
+    # opt-in: it is billed per character).
+    translate: bool = False
+    # Agents a supervisor disabled (text311.agents): never an agent, even under an "@domain" entry.
+    disabled_agents: tuple[str, ...] = field(default=(), compare=False)
 
     def __post_init__(self) -> None:
         if not self.contact_emails:
@@ -74,9 +86,10 @@ class Subscriber:
         for entry in self.agent_allow_list:
             if not _is_allow_list_entry(entry):
                 raise SubscriberError(f"agent_allow_list: not one address or a domain: {entry!r}")
+        answerable = catalog().languages
         for language in self.languages:
-            if language not in LANGUAGES:
-                raise SubscriberError(f"languages: {language!r} is not one of {', '.join(LANGUAGES)}")
+            if language not in answerable:
+                raise SubscriberError(f"languages: {language!r} is not one of {', '.join(sorted(answerable))}")
         if not self.language:
             object.__setattr__(self, "language", default_mail_language(self.country, self.region_code, self.languages))
         if self.language not in LANGUAGES:
@@ -102,10 +115,10 @@ class Subscriber:
     def allows_agent(self, address: str) -> bool:
         """Whether ``address`` is one agent of this city (its address or its domain on the allow-list)."""
         try:
-            agent_address(address, self.agent_allow_list)
+            bare = agent_address(address, self.agent_allow_list)
         except AddressRefused:
             return False
-        return True
+        return bare not in self.disabled_agents
 
     def agent_owner(self, stored: str | None) -> str | None:
         """A conversation's stored owner when it is one agent of this city, else None (the shared
@@ -150,6 +163,8 @@ def _to_model(sub: Subscriber) -> SubscriberModel:
         services=to_json(sub.services),
         opening_hours=hours_to_json(sub.opening_hours) if sub.opening_hours else None,
         survey=sub.survey or None,
+        guided_intake=sub.guided_intake or None,
+        translate=sub.translate or None,
     )
 
 
@@ -206,6 +221,9 @@ def _from_model(item: SubscriberModel) -> Subscriber:
         opening_hours=_stored_or(item, "opening_hours", lambda: None,
                                  lambda text: hours_from_json(item.time_zone, text)),
         survey=bool(item.survey),
+        guided_intake=bool(item.guided_intake),
+        translate=bool(item.translate),
+        disabled_agents=_stored_or(item, "agents", tuple, disabled_addresses),
     )
 
 
@@ -248,9 +266,25 @@ class SubscriberRepository:
         attribute = SubscriberModel.opening_hours
         self._set(geonameid, attribute.set(hours_to_json(hours)) if hours else attribute.remove())
 
+    def set_canned_answers(self, geonameid: int, canned: dict[str, tuple[str, ...]]) -> None:
+        """Replace only the city's canned answers (the console's supervisor screen); none: removed."""
+        text = json.dumps({k: list(v) for k, v in canned.items() if v}, ensure_ascii=False)
+        attribute = SubscriberModel.canned_answers
+        self._set(geonameid, attribute.set(text) if any(canned.values()) else attribute.remove())
+
     def set_survey(self, geonameid: int, enabled: bool) -> None:
         """Turn the city's satisfaction texts on or off; its other fields are kept."""
         self._set(geonameid, SubscriberModel.survey.set(True) if enabled else SubscriberModel.survey.remove())
+
+    def set_guided_intake(self, geonameid: int, enabled: bool) -> None:
+        """Turn the city's guided intake (the "where is it?" question) on or off; its other fields are kept."""
+        attribute = SubscriberModel.guided_intake
+        self._set(geonameid, attribute.set(True) if enabled else attribute.remove())
+
+    def set_translate(self, geonameid: int, enabled: bool) -> None:
+        """Turn the city's machine translation on or off; its other fields are kept."""
+        attribute = SubscriberModel.translate
+        self._set(geonameid, attribute.set(True) if enabled else attribute.remove())
 
     def _set(self, geonameid: int, action: Action) -> None:
         try:

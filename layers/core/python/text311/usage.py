@@ -10,17 +10,18 @@ record holds yet and the cost of a run are in docs/usage.md. In short:
 - **inbound texts**: the messages ``in`` by ``sms`` recorded in the month (mailed, held by the flood
   limit or waiting); their parts as the resident's phone sent them (one concatenated SMS).
 - **SMS parts sent**: agents' answers that went out (``sent``, ``delivered``, ``undelivered``),
-  split exactly as the drainer splits them, each part in its own encoding; plus the survey texts
+  split exactly as the drainer splits them, each part in its own encoding (a translated answer's
+  parts are its ``translation``'s, the text the resident received); plus the survey texts
   sent in the month (``survey_sent_at``). Answers ``in_doubt`` are counted apart, not billed.
 - **emails sent**: texts mailed to the city (``emailed`` and the statuses SES's events move it to);
   **emails received**: agents' answers that came by email. One chunk of 256 KB is counted per
   email received: the size is not recorded, so that count is a floor.
-- **translated characters**: the ``translated_chars`` number of the month's messages (0 until
-  translation writes it).
+- **translated characters**: the ``translated_chars`` number of the month's messages (written by
+  text311.translation for the cities that translate).
 
 Reads: one Query of the city's conversations (its partition), then one Query per conversation
-opened before the month's end, on ``begins_with(message_key, "<YYYY-MM>-")`` (the key starts with
-the UTC time). No Scan.
+opened before the month's end and not closed before its start, on
+``begins_with(message_key, "<YYYY-MM>-")`` (the key starts with the UTC time). No Scan.
 """
 
 from __future__ import annotations
@@ -115,6 +116,26 @@ class CityUsage:
     def unknown_costs(self) -> tuple[CostLine, ...]:
         return tuple(line for line in self.costs if line.cost is None)
 
+    def as_json(self) -> dict[str, Any]:
+        """The figures and the cost lines, amounts as strings; an unknown price's cost is None."""
+        return {
+            "figures": self.figures(),
+            "costs": [
+                {
+                    "label": line.label,
+                    "quantity": line.quantity,
+                    "price_id": line.price.id,
+                    "cost": None if line.cost is None else str(line.cost),
+                    "note": line.price.note,
+                }
+                for line in self.costs
+            ],
+            "total_known": str(self.total_known),
+            "unknown_costs": len(self.unknown_costs),
+            "currency": self.currency,
+            "prices_read_on": self.prices_read_on,
+        }
+
     def figures(self) -> dict[str, int | str | None]:
         """The counted figures by name (CSV columns, the console's JSON)."""
         skip = {"costs", "prices_read_on", "currency"}
@@ -174,6 +195,12 @@ def count_usage(city_id: int, month: Month, records: UsageRecords, survey_text: 
         opened = _time(conversation, "opened_at")
         if opened is None or opened >= month.end:
             continue  # opened after the month: none of its messages is in it
+        closed = _time(conversation, "closed_at")
+        if _text(conversation, "status") == "closed" and closed is not None and closed < month.start:
+            # Closed before the month: nothing is written to a closed conversation (a text opens a new
+            # one, an answer or preview needs it open, its survey went at its close; a reopen clears
+            # closed_at), so its messages are not read: one Query per conversation active in the month.
+            continue
         if month.holds(opened):
             tally.conversations += 1
         surveyed = _time(conversation, "survey_sent_at")
@@ -203,6 +230,8 @@ def count_usage(city_id: int, month: Month, records: UsageRecords, survey_text: 
 def _count_message(tally: _Tally, message: Mapping[str, Any]) -> None:
     direction, channel, status = _text(message, "direction"), _text(message, "channel"), _text(message, "status")
     body = _text(message, "body")
+    # A translated answer's SMS is its translation; ``body`` keeps the agent's original.
+    sent_text = _text(message, "translation") or body
     tally.translated_characters += _number(message, "translated_chars")
     if direction == "in" and channel == "sms":
         tally.inbound(body)
@@ -212,7 +241,7 @@ def _count_message(tally: _Tally, message: Mapping[str, Any]) -> None:
         if channel == "email":
             tally.emails_received += 1
         if status in SENT:
-            tally.sent(body)
+            tally.sent(sent_text)
         elif status == IN_DOUBT:
             tally.answers_in_doubt += 1
 
@@ -264,8 +293,8 @@ class TableUsageRecords:
             self.conversations_table,
             "municipality_id = :city",
             {":city": {"N": str(city_id)}},
-            "conversation_id, opened_at, survey_sent_at, #language",
-            {"#language": "language"},
+            "conversation_id, opened_at, survey_sent_at, #language, #status, closed_at",
+            {"#language": "language", "#status": "status"},
         )
 
     def messages(self, conversation_id: str, month: Month) -> Iterator[Mapping[str, Any]]:
@@ -273,8 +302,8 @@ class TableUsageRecords:
             self.messages_table,
             "conversation_id = :id AND begins_with(message_key, :month)",
             {":id": {"S": conversation_id}, ":month": {"S": f"{month}-"}},
-            "direction, channel, body, #status, translated_chars",
-            {"#status": "status"},
+            "direction, channel, body, #status, #translation, translated_chars",
+            {"#status": "status", "#translation": "translation"},  # both DynamoDB reserved words
         )
 
     def _query(

@@ -23,6 +23,9 @@ from pynamodb.attributes import (
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, LocalSecondaryIndex
 from pynamodb.models import Model
 
+from text311.adapters.audit_table import AuditModel
+from text311.adapters.requests_table import RequestModel
+
 if TYPE_CHECKING:
     from text311.settings import Settings
 
@@ -49,6 +52,18 @@ class SubscriberModel(Model):
     services = UnicodeAttribute(null=True)  # JSON: its Open311 services (city_services.py); absent: the default
     opening_hours = UnicodeAttribute(null=True)  # JSON (opening_hours.py); absent: always open
     survey = BooleanAttribute(null=True)  # satisfaction texts after a close (opt-in); absent: none
+    guided_intake = BooleanAttribute(null=True)  # ask once where it is when a text names no place (opt-in)
+    translate = BooleanAttribute(null=True)  # machine translation for its residents (opt-in); absent: off
+    # Open311 API (text311.open311.keys): SHA-256 of its api_key (absent: POST refused), and whether
+    # residents' descriptions are published, masked (opt-in; absent: never).
+    open311_key_hash = UnicodeAttribute(null=True)
+    open311_publish = BooleanAttribute(null=True)
+    # First-response target in minutes (text311.response_targets); absent: none. Who is mailed a breach.
+    response_target_minutes = NumberAttribute(null=True)
+    response_target_notify = ListAttribute(of=UnicodeAttribute, null=True)
+    # Its agents (text311.agents): JSON [{email, role, enabled, invited_at, invited_by}]; absent: none invited
+    # from the console. The allow-list follows it.
+    agents = UnicodeAttribute(null=True)
 
 
 class ResidentModel(Model):
@@ -60,6 +75,9 @@ class ResidentModel(Model):
     phone_hash = UnicodeAttribute(hash_key=True)
     phone_encrypted = UnicodeAttribute()
     language = UnicodeAttribute(default="en")
+    # False: the language was only fallen back on, never told by a text (text311.dialog). Absent (a resident
+    # stored before it existed): told.
+    language_detected = BooleanAttribute(null=True)
     dialog_state = UnicodeAttribute(default="new")
     municipality_id = NumberAttribute(null=True)
     pending_choices = ListAttribute(of=NumberAttribute, null=True)
@@ -121,6 +139,10 @@ class ConversationModel(Model):
     owner_email = UnicodeAttribute(null=True)
     phone_masked = UnicodeAttribute(null=True)  # "+1******4567": enough for an agent, not personal data
     first_response_at = UTCDateTimeAttribute(null=True)
+    # Response targets (text311.response_targets): the last close (removed by a reopen), and when the
+    # city's supervisors were mailed that the first answer is overdue (set once, conditionally).
+    closed_at = UTCDateTimeAttribute(null=True)
+    target_breach_mailed_at = UTCDateTimeAttribute(null=True)
     language = UnicodeAttribute(default="en")
     urgent = BooleanAttribute(default=False)
     resident_opted_out = BooleanAttribute(default=False)
@@ -131,6 +153,8 @@ class ConversationModel(Model):
     satisfaction = NumberAttribute(null=True)
     satisfaction_agent = UnicodeAttribute(null=True)
     survey_reply_id = UnicodeAttribute(null=True)
+    # Guided intake: when the resident was asked where it is (set once, conditionally: one question each).
+    location_asked_at = UTCDateTimeAttribute(null=True)
     # The last inbound texts mailed into this thread, "<epoch seconds>#<external id>": read with the
     # conversation, they tell a redelivered text from a new one without reading the message itself.
     recent_inbound = UnicodeSetAttribute(null=True)
@@ -164,6 +188,13 @@ class MessageModel(Model):
     urgent = BooleanAttribute(default=False)
     created_at = UTCDateTimeAttribute()
     expires_at = TTLAttribute(null=True)
+    # A machine translation (text311.translation): a resident's text into the city's language, or the
+    # answer as sent to the resident (``body`` keeps the agent's own words); its engine, its language and
+    # the characters it was billed for (text311.usage sums ``translated_chars``).
+    translation = UnicodeAttribute(null=True)
+    translation_engine = UnicodeAttribute(null=True)
+    translation_language = UnicodeAttribute(null=True)
+    translated_chars = NumberAttribute(null=True)
 
 
 class LimitModel(Model):
@@ -198,6 +229,8 @@ TABLES: dict[str, type[Model]] = {
     "messages_table": MessageModel,
     "idempotency_table": IdempotencyModel,
     "limits_table": LimitModel,
+    "audit_table": AuditModel,
+    "requests_table": RequestModel,  # service requests (text311.service_requests)
 }
 
 

@@ -9,8 +9,11 @@ problem, exit status 1, and nothing written.
 
 from __future__ import annotations
 
+import getpass
 import json
+import os
 from dataclasses import asdict
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -42,12 +45,26 @@ Table = Annotated[str, typer.Option("--table", envvar="SUBSCRIBERS_TABLE", help=
 
 
 def _bind(table: str, region: str, endpoint_url: str | None) -> SubscriberRepository:
-    meta: Any = SubscriberModel.Meta  # the same binding as bind_tables, for this one table
-    meta.table_name = table
-    meta.region = region
-    meta.host = endpoint_url or None
-    SubscriberModel._connection = None  # drop a connection built for other settings
+    from text311.adapters.audit_table import AuditModel
+
+    # The same binding as bind_tables, for this table and the audit table the changes are recorded in.
+    for model, name in ((SubscriberModel, table), (AuditModel, os.environ.get("AUDIT_TABLE", "text311-audit"))):
+        meta: Any = model.Meta
+        meta.table_name = name
+        meta.region = region
+        meta.host = endpoint_url or None
+        model._connection = None  # drop a connection built for other settings
     return SubscriberRepository()
+
+
+def _audit(geonameid: int, action: str, detail: str) -> None:
+    """Record a change to a city in its audit trail (text311.audit), by the operator who ran the command."""
+    from text311.audit import AuditLog
+
+    try:
+        AuditLog().record(geonameid, None, f"cli:{getpass.getuser()}", action, detail, datetime.now(UTC))
+    except Exception as exc:  # noqa: BLE001 - the change is made: say loudly that it went unrecorded
+        typer.echo(f"warning: the change is made but not in the audit trail ({type(exc).__name__}: {exc})", err=True)
 
 
 def _fail(message: str) -> typer.Exit:
@@ -84,7 +101,8 @@ def add(
         list[str], typer.Option("--agents", help="Agent address or domain '@city.ca' (repeatable).")
     ],
     language: Annotated[
-        list[str] | None, typer.Option("--language", help="en or fr (repeatable; first is the default).")
+        list[str] | None,
+        typer.Option("--language", help="A language its residents write in: en, fr, es, zh-Hans… (repeatable)."),
     ] = None,
     time_zone: Annotated[
         str | None, typer.Option("--time-zone", help="IANA zone; default: the place's.")
@@ -125,6 +143,8 @@ def add(
         _bind(table, region, endpoint_url).add(sub)
     except DuplicateSubscriber as exc:
         raise _fail(str(exc)) from exc
+    _audit(sub.geonameid, "settings.subscribe", f"{sub.display_name}: contacts {', '.join(sub.contact_emails)}; "
+           f"agents {', '.join(sub.agent_allow_list)}")
     typer.echo(
         f"added {sub.geonameid} {sub.display_name}, {sub.region_code} "
         f"({', '.join(sub.languages)}, {sub.time_zone}, mail to agents in {sub.language})"
@@ -192,6 +212,7 @@ def remove(
         repo.remove(geonameid)
     except UnknownSubscriber as exc:
         raise _fail(str(exc)) from exc
+    _audit(geonameid, "settings.unsubscribe", sub.display_name)
     typer.echo(f"removed {geonameid} {sub.display_name}, {sub.region_code}")
 
 
@@ -279,6 +300,7 @@ def services_add(
         raise _fail(str(exc)) from exc
     known = any(s.service_code == service.service_code for s in sub.services)
     repo.set_services(geonameid, merge(sub.services, [service]))
+    _audit(geonameid, "settings.services", f"{'updated' if known else 'added'} {service.service_code} ({chosen})")
     typer.echo(f"{'updated' if known else 'added'} {service.service_code} ({chosen}) for {sub.display_name}")
 
 
@@ -297,6 +319,7 @@ def services_remove(
     if len(kept) == len(sub.services):
         raise _fail(f"service_code: {service_code!r} is not one of {sub.display_name}'s services")
     repo.set_services(geonameid, kept)
+    _audit(geonameid, "settings.services", f"removed {service_code}")
     typer.echo(f"removed {service_code} from {sub.display_name}")
 
 
@@ -331,6 +354,8 @@ def services_import(
     else:
         kept = merge(sub.services, incoming)
     repo.set_services(geonameid, kept)
+    replaced = " replacing all" if replace_all else ""
+    _audit(geonameid, "settings.services", f"imported {len(incoming)} ({chosen}){replaced}")
     typer.echo(f"imported {len(incoming)} services ({chosen}) for {sub.display_name}: {len(kept)} in its list")
 
 
@@ -362,6 +387,7 @@ def hours_set(
     except HoursError as exc:
         raise _fail(f"hours: {exc}") from exc
     repo.set_opening_hours(geonameid, hours)
+    _audit(geonameid, "settings.hours", "; ".join(describe(hours)))
     typer.echo(f"opening hours of {sub.display_name} ({sub.time_zone}):")
     typer.echo("\n".join(describe(hours)))
 
@@ -395,6 +421,7 @@ def hours_clear(
     repo = _bind(table, region, endpoint_url)
     sub = _subscriber(repo, geonameid)
     repo.set_opening_hours(geonameid, None)
+    _audit(geonameid, "settings.hours", "cleared (always open)")
     typer.echo(f"{sub.display_name}: opening hours cleared (always open)")
 
 
@@ -412,4 +439,125 @@ def survey(
     repo = _bind(table, region, endpoint_url)
     sub = _subscriber(repo, geonameid)
     repo.set_survey(geonameid, state == "on")
+    _audit(geonameid, "settings.survey", state)
     typer.echo(f"{sub.display_name}: satisfaction survey {state}")
+
+
+@app.command("intake")
+def intake(
+    geonameid: int,
+    state: Annotated[str, typer.Argument(help="on or off.")],
+    endpoint_url: EndpointUrl = None,
+    region: Region = DEFAULT_REGION,
+    table: Table = DEFAULT_TABLE,
+) -> None:
+    """Turn on or off guided intake: a connected resident whose first text of a conversation names no
+    place is asked once where it is (the text reaches the city at once all the same)."""
+    if state not in ("on", "off"):
+        raise _fail(f"intake: {state!r} is not on or off")
+    repo = _bind(table, region, endpoint_url)
+    sub = _subscriber(repo, geonameid)
+    repo.set_guided_intake(geonameid, state == "on")
+    _audit(geonameid, "settings.intake", state)
+    typer.echo(f"{sub.display_name}: guided intake {state}")
+
+
+@app.command("translate")
+def translate(
+    geonameid: int,
+    state: Annotated[str, typer.Argument(help="on or off.")],
+    endpoint_url: EndpointUrl = None,
+    region: Region = DEFAULT_REGION,
+    table: Table = DEFAULT_TABLE,
+) -> None:
+    """Turn on or off machine translation between residents who write in another language and the
+    city's agents (billed per character: docs/languages.md, "Translation")."""
+    if state not in ("on", "off"):
+        raise _fail(f"translate: {state!r} is not on or off")
+    repo = _bind(table, region, endpoint_url)
+    sub = _subscriber(repo, geonameid)
+    repo.set_translate(geonameid, state == "on")
+    _audit(geonameid, "settings.translate", state)
+    typer.echo(f"{sub.display_name}: machine translation {state}")
+
+
+@app.command("target")
+def target(
+    geonameid: int,
+    minutes: Annotated[str, typer.Argument(help="Minutes a first answer may take, or off.")],
+    notify: Annotated[
+        list[str], typer.Option("--notify", help="Supervisor mailed a breach (repeatable); default: the contacts.")
+    ] = [],  # noqa: B006
+    endpoint_url: EndpointUrl = None,
+    region: Region = DEFAULT_REGION,
+    table: Table = DEFAULT_TABLE,
+) -> None:
+    """Set or turn off a city's first-response target: a text waiting longer for its first answer is
+    flagged in the console and mailed once to the supervisors (docs/contact-centre.md)."""
+    from text311.addresses import AddressRefused, single_address
+    from text311.response_targets import TargetError, parse_minutes, set_target
+
+    try:
+        chosen = parse_minutes(minutes)
+        addresses = tuple(single_address(a) for a in notify)
+    except (TargetError, AddressRefused) as exc:
+        raise _fail(str(exc)) from exc
+    repo = _bind(table, region, endpoint_url)
+    sub = _subscriber(repo, geonameid)
+    set_target(geonameid, chosen, addresses)
+    detail = "off" if chosen is None else f"{chosen} minutes, mailed to {', '.join(addresses) or 'the contacts'}"
+    _audit(geonameid, "settings.target", detail)
+    typer.echo(f"{sub.display_name}: first-response target {detail}")
+
+
+# --- open311: the city's GeoReport v2 API key and open data consent (text311.open311) ------------
+
+open311_app = typer.Typer(
+    help="A municipality's Open311 GeoReport v2 API: its api_key and whether descriptions are published.",
+    no_args_is_help=True,
+)
+app.add_typer(open311_app, name="open311")
+
+
+@open311_app.command("key")
+def open311_key(
+    geonameid: int,
+    endpoint_url: EndpointUrl = None,
+    region: Region = DEFAULT_REGION,
+    table: Table = DEFAULT_TABLE,
+) -> None:
+    """Create the city's api_key, or rotate it: the previous key stops working at once. The key is
+    printed once; only its SHA-256 is stored."""
+    from text311.open311.keys import Open311SettingsStore, UnknownCity
+
+    sub = _subscriber(_bind(table, region, endpoint_url), geonameid)
+    try:
+        key = Open311SettingsStore().rotate_key(geonameid)
+    except UnknownCity as exc:
+        raise _fail(str(exc)) from exc
+    _audit(geonameid, "settings.open311", "api_key created or rotated")  # never the key itself
+    typer.echo(f"new Open311 api_key of {sub.display_name} (jurisdiction_id {geonameid}); shown once:", err=True)
+    typer.echo(key)
+
+
+@open311_app.command("publish")
+def open311_publish(
+    geonameid: int,
+    state: Annotated[str, typer.Argument(help="on or off.")],
+    endpoint_url: EndpointUrl = None,
+    region: Region = DEFAULT_REGION,
+    table: Table = DEFAULT_TABLE,
+) -> None:
+    """Publish residents' descriptions in the city's Open311 requests (on, phone numbers and e-mail
+    addresses masked), or not (off, the default)."""
+    from text311.open311.keys import Open311SettingsStore, UnknownCity
+
+    if state not in ("on", "off"):
+        raise _fail(f"publish: {state!r} is not on or off")
+    sub = _subscriber(_bind(table, region, endpoint_url), geonameid)
+    try:
+        Open311SettingsStore().set_publish(geonameid, state == "on")
+    except UnknownCity as exc:
+        raise _fail(str(exc)) from exc
+    _audit(geonameid, "settings.open311", f"descriptions published: {state}")
+    typer.echo(f"{sub.display_name}: Open311 descriptions {'published, masked' if state == 'on' else 'not published'}")
