@@ -1,7 +1,15 @@
 """Outbound SMS on the production composition (issue 19): the drainer as ``functions/sms_drainer``
 builds it, against simulated AWS APIs with latency and faults, on a simulated clock.
 
-    .venv/bin/python bench/outbound.py [--seed N] [--parts N] [--mps 1,3,100] [--crashes N]
+    .venv/bin/python bench/outbound.py [--seed N] [--parts N] [--parts-at-1 N] [--mps 1,3,100] [--crashes N]
+    .venv/bin/python bench/outbound.py --mps 3 --rows crash --no-idle    # one row, to iterate on (1-2 min)
+
+**The clock** is ``text311.outbound.sim_clock.SimClock``, a discrete-event clock for threads: the
+pipelined drainer runs its real worker, receiver and control threads, but one at a time, and
+simulated time jumps to the next timer when every one of them waits on the clock (a call's latency,
+a slot, a long poll). Nothing waits in real time, no figure depends on the machine's speed or load,
+and a seed gives the same run every time. (Not a scaled real-time clock: moto's own CPU time per call,
+a millisecond or more, would then count as latency.)
 
 **Real** (the code under test): ``services.drainer_with``, the factory the Lambda's drainer comes
 from: the Drainer and its SqsMessageSource, OutboundScheduler, TableLedger, Lease and StatusBoard over
@@ -19,16 +27,20 @@ and logged with the instant it started:
   2 % of calls anyway; loses 0.5 % of responses (the SMS goes out, the client waits its 10-s read
   timeout and gets a ReadTimeoutError).
 - Lambda (:class:`FakeLambda` and :func:`run`): the EventBridge tick every minute, the successor
-  invoked at a hand-off (it starts 0.5 s later), a 15-minute life. One life runs at a time: a tick
-  that falls inside a running life is not run, it is charged the one PutItem with which it finds the
-  lease held and returns.
+  invoked at a hand-off (it starts 0.5 s later), a 15-minute life, and after a crash the function's
+  on-failure destination (itself: it starts 0.5 s after the crash and waits for the dead lease).
+  One life runs at a time: a tick that falls inside a running life is not run, it is charged the one
+  PutItem with which it finds the lease held and returns.
 - Crashes (``--crashes`` per run in the "crash" rows): the drainer's process dies right after a
-  SendTextMessage went out and before its record. Nothing of that life runs again (no ``finally``: its
-  lease and the messages it held stay as they were), as when Lambda kills a sandbox.
+  SendTextMessage went out and before its record. Nothing of that life calls AWS again (every call
+  raises: its lease, the messages it held and the parts it had claimed stay as they were), as when
+  Lambda kills a sandbox.
 - Latency: SendTextMessage 60 ms, DynamoDB and KMS 8 ms, SQS 15 ms, Lambda Invoke 20 ms, each with
   ±50 % uniform jitter.
 
-**Workload** (``--parts`` parts, 10,000): a flooding city's burst queued at t=0 (80 % of the parts,
+**Workload** (``--parts`` parts, 10,000; ``--parts-at-1``, 2,000, at 1 MPS, whose 10,000 would be
+2.8 simulated hours and half the bench's CPU; the mix, the shares and the fault rates are the same,
+so the ratios compare): a flooding city's burst queued at t=0 (80 % of the parts,
 messages of 1 to 4 parts, 40 % of them UCS-2); one-part answers of two small cities and STOP
 confirmations (2 % of the messages) arriving at random during the first 80 % of the ideal drain.
 
@@ -39,15 +51,19 @@ part never sent and not recorded failed or in doubt; *twice* = parts sent more t
 = messages the ledger holds in doubt (the agent is told); *STOP* = from a confirmation's arrival to
 the start of its send, longest and 95th percentile; *small city* = the same for the small cities'
 answers, longest; *calls/part* = every AWS call the drainer made (SQS, DynamoDB, KMS, Lambda,
-SendTextMessage) ÷ parts sent.
+SendTextMessage) ÷ parts sent; *DynamoDB writes/part* = PutItem, UpdateItem and DeleteItem (one
+write unit each: every item is under 1 KB; a refused conditional write is charged too) ÷ parts
+sent. Last, the calls of an idle hour (an empty queue, the chain of lives and the ticks).
 """
 
 from __future__ import annotations
 
 import argparse
+import bisect
 import contextlib
 import heapq
 import io
+import itertools
 import math
 import os
 import random
@@ -64,11 +80,17 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests"), str(ROOT / "layers" / "core" / "
 
 from environment import FUNCTIONS_ENVIRONMENT  # noqa: E402 - tests/ is on the path from here on
 
-os.environ.update({
-    "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "testing",
-    "AWS_DEFAULT_REGION": "ca-central-1", "POWERTOOLS_METRICS_NAMESPACE": "Text311",
-    "POWERTOOLS_LOG_LEVEL": "CRITICAL", **FUNCTIONS_ENVIRONMENT,
-})
+os.environ.update(
+    {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_DEFAULT_REGION": "ca-central-1",
+        "POWERTOOLS_METRICS_NAMESPACE": "Text311",
+        "POWERTOOLS_LOG_LEVEL": "CRITICAL",
+        **FUNCTIONS_ENVIRONMENT,
+    }
+)
 os.environ.pop("AWS_PROFILE", None)
 os.environ.pop("AWS_ENDPOINT_URL", None)
 
@@ -79,9 +101,10 @@ from moto import mock_aws  # noqa: E402
 from text311 import services  # noqa: E402
 from text311.adapters.phone_vault import PhoneVault  # noqa: E402
 from text311.adapters.sms_sender import KEY_CONTEXT, client_config  # noqa: E402
-from text311.outbound import FakeClock, Kind, MpsLimit, OutboundMessage  # noqa: E402
+from text311.outbound import Kind, MpsLimit, OutboundMessage  # noqa: E402
 from text311.outbound.drainer import Successor  # noqa: E402
 from text311.outbound.pacing import max_in_window  # noqa: E402
+from text311.outbound.sim_clock import SimClock  # noqa: E402
 
 REGION = "ca-central-1"
 QUEUE_URL = "https://sqs.ca-central-1.amazonaws.com/123456789012/text311-outbound"
@@ -100,14 +123,20 @@ MAX_RECEIVES = 60  # the queue's redrive (stacks/outbound.py)
 TICK = 60.0
 LIFE = 900.0
 START_DELAY = 0.5  # an asynchronous invocation's start
+WRITES = {"dynamodb.put_item", "dynamodb.update_item", "dynamodb.delete_item"}  # one write unit each (< 1 KB)
+ORDER = itertools.count(1)  # ties between starts at one instant: first come, first started
 STOP_BODY = "Vous êtes désabonné de Text311. Répondez START pour revenir."
 
-_WORDS_GSM = ("the crew will clear your street today; the pothole on Main is on the list, ticket 4521 "
-              "thanks for your patience after the storm power is back in your area water main repaired "
-              "garbage pickup moves to Thursday call 311 for anything else").split()
-_WORDS_UCS2 = ("l'équipe dégagera votre rue aujourd'hui; le nid-de-poule est noté, dossier 4521 — "
-               "merci de votre patience après la tempête, l'électricité est rétablie, la conduite d'eau "
-               "réparée, collecte des ordures déplacée à jeudi; appelez le 311 pour tout le reste").split()
+_WORDS_GSM = (
+    "the crew will clear your street today; the pothole on Main is on the list, ticket 4521 "
+    "thanks for your patience after the storm power is back in your area water main repaired "
+    "garbage pickup moves to Thursday call 311 for anything else"
+).split()
+_WORDS_UCS2 = (
+    "l'équipe dégagera votre rue aujourd'hui; le nid-de-poule est noté, dossier 4521 — "
+    "merci de votre patience après la tempête, l'électricité est rétablie, la conduite d'eau "
+    "réparée, collecte des ordures déplacée à jeudi; appelez le 311 pour tout le reste"
+).split()
 
 
 class Dead(BaseException):  # noqa: N818 - not an error the code under test may catch: the process is gone
@@ -124,11 +153,13 @@ class Finished(BaseException):  # noqa: N818
 @dataclass
 class World:
     rng: random.Random
-    clock: FakeClock = field(default_factory=FakeClock)
+    clock: SimClock = field(default_factory=SimClock)
     calls: Counter[str] = field(default_factory=Counter)
     alive: bool = True
     finished: bool = False
     charging: bool = True
+    crashed_at: float = 0.0
+    idle_until: float | None = None  # an idle run: the queue stays empty until then, never "finished"
 
     def charge(self, service: str, operation: str, latency: float | None = None) -> float:
         """One call: counted, and its latency passed on the clock. Returns the instant it started."""
@@ -196,7 +227,11 @@ class FakeSqs:
             message = self.messages[self.next_arrival] = Queued(body, self.next_arrival)
             self._show(message, at)
             self.next_arrival += 1
-        if not self.messages and self.next_arrival == len(self.arrivals):
+        idle_until = self.world.idle_until
+        if idle_until is not None and now >= idle_until:
+            self.world.finished = True
+            raise Finished
+        if idle_until is None and not self.messages and self.next_arrival == len(self.arrivals):
             self.world.finished = True
             raise Finished
 
@@ -235,14 +270,21 @@ class FakeSqs:
             self._show(message, now)
         return got
 
-    def receive_message(self, *, QueueUrl: str, MaxNumberOfMessages: int = 1, WaitTimeSeconds: int = 0,  # noqa: N803
-                        VisibilityTimeout: int = 30, **_: Any) -> dict[str, Any]:
+    def receive_message(
+        self,
+        *,
+        QueueUrl: str,
+        MaxNumberOfMessages: int = 1,
+        WaitTimeSeconds: int = 0,  # noqa: N803
+        VisibilityTimeout: int = 30,
+        **_: Any,
+    ) -> dict[str, Any]:
         self.world.charge("sqs", "ReceiveMessage")
         self._arrive()
         got = self._take(MaxNumberOfMessages, VisibilityTimeout)
-        if not got and WaitTimeSeconds:
-            until = self.world.clock.now() + WaitTimeSeconds
-            self.world.clock.set(min(until, self._next_event()))
+        until = self.world.clock.now() + WaitTimeSeconds
+        while not got and self.world.clock.now() < until:  # a long poll: back at the first arrival
+            self.world.clock.sleep(max(0.001, min(until, self._next_event()) - self.world.clock.now()))
             self._arrive()
             got = self._take(MaxNumberOfMessages, VisibilityTimeout)
         return {"Messages": got} if got else {}
@@ -312,6 +354,7 @@ class FakeSmsApi:
             self.log.append(SmsCall(started, key, "crash"))
             world.clock.sleep(LATENCY["sms"])
             world.alive = False
+            world.crashed_at = world.clock.now()
             raise Dead
         if world.rng.random() < P_LOST_RESPONSE:
             self.log.append(SmsCall(started, key, "lost_response"))
@@ -331,7 +374,7 @@ class FakeLambda:
 
     def invoke(self, **request: Any) -> dict[str, int]:
         self.world.charge("lambda", "Invoke")
-        heapq.heappush(self.starts, (self.world.clock.now() + START_DELAY, len(self.starts), "handoff"))
+        heapq.heappush(self.starts, (self.world.clock.now() + START_DELAY, next(ORDER), "handoff"))
         return {"StatusCode": 202}
 
 
@@ -372,8 +415,15 @@ def workload(rng: random.Random, total_parts: int, mps: float) -> list[Planned]:
             body = _body(rng, min(left, rng.choices((1, 2, 3, 4), weights=(45, 30, 15, 10))[0]))
         else:
             kind, city, body, at = Kind.AGENT, rng.choice(SMALL_CITIES), _body(rng, 1), rng.uniform(0, window)
-        message = OutboundMessage.create(id=f"m{n:05d}", identity=FUNCTIONS_ENVIRONMENT["SMS_ORIGINATION_IDENTITY"],
-                                         city=city, kind=kind, destination="", body=body, enqueued_at=at)
+        message = OutboundMessage.create(
+            id=f"m{n:05d}",
+            identity=FUNCTIONS_ENVIRONMENT["SMS_ORIGINATION_IDENTITY"],
+            city=city,
+            kind=kind,
+            destination="",
+            body=body,
+            enqueued_at=at,
+        )
         if message.parts > left:
             continue
         parts += message.parts
@@ -399,9 +449,10 @@ class Run:
     cpu: float
 
 
-def run(planned: list[Planned], mps: float, crashes: int, seed: int) -> Run:
+def run(planned: list[Planned], mps: float, crashes: int, seed: int, idle_for: float | None = None) -> Run:
+    """One drain of ``planned`` (or, with ``idle_for``, that many seconds of an empty queue)."""
     started_cpu = time.process_time()
-    world = World(random.Random(seed))
+    world = World(random.Random(seed), idle_until=idle_for)
     total_parts = sum(p.message.parts for p in planned)
     crash_rng = random.Random(seed + 1)
     crash_at = {crash_rng.randint(int(0.1 * total_parts), int(0.9 * total_parts)) for _ in range(crashes)}
@@ -421,13 +472,25 @@ def run(planned: list[Planned], mps: float, crashes: int, seed: int) -> Run:
             if p.number not in sealed:
                 sealed[p.number] = vault.encrypt(p.number)
             message = OutboundMessage.create(
-                id=p.message.id, identity=p.message.identity, city=p.message.city, kind=p.message.kind,
-                destination=sealed[p.number], body=p.message.body, enqueued_at=p.at)
+                id=p.message.id,
+                identity=p.message.identity,
+                city=p.message.city,
+                kind=p.message.kind,
+                destination=sealed[p.number],
+                body=p.message.body,
+                enqueued_at=p.at,
+            )
             arrivals.append((p.at, message.to_json()))
 
         real = services.clients()
-        wrapped = services.Clients(dynamodb=Latent(world, "dynamodb", real.dynamodb),
-                                   kms=Latent(world, "kms", real.kms), secrets=None, sesv2=None, sms=None, s3=None)
+        wrapped = services.Clients(
+            dynamodb=Latent(world, "dynamodb", real.dynamodb),
+            kms=Latent(world, "kms", real.kms),
+            secrets=None,
+            sesv2=None,
+            sms=None,
+            s3=None,
+        )
         sqs = FakeSqs(world, arrivals)
         sms = FakeSmsApi(world, mps, crash_at)
         line = services.sms_sender_over(sms, max_attempts=1, durable_parts=False)  # as services.sms_line
@@ -437,29 +500,41 @@ def run(planned: list[Planned], mps: float, crashes: int, seed: int) -> Run:
         services.sms_line = lambda: line  # type: ignore[assignment]
         # The chain is running when the burst arrives (an always-on drainer), then the ticks and hand-offs.
         starts: list[tuple[float, int, str]] = [(0.0, 0, "running")]
+        total_parts = total_parts or 1
         invoker = FakeLambda(world, starts)
         next_tick = world.rng.uniform(0, TICK)
         lives = skipped = crashed = 0
         try:
             while not world.finished and world.clock.now() < 50 * total_parts / mps + 3600:
                 if starts and starts[0][0] <= next_tick:
-                    at, _, _ = heapq.heappop(starts)
+                    at, _, kind = heapq.heappop(starts)
                 else:
-                    at, next_tick = next_tick, next_tick + TICK
-                if at < world.clock.now():  # it came while a life ran: it found the lease held
-                    world.calls["dynamodb.put_item"] += 1
-                    skipped += 1
-                    continue
+                    at, next_tick, kind = next_tick, next_tick + TICK, "tick"
+                if at < world.clock.now():
+                    if kind == "tick":  # it came while a life ran: it found the lease held
+                        world.calls["dynamodb.put_item"] += 1
+                        skipped += 1
+                        continue
+                    at = world.clock.now()  # a successor: it runs as soon as the life before is gone
                 world.clock.set(at)
                 lives += 1
-                drainer = services.drainer_with(world.clock, long_poll=True, max_idle=math.inf,
-                                                successor=Successor(invoker, FUNCTION), wall=world.clock.now)
+                drainer = services.drainer_with(
+                    world.clock,
+                    long_poll=True,
+                    max_idle=math.inf,
+                    successor=Successor(invoker, FUNCTION),
+                    wall=world.clock.now,
+                )
                 deadline = at + LIFE
                 try:
-                    drainer.drain(lambda deadline=deadline: deadline - world.clock.now())
+                    drainer.drain(
+                        lambda deadline=deadline: deadline - world.clock.now(), wait_for_lease=kind == "failure"
+                    )
                 except Dead:
                     crashed += 1
                     world.alive = True
+                    # Lambda's on-failure destination (the drainer itself) starts the next life.
+                    heapq.heappush(starts, (world.crashed_at + START_DELAY, next(ORDER), "failure"))
         except Finished:
             pass
         finally:
@@ -474,8 +549,19 @@ def run(planned: list[Planned], mps: float, crashes: int, seed: int) -> Run:
                 if item["id"]["S"].startswith("outbound#"):
                     ledger[item["id"]["S"].removeprefix("outbound#")] = item["state"]["S"]
         del sink
-    return Run(mps, crashes, planned, sms.log, ledger, world.calls, lives, skipped, crashed, world.clock.now(),
-               time.process_time() - started_cpu)
+    return Run(
+        mps,
+        crashes,
+        planned,
+        sms.log,
+        ledger,
+        world.calls,
+        lives,
+        skipped,
+        crashed,
+        world.clock.now(),
+        time.process_time() - started_cpu,
+    )
 
 
 # -- figures ---------------------------------------------------------------------------------------------------
@@ -495,9 +581,12 @@ def figures(r: Run) -> dict[str, str]:
             first_send.setdefault(call.key.rpartition("#")[0], call.started)
     told = {key.rpartition("#")[0] for key, state in r.ledger.items() if state in {"failed", "in_doubt"}}
     in_doubt = {key.rpartition("#")[0] for key, state in r.ledger.items() if state == "in_doubt"}
-    lost = sum(1 for p in r.planned
-               if any(delivered[f"{p.message.id}#{i}"] == 0 for i in range(1, p.message.parts + 1))
-               and p.message.id not in told)
+    lost = sum(
+        1
+        for p in r.planned
+        if any(delivered[f"{p.message.id}#{i}"] == 0 for i in range(1, p.message.parts + 1))
+        and p.message.id not in told
+    )
     sent_starts = sorted(c.started for c in r.log if c.delivered)
     all_starts = sorted(c.started for c in r.log)
     drain = (sent_starts[-1] + 1 / r.mps) if sent_starts else math.inf
@@ -507,7 +596,15 @@ def figures(r: Run) -> dict[str, str]:
 
     stops = waits(lambda p: p.message.kind is Kind.KEYWORD)
     small = waits(lambda p: p.message.city in SMALL_CITIES)
+    flood_ids = {p.message.id for p in r.planned if p.message.city == FLOOD_CITY}
+    flood_starts = sorted(c.started for c in r.log if c.delivered and c.key.rpartition("#")[0] in flood_ids)
+    flood_ahead = [
+        bisect.bisect_left(flood_starts, first_send[p.message.id]) - bisect.bisect_left(flood_starts, p.at)
+        for p in r.planned
+        if p.message.city in SMALL_CITIES and p.message.id in first_send
+    ]
     calls = sum(r.calls.values())
+    writes = sum(n for op, n in r.calls.items() if op in WRITES)
     return {
         "MPS": f"{r.mps:g}",
         "crashes": f"{r.crashed}",
@@ -518,10 +615,52 @@ def figures(r: Run) -> dict[str, str]:
         "in doubt": f"{len(in_doubt)}",
         "STOP max / p95": f"{max(stops, default=0):,.1f} s / {_p95(stops):,.1f} s",
         "small city max": f"{max(small, default=0):,.1f} s",
+        "flood parts ahead max / p95": f"{max(flood_ahead, default=0)} / {_p95([float(n) for n in flood_ahead]):.0f}",
         "calls/part": f"{calls / max(1, len(sent_starts)):.2f}",
+        "DynamoDB writes/part": f"{writes / max(1, len(sent_starts)):.2f}",
         "lives": f"{r.lives}",
         "cpu": f"{r.cpu:.0f} s",
     }
+
+
+def explain(r: Run) -> str:
+    """The calls that started while the longest STOP wait and the longest small-city wait lasted,
+    counted by what they sent (class and city) and how they ended: where such a wait comes from."""
+    by_id = {p.message.id: p for p in r.planned}
+    first_send: dict[str, float] = {}
+    for call in r.log:
+        if call.delivered:
+            first_send.setdefault(call.key.rpartition("#")[0], call.started)
+
+    def label(p: Planned) -> str:
+        if p.message.kind is Kind.KEYWORD:
+            return "STOP"
+        return "flood" if p.message.city == FLOOD_CITY else f"small {p.message.city}"
+
+    lines = []
+    for name, match in (
+        ("STOP", lambda p: p.message.kind is Kind.KEYWORD),
+        ("small city", lambda p: p.message.city in SMALL_CITIES),
+    ):
+        waits = [(first_send[p.message.id] - p.at, p) for p in r.planned if match(p) and p.message.id in first_send]
+        if not waits:
+            continue
+        wait, worst = max(waits, key=lambda w: w[0])
+        ahead = Counter(
+            f"{label(by_id[c.key.rpartition('#')[0]])}/{c.outcome}"
+            for c in r.log
+            if worst.at <= c.started < worst.at + wait
+        )
+        lines.append(
+            f"  longest {name} wait {wait:.2f} s ({worst.message.id}, arrived {worst.at:.2f} s); "
+            "calls started meanwhile: " + ", ".join(f"{k} {n}" for k, n in sorted(ahead.items()))
+        )
+    return "\n".join(lines)
+
+
+def idle_hour(seed: int, mps: float) -> Counter[str]:
+    """The AWS calls of one hour with nothing to send (the drainer waits for the first message)."""
+    return run([], mps, 0, seed, idle_for=3600.0).calls
 
 
 def table(rows: list[dict[str, str]]) -> str:
@@ -535,24 +674,58 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seed", type=int, default=311)
     parser.add_argument("--parts", type=int, default=10_000)
+    parser.add_argument(
+        "--parts-at-1",
+        type=int,
+        default=2_000,
+        help="parts at 1 MPS (10,000 would take 2.8 simulated hours and most of the CPU)",
+    )
     parser.add_argument("--mps", default="1,3,100", help="comma-separated speeds")
     parser.add_argument("--crashes", type=int, default=3, help="crashes in each run of the crash rows")
+    parser.add_argument(
+        "--rows",
+        choices=("both", "calm", "crash"),
+        default="both",
+        help="the rows of each speed: without a crash, with crashes, or both",
+    )
+    parser.add_argument("--no-idle", action="store_true", help="skip the idle hour")
     parser.add_argument("--calls", action="store_true", help="also print the calls by operation")
+    parser.add_argument(
+        "--explain",
+        action="store_true",
+        help="also print what went on the line while the longest STOP and small-city waits lasted",
+    )
     args = parser.parse_args(argv)
     rows = []
+    crash_counts = {"both": (0, args.crashes), "calm": (0,), "crash": (args.crashes,)}[args.rows]
     for mps in (float(m) for m in args.mps.split(",")):
-        planned = workload(random.Random(args.seed), args.parts, mps)
-        for crashes in (0, args.crashes):
+        parts = args.parts_at_1 if mps == 1 else args.parts
+        planned = workload(random.Random(args.seed), parts, mps)
+        for crashes in crash_counts:
             result = run(planned, mps, crashes, args.seed)
             rows.append(figures(result))
             print(f"  {mps:g} MPS, {crashes} crashes: done ({rows[-1]['cpu']} CPU)", file=sys.stderr)
             if args.calls:
                 parts = max(1, sum(1 for c in result.log if c.delivered))
-                print("  " + ", ".join(f"{op} {n / parts:.3f}" for op, n in sorted(result.calls.items())),
-                      file=sys.stderr)
-    print(f"Outbound SMS on the production composition: seed {args.seed}, {args.parts:,} parts per run, "
-          "latency and faults injected (bench/outbound.py docstring)")
+                print(
+                    "  " + ", ".join(f"{op} {n / parts:.3f}" for op, n in sorted(result.calls.items())), file=sys.stderr
+                )
+            if args.explain:
+                print(explain(result), file=sys.stderr)
+    print(
+        f"Outbound SMS on the production composition: seed {args.seed}, {args.parts:,} parts per run "
+        f"({args.parts_at_1:,} at 1 MPS), latency and faults injected (bench/outbound.py docstring)"
+    )
     print(table(rows))
+    if args.no_idle:
+        return 0
+    idle = idle_hour(args.seed, float(args.mps.split(",")[0]))
+    print(
+        f"An idle hour: {sum(idle.values()):,} AWS calls, "
+        f"{sum(n for op, n in idle.items() if op in WRITES):,} DynamoDB writes ("
+        + ", ".join(f"{op} {n:,}" for op, n in sorted(idle.items()))
+        + ")"
+    )
     return 0
 
 

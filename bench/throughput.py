@@ -24,8 +24,8 @@ configured MPS (1): "dialog reply" and "agent answer" are what one queued messag
 drainer's life (the empty life's calls subtracted: ledger claim and record, the unsealing, the send,
 the delete, and for an answer the record and assignment callbacks); "life, empty" is what every
 life costs (lease, status, one poll); "idle hour" is an always-on drainer with nothing to send for
-an hour (long polls every 20 s, lease renewal and status every 10 s). The time-based calls (renewal,
-status) are left out of the per-message columns and counted in the idle hour.
+an hour (long polls every 20 s, lease renewal every 4 s, status every 60 s). The time-based calls
+(renewal, status) are left out of the per-message columns and counted in the idle hour.
 """
 
 from __future__ import annotations
@@ -72,8 +72,13 @@ from aws_events import inbound_sms_event, ses_receipt, two_way_sms  # noqa: E402
 from harness import OUR_NUMBER, RAW_MAIL_BUCKET, REGION, LambdaContext, sent_mails, setup_region  # noqa: E402
 from moto import mock_aws  # noqa: E402
 
-SCENARIOS = ("SMS: first text (asked)", "SMS: opens a conversation", "SMS: existing conversation", "agent answer",
-             "SMS: held (flood)")
+SCENARIOS = (
+    "SMS: first text (asked)",
+    "SMS: opens a conversation",
+    "SMS: existing conversation",
+    "agent answer",
+    "SMS: held (flood)",
+)
 DRAINER = ("drainer: dialog reply", "drainer: agent answer", "drainer: life, empty", "drainer: idle hour")
 FLOOD_LIMIT = 20  # FLOOD_LIMIT_PER_MINUTE's default
 TARGET_EXISTING = 6
@@ -110,7 +115,7 @@ class Measured:
 def drainer_life(seconds: float = 600.0, *, idle: bool = False) -> Callable[[], Any]:
     """One drainer life on a simulated clock, as the harness builds it. It ends when the queue is
     empty, or (``idle``) stays ``seconds`` like the deployed one; renewal and status are time-based,
-    so only the idle life keeps them at their deployed period (10 s)."""
+    so only the idle life keeps them at their deployed periods (renewal 4 s, status 60 s)."""
     from text311 import services
     from text311.outbound.pacing import FakeClock
 
@@ -141,8 +146,9 @@ def agent_answer(handler: Any, city_mail: Any, text: str) -> Callable[[], Any]:
     return lambda: handler.lambda_handler(event, LambdaContext("inbound-email"))
 
 
-def converse(measured: Measured | None, counter: CallCounter, inbound: Any, answers: Any, number: str,
-             texts: int) -> None:
+def converse(
+    measured: Measured | None, counter: CallCounter, inbound: Any, answers: Any, number: str, texts: int
+) -> None:
     def text(body: str) -> Callable[[], Any]:
         event = inbound_sms_event(two_way_sms(body, number, OUR_NUMBER))
         return lambda: inbound.lambda_handler(event, LambdaContext("inbound-sms"))
@@ -184,8 +190,10 @@ def table(measured: Measured, scenarios: tuple[str, ...] = SCENARIOS) -> str:
     operations = sorted({op for s in scenarios for run in measured.calls[s] for op in run})
     header = ["", *scenarios]
     rows = [
-        ["AWS calls (median)", *(f"{statistics.median(sum(r.values()) for r in measured.calls[s]):g}"
-                                 for s in scenarios)],
+        [
+            "AWS calls (median)",
+            *(f"{statistics.median(sum(r.values()) for r in measured.calls[s]):g}" for s in scenarios),
+        ],
         ["CPU ms, all (median)", *(f"{statistics.median(measured.cpu[s]):.1f}" for s in scenarios)],
         ["CPU ms, ours (median)", *(f"{statistics.median(measured.ours[s]):.1f}" for s in scenarios)],
     ]

@@ -299,7 +299,8 @@
   function showMore(next) { cursor = next || null; $("#list-more").hidden = !cursor; }
 
   function conversationItem(c) {
-    const line = [c.resident, t(`status_${c.status}`), c.owner || t("unassigned")].join(" · ");
+    const line = [c.resident, t(`status_${c.status}`), c.owner || t("unassigned"), c.department].filter(Boolean)
+      .join(" · ");
     const link = el("a", { href: `#/c/${encodeURIComponent(c.id)}` },
       c.urgent ? el("span", { className: "badge", textContent: t("urgent") }) : null,
       c.overdue ? el("span", { className: "badge overdue", textContent: t("overdue") }) : null,
@@ -324,7 +325,8 @@
       ...(c.overdue ? [el("span", { className: "badge overdue", textContent: t("overdue") })] : []),
       c.subject || c.id);
     const meta = [["resident", c.resident], ["status", t(`status_${c.status}`)],
-      ["owner", c.owner || t("unassigned")], ["language", c.language], ["opened", when(c.opened_at)],
+      ["owner", c.owner || t("unassigned")], ["department", c.department || "—"], ["language", c.language],
+      ["opened", when(c.opened_at)],
       ["firstAnswer", when(c.first_response_at) || "—"], ["closedAt", when(c.closed_at) || "—"]];
     $("#thread-meta").replaceChildren(...meta.flatMap(([k, v]) => [el("dt", { textContent: t(k) }),
       el("dd", { textContent: v || "" })]));
@@ -348,6 +350,30 @@
     }
     if (fresh && window.Text311Requests) window.Text311Requests.thread(id); // console/requests.js
     if (fresh) await fillCanned(c.language);
+    if (fresh) await fillDepartments();
+  }
+
+  // The city's departments (GET /departments), offered beside the transfer to one agent: a form made here,
+  // after #transfer-form, hidden while the city has none.
+  async function fillDepartments() {
+    if (!$("#department-form")) {
+      const choice = el("select", { id: "transfer-department", required: true });
+      const form = el("form", { id: "department-form", className: "inline" },
+        el("label", { htmlFor: choice.id, textContent: t("transferToDepartment") }), choice,
+        el("button", { type: "submit", textContent: t("transfer") }));
+      form.querySelector("label").dataset.i18n = "transferToDepartment"; // redrawn when the language changes
+      form.querySelector("button").dataset.i18n = "transfer";
+      form.addEventListener("submit", (event) => {
+        event.preventDefault();
+        if (choice.value) act("transfer", { department: choice.value });
+      });
+      $("#transfer-form").after(form);
+    }
+    let departments = [];
+    try { ({ departments } = await api("GET", "/departments")); } catch (error) { report(error); }
+    $("#transfer-department").replaceChildren(...departments.map((d) =>
+      el("option", { value: d.id, textContent: d.name })));
+    $("#department-form").hidden = departments.length === 0;
   }
 
   // A resident who texted STOP gets no SMS: Send stays off and #thread-optout says why.

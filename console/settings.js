@@ -1,5 +1,5 @@
-// A supervisor's city settings (docs/console.md, "City settings"): agents, canned answers, opening hours and
-// the first-response target, through the console API's /settings routes. The API refuses agents (403) and
+// A supervisor's city settings (docs/console.md, "City settings"): agents, canned answers, opening hours,
+// the first-response target and departments, through the console API's /settings routes. The API refuses agents (403) and
 // names the city from the caller's token; this screen is only hidden from agents, never trusted.
 "use strict";
 (() => {
@@ -123,6 +123,74 @@
     document.querySelectorAll("#hours-days input, #hours-holidays").forEach((node) => { node.disabled = always; });
   }
 
+  // ---- departments --------------------------------------------------------------------------
+
+  // The section is made here (index.html holds the other settings' markup), once, after the target's form.
+  function departmentsSection() {
+    if ($("#departments-list")) return;
+    const heading = el("h2", { id: "departments-h" });
+    heading.dataset.i18n = "departmentsTitle";
+    const hint = el("p", { className: "hint" });
+    hint.dataset.i18n = "departmentsHint";
+    const list = el("div", { id: "departments-list" });
+    $("#view-settings").append(heading, hint, list, el("div", { id: "department-add" }));
+    [heading, hint].forEach((node) => { node.textContent = t(node.dataset.i18n); });
+  }
+
+  function departmentField(form, prefix, name, label, input) {
+    input.id = `${prefix}-${name}`;
+    input.dataset.field = name; // the API's refusal names it ("inbox: ...")
+    return el("div", { className: "field" }, el("label", { htmlFor: input.id, textContent: t(label) }), input);
+  }
+
+  // One department's form (null: the form that adds one): name, shared inbox, agents one address a line.
+  function departmentForm(department) {
+    const prefix = department ? `department-${department.id}` : "department-new";
+    const form = el("form", { className: "settings-form department" });
+    const name = el("input", { maxLength: settings.limits.department_name, required: true, autocomplete: "off",
+      value: department ? department.name : "" });
+    const inbox = el("input", { type: "email", maxLength: 254, required: true, autocomplete: "off",
+      value: department ? department.inbox : "" });
+    const agents = el("textarea", { rows: 2, value: department ? department.agents.join("\n") : "" });
+    const save = el("button", { type: "submit", className: "primary",
+      textContent: t(department ? "save" : "departmentAdd") });
+    const error = el("p", { className: "alert form-error" });
+    error.setAttribute("role", "alert");
+    form.append(el("h3", { textContent: department ? department.name : t("departmentNew") }),
+      departmentField(form, prefix, "name", "departmentName", name),
+      departmentField(form, prefix, "inbox", "departmentInbox", inbox),
+      departmentField(form, prefix, "agents", "departmentAgents", agents));
+    const actions = el("div", { className: "actions" }, save);
+    if (department) {
+      const remove = el("button", { type: "button", textContent: t("remove") });
+      remove.setAttribute("aria-label", `${t("remove")} ${department.name}`);
+      remove.addEventListener("click", () => {
+        // Its conversations are not lost: their next texts go to the city's inbox again.
+        if (window.confirm(t("departmentRemoveConfirm", { name: department.name }))) {
+          change(form, `/settings/departments/${encodeURIComponent(department.id)}/remove`, {});
+        }
+      });
+      actions.append(remove);
+    }
+    form.append(actions, error);
+    form.addEventListener("submit", (event) => {
+      event.preventDefault();
+      const body = { name: name.value.trim(), inbox: inbox.value.trim(),
+        agents: agents.value.split(/\s+/).filter(Boolean) };
+      const path = department ? `/settings/departments/${encodeURIComponent(department.id)}` : "/settings/departments";
+      change(form, path, body);
+    });
+    return form;
+  }
+
+  function drawDepartments() {
+    departmentsSection();
+    $("#departments-list").replaceChildren(...settings.departments.map(departmentForm));
+    // Drawn again each time: in the page's language, and empty once a department is added.
+    $("#department-add").replaceChildren(departmentForm(null));
+    $("#department-add").hidden = settings.departments.length >= settings.limits.departments;
+  }
+
   // ---- the screen ---------------------------------------------------------------------------
 
   async function render(focus = true) {
@@ -141,6 +209,7 @@
     $("#target-minutes").max = settings.limits.target_minutes;
     $("#target-minutes").dataset.field = "target";
     $("#invite-email").dataset.field = "agent";
+    drawDepartments();
     return undefined;
   }
 

@@ -124,9 +124,10 @@ INBOUND: TableAccess = {
                                           "idempotency_table", "limits_table")},
     "conversations_table/index/*": READ_WRITE_DATA,
     # text311.service_requests: #request files (a TransactWriteItems of an Update and Puts: PutItem,
-    # UpdateItem), #status appends (UpdateItem), claims and requests read (GetItem); a conversation's
-    # requests (#status, STATUS) by the by-conversation LSI
-    "requests_table": ("GetItem", "PutItem", "UpdateItem"),
+    # UpdateItem), #status appends (UpdateItem), claims and requests read (GetItem), a notice's claim
+    # given back when the notice fails (DeleteItem); a conversation's requests (#status, STATUS) by the
+    # by-conversation LSI
+    "requests_table": ("DeleteItem", "GetItem", "PutItem", "UpdateItem"),
     "requests_table/index/by-conversation": ("Query",),
     # text311.audit: an emailed answer and each #request/#status it ran (AnswerService._audit)
     "audit_table": ("PutItem",),

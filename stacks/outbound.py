@@ -42,6 +42,16 @@ DRAINER_INVOCATIONS_ALARM = 15
 RETENTION = Duration.days(14)
 
 
+def _event_invoke_config(function: lambda_.Function) -> lambda_.CfnEventInvokeConfig:
+    """The L1 of the asynchronous-invocation settings the function was built with (``retry_attempts``)."""
+    for child in function.node.children:
+        if isinstance(child, lambda_.EventInvokeConfig):
+            config = child.node.default_child
+            assert isinstance(config, lambda_.CfnEventInvokeConfig)
+            return config
+    raise ValueError(f"{function.node.path} has no asynchronous invocation settings to add a destination to")
+
+
 class Outbound(Construct):
     """The outbound queue of the stack's origination identity, its DLQ, and the drainer's schedule.
 
@@ -75,6 +85,19 @@ class Outbound(Construct):
         self.queue.grant(producer, "sqs:SendMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl")
         self.security.grant_data_key(producer, "sqs", SEND_KEY)
 
+    @staticmethod
+    def _restart_on_failure(drainer: lambda_.Function) -> None:
+        """A drainer life that fails (exception, timeout, sandbox killed) is followed at once by
+        another: its on-failure destination is its own function (issue 19). The new life reads the
+        invocation record, waits for the dead one's 10-s lease and takes over, instead of leaving the
+        queue to the next tick. The role already may invoke its own function (the hand-off's policy);
+        the destination's ARN is set on the L1, because the L2's ``LambdaDestination`` would grant it
+        again in the default policy, which the function depends on (a cycle)."""
+        config = _event_invoke_config(drainer)
+        config.destination_config = lambda_.CfnEventInvokeConfig.DestinationConfigProperty(
+            on_failure=lambda_.CfnEventInvokeConfig.OnFailureProperty(destination=drainer.function_arn)
+        )
+
     def drive(self, drainer: lambda_.Function) -> None:
         """Receive/delete/change visibility on the queue, a tick every minute that restarts the
         drainer if none holds the lease (a tick that finds it held exits at once), and the cap on
@@ -85,6 +108,7 @@ class Outbound(Construct):
         function = drainer.node.default_child
         assert isinstance(function, lambda_.CfnFunction)
         function.reserved_concurrent_executions = DRAINER_CONCURRENCY
+        self._restart_on_failure(drainer)
         self.schedule = events.Rule(
             self,
             "DrainerSchedule",

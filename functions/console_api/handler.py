@@ -33,6 +33,7 @@ from text311.console import Conflict, Forbidden, NotFound
 from text311.console_requests import BadCursor as RequestsBadCursor
 from text311.console_requests import ConsoleRequests, RequestFilters, RequestRefused
 from text311.console_search import BadCursor
+from text311.departments import UnknownDepartment
 from text311.observability import logger, metrics, tracer
 from text311.service_requests import UnknownRequest
 
@@ -165,6 +166,22 @@ def assign(conversation_id: str) -> dict[str, Any]:
     return services.console_service().assign(caller(), conversation_id, body_text("agent", 254))
 
 
+@app.post("/conversations/<conversation_id>/transfer")
+def transfer(conversation_id: str) -> dict[str, Any]:
+    """To one of the city's departments (``{"department": id}``): its inbox is mailed the next texts."""
+    return services.console_service().transfer(caller(), conversation_id, body_text("department", 64))
+
+
+@app.get("/departments")
+def departments() -> dict[str, Any]:
+    return {"departments": services.console_service().departments(caller())}
+
+
+@app.exception_handler(UnknownDepartment)
+def unknown_department(exc: UnknownDepartment) -> Response:
+    raise NotFoundError("no such department")
+
+
 @app.post("/conversations/<conversation_id>/close")
 def close(conversation_id: str) -> dict[str, Any]:
     return services.console_service().set_status(caller(), conversation_id, "closed")
@@ -280,6 +297,28 @@ def set_hours() -> dict[str, Any]:
 @app.post("/settings/target")
 def set_target() -> dict[str, Any]:
     return services.city_settings().set_target(caller(), json_object().get("minutes"))
+
+
+def department_body() -> tuple[Any, Any, Any]:
+    """A department's form: ``name``, ``inbox`` and ``agents`` (a list of addresses), checked by the service."""
+    body = json_object()
+    return body.get("name"), body.get("inbox"), body.get("agents", [])
+
+
+@app.post("/settings/departments")
+def add_department() -> dict[str, Any]:
+    return services.city_settings().add_department(caller(), *department_body())
+
+
+@app.post("/settings/departments/<department_id>")
+def change_department(department_id: str) -> dict[str, Any]:
+    return services.city_settings().change_department(caller(), department_id, *department_body())
+
+
+@app.post("/settings/departments/<department_id>/remove")
+def remove_department(department_id: str) -> dict[str, Any]:
+    # A department's conversations keep its id, which then names none: their mail goes to the city's inbox.
+    return services.city_settings().remove_department(caller(), department_id)
 
 
 # -- service requests (text311.console_requests) --------------------------------------------------------

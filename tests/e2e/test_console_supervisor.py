@@ -1,6 +1,7 @@
-"""Issue 22, item 1 in headless Chromium against `make run`: a supervisor invites an agent from outside the
-city's domain, sets the opening hours (a refused day shown in the form first), edits a French canned answer
-and a first-response target; the new agent signs in, picks that canned answer and sends it to the resident.
+"""Issue 22, item 1 in headless Chromium against `make run`: a supervisor invites an agent, sets the opening
+hours (a refused day shown in the form first), edits a French canned answer and a first-response target and
+adds a department; the new agent signs in, picks that canned answer, sends it to the resident and transfers
+the conversation to the department.
 Screenshots of each new screen go to test-artifacts/."""
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ def restore_city(local_run: LocalRun) -> None:
     client.update_item(
         TableName="text311-subscribers",
         Key={"geonameid": {"N": str(GATINEAU)}},
-        UpdateExpression="REMOVE opening_hours, canned_answers, response_target_minutes",
+        UpdateExpression="REMOVE opening_hours, canned_answers, response_target_minutes, departments",
     )
 
 
@@ -60,7 +61,8 @@ def test_a_supervisor_invites_an_agent_sets_hours_and_a_canned_answer_the_agent_
 
     ARTIFACTS.mkdir(exist_ok=True)
     marker = uuid.uuid4().hex[:6]
-    newcomer = f"lea.{marker}@consultants.example"  # outside @gatineau.example: allowed only once invited
+    # Under the city's domain: an address outside it is refused until the operator allows it (city_settings).
+    newcomer = f"lea.{marker}@gatineau.example"
     canned = f"Merci! Une équipe passe cette semaine (réf. {marker})."
     resident = new_phone("819")
     local_run.exchange(resident, "Gatineau")
@@ -109,6 +111,14 @@ def test_a_supervisor_invites_an_agent_sets_hours_and_a_canned_answer_the_agent_
         page.locator("#target-minutes").fill("30")
         page.locator("#target-form").get_by_role("button", name="Save").click()
         expect(page.locator("#status")).to_have_text("Saved.", timeout=WITHIN_MS)
+        # Departments: one with a shared inbox and the new agent.
+        department = f"Travaux {marker}"
+        page.locator("#department-new-name").fill(department)
+        page.locator("#department-new-inbox").fill("travaux@gatineau.example")
+        page.locator("#department-new-agents").fill(newcomer)
+        page.locator("#department-add").get_by_role("button", name="Add the department").click()
+        expect(page.locator("#departments-list form")).to_have_count(1, timeout=WITHIN_MS)
+        expect(page.locator("#departments-list input[data-field=name]")).to_have_value(department)
         page.screenshot(path=str(ARTIFACTS / "console-settings.png"), full_page=True)
         context.close()
         assert errors == [], f"JavaScript errors in the supervisor's console: {errors}"
@@ -127,6 +137,11 @@ def test_a_supervisor_invites_an_agent_sets_hours_and_a_canned_answer_the_agent_
         before = len(local_run.answers(resident))
         page.locator("#answer-send").click()
         assert local_run.next_answer(resident, before) == canned
+        # Then transfers the conversation to the department: unowned, its department shown.
+        page.locator("#transfer-department").select_option(label=department)
+        page.locator("#department-form").get_by_role("button", name="Transfer").click()
+        expect(page.locator("#thread-meta")).to_contain_text(department, timeout=WITHIN_MS)
+        page.screenshot(path=str(ARTIFACTS / "console-thread-department.png"), full_page=True)
         context.close()
         assert errors == [], f"JavaScript errors in the agent's console: {errors}"
     finally:

@@ -297,6 +297,17 @@ def test_the_drainer_may_start_its_successor_and_only_itself(synth: Synth, regio
             assert not any("lambda:InvokeFunction" in _as_actions(s) for s in others), name
 
 
+def test_a_failed_drainer_life_starts_the_next_one_at_once_not_at_the_next_tick(synth: Synth, region: str) -> None:
+    # given the drainer's asynchronous-invocation settings, then a failed life (exception, timeout,
+    # sandbox killed) is sent to the drainer itself, which waits out the dead one's lease (issue 19)
+    drainer = synth.stacks[region].functions.sms_drainer
+    synth.templates[region].has_resource_properties(
+        "AWS::Lambda::EventInvokeConfig",
+        {"FunctionName": {"Ref": logical_id(drainer)}, "MaximumRetryAttempts": 0,
+         "DestinationConfig": {"OnFailure": {"Destination": _arn(drainer)}}},
+    )
+
+
 def _as_actions(statement: dict) -> list[str]:
     return statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
 

@@ -21,12 +21,15 @@ FORGET = "+18195550123"
 KEEP = "+18195550999"
 
 
-
-
 def dump_tables() -> str:
     client = boto3.client("dynamodb", region_name=REGION)
-    return json.dumps({m.Meta.table_name: client.scan(TableName=m.Meta.table_name)["Items"]
-                       for name, m in TABLES.items() if name != "idempotency_table"})
+    return json.dumps(
+        {
+            m.Meta.table_name: client.scan(TableName=m.Meta.table_name)["Items"]
+            for name, m in TABLES.items()
+            if name != "idempotency_table"
+        }
+    )
 
 
 @pytest.fixture
@@ -61,3 +64,30 @@ def test_forgetting_twice_is_harmless(region):
     forget_resident(forgotten)
     again = forget_resident(forgotten)
     assert again.resident is False and again.conversations == 0 and again.messages == 0
+
+
+def test_answer_anchors_and_previews_are_erased_and_previews_are_not_counted_as_messages(region):
+    from datetime import UTC, datetime
+
+    from text311.adapters.dynamodb import ConversationModel, MessageModel
+    from text311.conversations import ConversationStore
+
+    forgotten = services.phone_vault().hash(FORGET)
+    [conversation] = ConversationModel.by_resident.query(forgotten)
+    thread = conversation.conversation_id
+    now = datetime.now(UTC)
+    ConversationStore(retention_days=365, idle_days=30).answer_time(thread, "mail-0123abcd", now)
+    MessageModel(
+        conversation_id=thread,
+        message_key="preview#fr#0123",
+        direction="preview",
+        channel="console",
+        body="",
+        created_at=now,
+    ).save()
+    assert thread in dump_tables()
+
+    report = forget_resident(forgotten)
+
+    assert report.messages == 2
+    assert thread not in dump_tables()

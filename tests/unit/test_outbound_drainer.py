@@ -224,7 +224,7 @@ def test_a_backlog_shows_in_the_metrics_while_it_drains_not_only_at_the_end(worl
         world.put(answer(f"ses-{n}", body=f"Answer {n}"))
         world.accepts(f"sms-{n}")
 
-    world.drainer(status_every=1.0).drain(lambda: 600.0)
+    world.drainer(metrics_every=1.0).drain(lambda: 600.0)
 
     answer_lines = [line for line in emf_lines(capsys.readouterr().out) if line["class"] == "ANSWER"]
     parts = [line[QUEUE_PARTS][0] for line in answer_lines]

@@ -45,9 +45,7 @@ def test_cuts_sign_off_and_signature_block_when_short_lines_follow() -> None:
 
 
 def test_keeps_sign_off_word_when_real_content_follows() -> None:
-    body = (
-        "Merci,\nnous allons envoyer une équipe demain matin pour réparer le lampadaire et vérifier le reste."
-    )
+    body = "Merci,\nnous allons envoyer une équipe demain matin pour réparer le lampadaire et vérifier le reste."
 
     assert extract_reply(body) == body
 
@@ -357,10 +355,7 @@ def test_cuts_a_long_bilingual_signature_of_titles_and_contacts_after_a_sign_off
     ],
 )
 def test_cuts_a_disclaimer_under_a_signature_block(disclaimer: str) -> None:
-    body = (
-        "Paving starts April 7.\n\nJennifer Walsh\nCustomer Service\nCity of Kingston\n613-546-4291\n\n"
-        f"{disclaimer}"
-    )
+    body = f"Paving starts April 7.\n\nJennifer Walsh\nCustomer Service\nCity of Kingston\n613-546-4291\n\n{disclaimer}"
 
     assert extract_reply(body) == "Paving starts April 7."
 
@@ -433,3 +428,17 @@ def test_cuts_a_signature_block_repeated_in_a_second_language_by_its_email() -> 
     )
 
     assert extract_reply(body) == "Le permis est prêt."
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        # A number that is not a date, a time or a year is no attribution.
+        ("#status in_progress 2 crews sent\nA crew is on its way.\n", None),
+        # An agent's command line is never read as part of an attribution, even after a line with a number.
+        ("#request POT 12 rue Main\n#status in_progress crew sent\n\nWe sent a crew.\n", None),
+        ("Your request GAT-1042: a crew was sent\n\nThanks\n", "Your request GAT-1042: a crew was sent"),
+    ],
+)
+def test_keeps_a_sentence_ending_with_sent_that_has_no_date_time_or_address(body: str, expected: str | None) -> None:
+    assert extract_reply(message(body.encode())) == (expected or body.strip())

@@ -346,3 +346,46 @@ def test_an_emailed_answer_is_audited_once_by_the_delivery_after_a_crash(region,
 
     entries = list(AuditLog().entries(int(GATINEAU), datetime(2019, 1, 1, tzinfo=UTC), datetime.now(UTC)))
     assert [(e.action, e.actor, e.detail) for e in entries] == [("answer", AGENT, "email, retried")]
+
+
+def test_a_notice_that_fails_to_send_is_sent_by_the_retry_and_audited_once(region, monkeypatch):
+    # The first delivery files, claims the notice and fails to send it (SES throttled): its claim is
+    # given back, so the retry tells the agent; the audit entry is the same one for every delivery.
+    from text311.answers import AnswerService
+    from text311.audit import AuditLog
+
+    answers, _, city_mail = region
+    message_id = "<notice-failed@gatineau.example.ca>"
+    tell = AnswerService._tell
+    failures = [RuntimeError("SES throttled")]
+
+    def fail_once(self, *args, **kwargs):
+        if failures:
+            raise failures.pop()
+        tell(self, *args, **kwargs)
+
+    monkeypatch.setattr(AnswerService, "_tell", fail_once)
+    with pytest.raises(RuntimeError):
+        answer(answers, city_mail, "#request pothole", message_id=message_id)
+    for _ in range(2):
+        answer(answers, city_mail, "#request pothole", message_id=message_id)
+
+    assert [r.reference for r in requests_filed()] == ["GAT-1001"]
+    assert len([m for m in mails_to_agent() if "demande GAT-1001 enregistrée" in m]) == 1
+    entries = list(AuditLog().entries(int(GATINEAU), datetime(2019, 1, 1, tzinfo=UTC), datetime.now(UTC)))
+    assert [(e.action, e.actor) for e in entries if e.action == "request"] == [("request", AGENT)]
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["Hi,\n#5 bus stops are moved for the works.", "#1 priority: we are on it", "# Update\nThe crew is there."],
+)
+def test_a_line_opening_with_hash_and_no_letter_is_text_not_a_command(text):
+    assert split_commands(text) == ([], text)
+
+
+def test_a_later_command_word_still_refuses_after_a_hash_line_that_is_text():
+    assert split_commands("#5 bus stops are moved.\n#status closed") == (
+        [Misplaced("#status")],
+        "#5 bus stops are moved.\n#status closed",
+    )

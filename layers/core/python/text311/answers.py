@@ -334,17 +334,18 @@ class AnswerService:
             raise AnswerRejected(Rejection.NOT_ALLOWED)
         commands, text = split_commands(self.extract_reply(raw).strip())
         answer_id, at = answer_identity(mail, message, conversation_id)
+        if answer_id != mail.ses_message_id:
+            # Known by its Message-ID: every delivery of it, whenever SES received it, claims one key
+            # (and audits its commands at one time).
+            at = self.store.answer_time(conversation_id, answer_id, at)
         if commands:
             if text:
                 # What refuses the text whatever the commands do, checked before they run: an
                 # answer refused after filing would be answered again, and file a second request.
                 self._text_checks(conversation, text)
-            self._run_commands(commands, conversation, subscriber, sender, answer_id)
+            self._run_commands(commands, conversation, subscriber, sender, answer_id, at)
             if not text:
                 return AnswerOutcome(True, "commands", conversation_id)
-        if answer_id != mail.ses_message_id:
-            # Known by its Message-ID: every delivery of it, whenever SES received it, claims one key.
-            at = self.store.answer_time(conversation_id, answer_id, at)
         try:
             outcome = self.send_answer(
                 conversation, sender, text, answer_id, at, channel="email", ses_message_id=mail.ses_message_id
@@ -559,9 +560,13 @@ class AnswerService:
             metrics.add_metric(name="TranslatedCharacters", unit="Count", value=translation.characters)
         return translation
 
-    def _run_commands(self, commands: list, conversation: Any, subscriber: Any, sender: str, answer_id: str) -> None:
+    def _run_commands(
+        self, commands: list, conversation: Any, subscriber: Any, sender: str, answer_id: str, at: datetime
+    ) -> None:
         """Check every command, then run them; each one's text goes to the resident through the paced
         outbound path (not counted against the city's answer caps: one per command, from its agent)."""
+        from text311.audit import entry_id_of
+
         try:
             check_placement(commands, subscriber.language)
             if self.requests is None:
@@ -577,28 +582,38 @@ class AnswerService:
         opted_out = conversation.resident_opted_out or self.residents_opted_out(conversation.phone_hash)
         city = str(int(conversation.municipality_id))
         for command in done:
+            request = command.request
+            change = "filed" if len(request.history) == 1 else f"now {request.status}"
+            # Written by every delivery, under one id at the answer's time: stored once, even when the
+            # delivery that told the agent stopped before its entry.
+            self._audit(
+                int(conversation.municipality_id),
+                conversation.conversation_id,
+                sender,
+                "request",
+                f"{request.reference} ({request.service_code}) {change}, by email",
+                at,
+                entry_id_of(command.notice_key),
+            )
             # Claimed before it is told: told once, even by a redelivery or a concurrent delivery;
             # an earlier delivery that filed and stopped before this point leaves it to this one.
-            if self.requests.store.claim_once(city, command.notice_key, command.request.reference):
+            if self.requests.store.claim_once(city, command.notice_key, request.reference):
                 logger.info(
                     "request command run",
                     extra={
                         "conversation_id": conversation.conversation_id,
-                        "reference": command.request.reference,
-                        "status": command.request.status,
+                        "reference": request.reference,
+                        "status": request.status,
                     },
                 )
                 metrics.add_metric(name="RequestCommands", unit="Count", value=1)
-                self._tell(conversation, sender, command.agent_notice)
-                request = command.request
-                change = "filed" if len(request.history) == 1 else f"now {request.status}"
-                self._audit(
-                    int(conversation.municipality_id),
-                    conversation.conversation_id,
-                    sender,
-                    "request",
-                    f"{request.reference} ({request.service_code}) {change}, by email",
-                )
+                try:
+                    self._tell(conversation, sender, command.agent_notice)
+                except Exception:
+                    # Given back, so that SES's retry of this mail tells the agent (the claim kept would
+                    # make the retry skip the notice for good).
+                    self.requests.store.release_claim(city, command.notice_key)
+                    raise
             if opted_out:
                 continue
             # Queued again on a redelivery: the outbound ledger knows the key and texts it once.

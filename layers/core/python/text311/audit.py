@@ -46,6 +46,7 @@ class Action(StrEnum):
     TRANSLATE = "settings.translate"  # machine translation turned on or off for the city
     OPEN311 = "settings.open311"  # the Open311 api_key rotated, descriptions published or not
     AGENT = "settings.agent"
+    DEPARTMENT = "settings.department"
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,5 @@
 """A supervisor's own city settings in the console (issue 22, item 1): agents, canned answers, opening
-hours and the first-response target.
+hours, the first-response target and departments.
 
 Supervisors only, and always the caller's own city: every method takes the city from the caller's verified
 claims, never from the request, so a supervisor of one city has no way to name another. Each change is
@@ -14,11 +14,20 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from text311.addresses import on_allow_list, single_address
+from text311.addresses import AddressRefused, on_allow_list, single_address
 from text311.agents import AgentDirectory
 from text311.audit import Action, AuditLog
 from text311.auth import Caller
-from text311.console import Forbidden
+from text311.console import Conflict, Forbidden
+from text311.departments import (
+    MAX_DEPARTMENTS,
+    MAX_NAME_LENGTH,
+    Department,
+    DepartmentsChanged,
+    UnknownDepartment,
+    find_department,
+    new_department_id,
+)
 from text311.observability import logger, metrics
 from text311.opening_hours import WEEKDAYS, HoursError, OpeningHours, clock, parse_date, parse_intervals
 from text311.response_targets import MAX_TARGET_MINUTES, set_target, target_of
@@ -95,6 +104,13 @@ class CitySettings:
             logger.error("audit entry not written", extra={"action": str(action), "error": type(exc).__name__})
             metrics.add_metric(name="AuditWriteFailed", unit="Count", value=1)
 
+    @staticmethod
+    def _vouched(city: Subscriber) -> tuple[str, ...]:
+        """The city's own addresses and domains: its allow-list (set by the operator, and the agents it
+        has) and its contact addresses themselves. Not the contact addresses' domains: a city whose inbox
+        is at a webmail or shared regional domain would vouch for everyone there."""
+        return (*city.agent_allow_list, *city.contact_emails)
+
     def view(self, caller: Caller) -> dict[str, Any]:
         city = self._city(caller)
         target = target_of(caller.municipality_id)
@@ -111,7 +127,10 @@ class CitySettings:
             },
             "hours": hours_view(city.opening_hours),
             "target_minutes": target.minutes if target else None,
+            "departments": [d.as_json() for d in city.departments],
             "limits": {
+                "departments": MAX_DEPARTMENTS,
+                "department_name": MAX_NAME_LENGTH,
                 "canned_answers": MAX_CANNED_ANSWERS,
                 "canned_length": MAX_CANNED_LENGTH,
                 "target_minutes": MAX_TARGET_MINUTES,
@@ -132,8 +151,7 @@ class CitySettings:
         of ``auth.Role`` (the directory refuses any other) and the city is always the caller's own."""
         city = self._city(caller)
         address = single_address(email)
-        vouched = (*city.agent_allow_list, *(f"@{c.rpartition('@')[2]}" for c in city.contact_emails))
-        if not on_allow_list(address, vouched):
+        if not on_allow_list(address, self._vouched(city)):
             raise SettingsRefused(
                 f"email: {address} is outside the city's domains: ask the Text311 operator to add it to the "
                 "city's allow-list first"
@@ -211,3 +229,95 @@ class CitySettings:
         if (before.minutes if before else None) != minutes:
             self._audit(caller, Action.TARGET, f"{minutes} minutes" if minutes else "off")
         return {"target_minutes": minutes}
+
+    # -- departments (text311.departments) --------------------------------------------------------
+
+    def _department_fields(
+        self, caller: Caller, city: Subscriber, name: Any, inbox: Any, agents: Any, others: tuple[Department, ...]
+    ) -> tuple[str, str, tuple[str, ...]]:
+        """A department's name, inbox and agents as the rules accept them, or ``SettingsRefused`` naming the
+        field. ``others``: the city's other departments, whose names this one may not take."""
+        if not isinstance(name, str) or not 1 <= len(" ".join(name.split())) <= MAX_NAME_LENGTH:
+            raise SettingsRefused(f"name: a name of 1 to {MAX_NAME_LENGTH} characters is required")
+        name = " ".join(name.split())  # one line: it is shown in lists, notes and audit entries
+        if any(d.name.casefold() == name.casefold() for d in others):
+            raise SettingsRefused(f"name: the city already has a department named {name!r}")
+        try:
+            address = single_address(inbox if isinstance(inbox, str) else "")
+        except AddressRefused as exc:
+            raise SettingsRefused(f"inbox: {exc}") from exc
+        # The inbox receives residents' texts: an address the city vouches for, as an invitation's.
+        if not on_allow_list(address, self._vouched(city)):
+            raise SettingsRefused(
+                f"inbox: {address} is outside the city's domains: ask the Text311 operator to add it to the "
+                "city's allow-list first"
+            )
+        if not isinstance(agents, list) or not all(isinstance(a, str) for a in agents):
+            raise SettingsRefused("agents: a list of agents' addresses is required")
+        roster = None  # without a user pool (the local run), the allow-list says who is an agent
+        if self.directory is not None:
+            roster = {a.email for a in self.directory.agents(caller.municipality_id) if a.enabled}
+        members: list[str] = []
+        for raw in agents:
+            if not raw.strip():
+                continue
+            try:
+                agent = single_address(raw)
+            except AddressRefused as exc:
+                raise SettingsRefused(f"agents: {exc}") from exc
+            if not (agent in roster if roster is not None else city.allows_agent(agent)):
+                raise SettingsRefused(f"agents: {agent} is not an enabled agent on the city's list")
+            if agent not in members:
+                members.append(agent)
+        return name, address, tuple(sorted(members))
+
+    def _write_departments(
+        self, caller: Caller, departments: tuple[Department, ...], before: str | None, detail: str
+    ) -> None:
+        try:
+            self.subscribers.set_departments(caller.municipality_id, departments, before)
+        except DepartmentsChanged as exc:
+            raise Conflict(str(exc)) from exc
+        self._audit(caller, Action.DEPARTMENT, detail)
+
+    def add_department(self, caller: Caller, name: Any, inbox: Any, agents: Any) -> dict[str, Any]:
+        city = self._city(caller)
+        current, before = self.subscribers.departments(caller.municipality_id)
+        if len(current) >= MAX_DEPARTMENTS:
+            raise SettingsRefused(f"name: at most {MAX_DEPARTMENTS} departments per city")
+        name, address, members = self._department_fields(caller, city, name, inbox, agents, current)
+        department = Department(new_department_id(), name, address, members)
+        self._write_departments(
+            caller, (*current, department), before, f"added {name} ({address}, {len(members)} agent(s))"
+        )
+        return department.as_json()
+
+    def change_department(self, caller: Caller, department_id: str, name: Any, inbox: Any, agents: Any) -> dict:
+        """Rename, or change the inbox or agents of, one department; its conversations follow (they hold its id)."""
+        city = self._city(caller)
+        current, before = self.subscribers.departments(caller.municipality_id)
+        old = find_department(current, department_id)
+        if old is None:
+            raise UnknownDepartment(department_id)
+        others = tuple(d for d in current if d is not old)
+        name, address, members = self._department_fields(caller, city, name, inbox, agents, others)
+        new = Department(old.department_id, name, address, members)
+        if new == old:  # saved again unchanged (or a retry): nothing to record
+            return new.as_json()
+        changes = [f"renamed from {old.name}"] if name != old.name else []
+        changes += [f"inbox {old.inbox} to {address}"] if address != old.inbox else []
+        changes += [f"agents {len(old.agents)} to {len(members)}"] if members != old.agents else []
+        self._write_departments(
+            caller, tuple(new if d is old else d for d in current), before, f"changed {name}: {'; '.join(changes)}"
+        )
+        return new.as_json()
+
+    def remove_department(self, caller: Caller, department_id: str) -> dict[str, Any]:
+        """Its conversations keep an id no department has: their mail goes to the city's inbox again."""
+        self._city(caller)
+        current, before = self.subscribers.departments(caller.municipality_id)
+        old = find_department(current, department_id)
+        if old is None:
+            raise UnknownDepartment(department_id)
+        self._write_departments(caller, tuple(d for d in current if d is not old), before, f"removed {old.name}")
+        return {"removed": old.department_id}

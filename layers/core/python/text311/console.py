@@ -46,9 +46,12 @@ def _iso(moment: datetime | None) -> str | None:
     return moment.astimezone(UTC).isoformat() if moment else None
 
 
-def conversation_view(c: ConversationModel, owner: str | None, overdue: bool = False) -> dict[str, Any]:
+def conversation_view(
+    c: ConversationModel, owner: str | None, overdue: bool = False, department: str | None = None
+) -> dict[str, Any]:
     """``owner``: the stored owner as the city's allow-list reads it (``ConsoleService._owner``);
-    ``overdue``: waiting beyond the city's first-response target (text311.response_targets)."""
+    ``overdue``: waiting beyond the city's first-response target (text311.response_targets);
+    ``department``: the name of the city's department it was transferred to (None: the city's inbox)."""
     return {
         "id": c.conversation_id,
         "subject": c.subject,
@@ -63,7 +66,14 @@ def conversation_view(c: ConversationModel, owner: str | None, overdue: bool = F
         "first_response_at": _iso(c.first_response_at),
         "closed_at": _iso(c.closed_at),
         "overdue": overdue,
+        "department": department,
     }
+
+
+def department_name(subscriber: Any, conversation: ConversationModel) -> str | None:
+    """The name of the conversation's department; None when it has none or the city removed it."""
+    department = subscriber.department(conversation.department) if subscriber else None
+    return department.name if department else None
 
 
 def message_view(m: MessageModel) -> dict[str, Any]:
@@ -128,7 +138,9 @@ class ConsoleService:
     def _view(self, caller: Caller, conversation: ConversationModel) -> dict[str, Any]:
         target = target_of(caller.municipality_id)
         overdue = is_overdue(conversation, target.minutes if target else None, self.clock())
-        return conversation_view(conversation, self._owner(caller, conversation), overdue)
+        subscriber = self.subscribers.get(caller.municipality_id)  # once: the owner and the department
+        owner = subscriber.agent_owner(conversation.owner_email) if subscriber else None
+        return conversation_view(conversation, owner, overdue, department_name(subscriber, conversation))
 
     def _owner_or_supervisor(self, caller: Caller, conversation: ConversationModel, action: str) -> None:
         if not (caller.supervisor or self._owner(caller, conversation) in (None, caller.email)):
@@ -145,7 +157,8 @@ class ConsoleService:
 
         def shown(item: ConversationModel) -> dict[str, Any]:
             owner = subscriber.agent_owner(item.owner_email) if subscriber else None
-            return conversation_view(item, owner, is_overdue(item, target.minutes if target else None, now))
+            overdue = is_overdue(item, target.minutes if target else None, now)
+            return conversation_view(item, owner, overdue, department_name(subscriber, item))
 
         search = Search(status=status, view=view, text=query or "", cursor=cursor)
         return find(caller.municipality_id, caller.email, search, shown)
@@ -246,6 +259,32 @@ class ConsoleService:
         conversation.update(actions=[ConversationModel.owner_email.set(address)])
         self._add_note(caller, conversation_id, f"Transferred to {address} by {caller.email}.")
         self._audit(caller, conversation_id, Action.TRANSFER, f"from {before or 'no one'} to {address}")
+        return self._view(caller, conversation)
+
+    def departments(self, caller: Caller) -> list[dict[str, str]]:
+        """The city's departments a conversation can be transferred to (any agent of the city)."""
+        subscriber = self.subscribers.get(caller.municipality_id)
+        return [{"id": d.department_id, "name": d.name} for d in (subscriber.departments if subscriber else ())]
+
+    def transfer(self, caller: Caller, conversation_id: str, department_id: str) -> dict[str, Any]:
+        """Transfer to one of the city's departments: its owner is cleared, so any agent may claim it, and
+        the resident's next texts are mailed to the department's inbox. ``UnknownDepartment`` for an id the
+        caller's city does not have (another city's included)."""
+        from text311.departments import UnknownDepartment
+
+        conversation = self._conversation(caller, conversation_id)
+        self._owner_or_supervisor(caller, conversation, "transfer")
+        subscriber = self.subscribers.get(caller.municipality_id)
+        department = subscriber.department(department_id) if subscriber else None
+        if department is None:
+            raise UnknownDepartment(department_id)
+        if conversation.department == department.department_id and not conversation.owner_email:
+            return self._view(caller, conversation)  # a retried transfer: already done, noted and recorded once
+        before = self._owner(caller, conversation) or department_name(subscriber, conversation) or "no one"
+        model = ConversationModel
+        conversation.update(actions=[model.department.set(department.department_id), model.owner_email.remove()])
+        self._add_note(caller, conversation_id, f"Transferred to the department {department.name} by {caller.email}.")
+        self._audit(caller, conversation_id, Action.TRANSFER, f"from {before} to department {department.name}")
         return self._view(caller, conversation)
 
     def set_status(self, caller: Caller, conversation_id: str, status: str) -> dict[str, Any]:

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from text311.adapters.dynamodb import ConversationModel, MessageModel, ResidentModel
+from text311.conversations import ANSWER_IDS
 
 
 @dataclass(frozen=True)
@@ -24,11 +25,10 @@ class ErasureReport:
     municipalities: tuple[int, ...]
 
 
-def forget_resident(
-    phone_hash: str, delete_raw_mail: Callable[[str], None] | None = None
-) -> ErasureReport:
-    """Delete the resident, their conversations, every message in them and the raw emails of the
-    agents' answers (``delete_raw_mail(ses_message_id)``). Safe to run twice; a run cut short is
+def forget_resident(phone_hash: str, delete_raw_mail: Callable[[str], None] | None = None) -> ErasureReport:
+    """Delete the resident, their conversations, every message in them (translation previews and
+    answer-time anchors too, not counted as messages) and the raw emails of the agents' answers
+    (``delete_raw_mail(ses_message_id)``). Safe to run twice; a run cut short is
     finished by the next, since conversations go last, after their messages and raw mails."""
     conversations = list(ConversationModel.by_resident.query(phone_hash))
     messages = raw_mails = 0
@@ -40,7 +40,11 @@ def forget_resident(
                     delete_raw_mail(ses_message_id)
                     raw_mails += 1
                 batch.delete(message)
-                messages += 1
+                # A translation preview is a record of a draft (billing), not a message of the thread.
+                messages += message.direction != "preview"
+            # The emailed answers' time anchors (``ConversationStore.answer_time``) have their own partition.
+            for anchor in MessageModel.query(f"{conversation.conversation_id}{ANSWER_IDS}"):
+                batch.delete(anchor)
         conversation.delete()
     resident_found = False
     try:

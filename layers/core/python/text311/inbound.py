@@ -379,8 +379,8 @@ class InboundSmsService:
         count: Window | None = None,
     ) -> None:
         owner = subscriber.agent_owner(conversation.owner_email)  # not one agent of the city: the inbox
-        to = (owner,) if owner else tuple(subscriber.contact_emails)
-        cc = tuple(a for a in subscriber.contact_emails if a != owner) if owner else ()
+        # Its owner, else its department's inbox (text311.departments), else the city's contact addresses.
+        to, cc = subscriber.recipients(owner, getattr(conversation, "department", None))
         mail = ThreadMail(
             conversation_id=conversation.conversation_id,
             sequence=int(conversation.message_count) + 1,

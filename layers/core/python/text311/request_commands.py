@@ -29,8 +29,9 @@ from text311.request_hints import RequestHint, RequestHints, location_text
 from text311.request_texts import filed_text, service_name, status_change_text, status_word
 from text311.service_requests import STATUSES, ServiceRequest, ServiceRequestStore, reference_prefix
 
-# "#request", "#status" (and their French names): the first word of a command line.
-_COMMAND_LINE = re.compile(r"^\s*#(\S*)\s*(.*)$")
+# "#request", "#status" (and their French names): the first word of a command line. A command word
+# starts with a letter: "#5 bus stops are moved", "#1 priority" or "# Update" is text.
+_COMMAND_LINE = re.compile(r"^\s*#([^\W\d_]\S*)\s*(.*)$")
 _NAMES = {
     "request": "request",
     "demande": "request",

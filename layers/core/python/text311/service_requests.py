@@ -261,6 +261,10 @@ class ServiceRequestStore:
             raise
         return True
 
+    def release_claim(self, city_id: str, key: str) -> None:
+        """Give a claim back (what it guarded failed), so that the next try claims it again."""
+        RequestModel(city_id=city_id, item_key=f"{CLAIM_KEY_PREFIX}{key}").delete()
+
     def set_status(
         self, city_id: str, reference: str, status: str, note: str, by: str, idempotency_key: str | None = None
     ) -> ServiceRequest:

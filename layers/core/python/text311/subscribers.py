@@ -17,6 +17,13 @@ from text311.adapters.dynamodb import SubscriberModel
 from text311.addresses import AddressRefused, agent_address, single_address
 from text311.agents import disabled_addresses
 from text311.city_services import Service, default_services, from_json, to_json
+from text311.departments import (
+    Department,
+    DepartmentsChanged,
+    departments_from_json,
+    departments_to_json,
+    find_department,
+)
 from text311.i18n import catalog
 from text311.opening_hours import OpeningHours
 from text311.opening_hours import from_json as hours_from_json
@@ -76,6 +83,8 @@ class Subscriber:
     translate: bool = False
     # Agents a supervisor disabled (text311.agents): never an agent, even under an "@domain" entry.
     disabled_agents: tuple[str, ...] = field(default=(), compare=False)
+    # Its departments (text311.departments): a shared inbox a conversation can be transferred to.
+    departments: tuple[Department, ...] = field(default=(), compare=False)
 
     def __post_init__(self) -> None:
         if not self.contact_emails:
@@ -125,6 +134,18 @@ class Subscriber:
         inbox): an owner written before the rule, or by a path that skipped it, never addresses mail."""
         return stored.strip().lower() if stored and self.allows_agent(stored) else None
 
+    def department(self, department_id: str | None) -> Department | None:
+        """The department of this id, or None: none set, or one removed since (the city's inbox)."""
+        return find_department(self.departments, department_id)
+
+    def recipients(self, owner: str | None, department_id: str | None) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """To and Cc of a conversation's mail: its owner (the contact addresses copied), else its
+        department's inbox, else the city's contact addresses."""
+        if owner:
+            return (owner,), tuple(a for a in self.contact_emails if a != owner)
+        department = self.department(department_id)
+        return ((department.inbox,) if department else tuple(self.contact_emails)), ()
+
 
 def default_mail_language(country: str, region_code: str, languages: tuple[str, ...]) -> str:
     """The language a city's agents are written to when it names none."""
@@ -165,6 +186,7 @@ def _to_model(sub: Subscriber) -> SubscriberModel:
         survey=sub.survey or None,
         guided_intake=sub.guided_intake or None,
         translate=sub.translate or None,
+        departments=departments_to_json(sub.departments) if sub.departments else None,
     )
 
 
@@ -224,6 +246,7 @@ def _from_model(item: SubscriberModel) -> Subscriber:
         guided_intake=bool(item.guided_intake),
         translate=bool(item.translate),
         disabled_agents=_stored_or(item, "agents", tuple, disabled_addresses),
+        departments=_stored_or(item, "departments", tuple, departments_from_json),
     )
 
 
@@ -271,6 +294,28 @@ class SubscriberRepository:
         text = json.dumps({k: list(v) for k, v in canned.items() if v}, ensure_ascii=False)
         attribute = SubscriberModel.canned_answers
         self._set(geonameid, attribute.set(text) if any(canned.values()) else attribute.remove())
+
+    def departments(self, geonameid: int) -> tuple[tuple[Department, ...], str | None]:
+        """The city's departments read strongly consistent, with the stored text ``set_departments``
+        names in its condition: a change is decided on the list as it is now."""
+        try:
+            item = SubscriberModel.get(geonameid, consistent_read=True, attributes_to_get=["geonameid", "departments"])
+        except DoesNotExist as exc:
+            raise UnknownSubscriber(f"geonameid: {geonameid} is not a subscriber") from exc
+        return departments_from_json(item.departments), item.departments
+
+    def set_departments(self, geonameid: int, departments: tuple[Department, ...], before: str | None) -> None:
+        """Replace only the city's departments, if they are still ``before`` (the stored text read by
+        ``departments``); ``DepartmentsChanged`` when another edit came in between."""
+        model = SubscriberModel
+        unchanged = model.departments == before if before else model.departments.does_not_exist()
+        action = model.departments.set(departments_to_json(departments)) if departments else model.departments.remove()
+        try:
+            model(geonameid=geonameid).update(actions=[action], condition=model.geonameid.exists() & unchanged)
+        except UpdateError as exc:
+            if exc.cause_response_code == "ConditionalCheckFailedException":
+                raise DepartmentsChanged("departments: changed meanwhile: reload and try again") from exc
+            raise
 
     def set_survey(self, geonameid: int, enabled: bool) -> None:
         """Turn the city's satisfaction texts on or off; its other fields are kept."""

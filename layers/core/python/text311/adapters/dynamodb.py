@@ -64,6 +64,8 @@ class SubscriberModel(Model):
     # Its agents (text311.agents): JSON [{email, role, enabled, invited_at, invited_by}]; absent: none invited
     # from the console. The allow-list follows it.
     agents = UnicodeAttribute(null=True)
+    # Its departments (text311.departments): JSON [{department_id, name, inbox, agents}]; absent: none.
+    departments = UnicodeAttribute(null=True)
 
 
 class ResidentModel(Model):
@@ -137,6 +139,7 @@ class ConversationModel(Model):
     last_message_id = UnicodeAttribute(null=True)
     references = ListAttribute(of=UnicodeAttribute, null=True)
     owner_email = UnicodeAttribute(null=True)
+    department = UnicodeAttribute(null=True)  # the id of the city's department it was transferred to
     phone_masked = UnicodeAttribute(null=True)  # "+1******4567": enough for an agent, not personal data
     first_response_at = UTCDateTimeAttribute(null=True)
     # Response targets (text311.response_targets): the last close (removed by a reopen), and when the

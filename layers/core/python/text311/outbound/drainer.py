@@ -2,8 +2,13 @@
 
     report = Drainer(...).drain(lambda: context.get_remaining_time_in_millis() / 1000)
 
-No lease, no sending: a second invocation while one runs returns at once (``lease_held=False``).
-While it holds the lease the drainer renews it, posts its queue status every ``status_every``
+No lease, no sending: a second invocation while one runs returns at once (``lease_held=False``),
+unless it was started to replace a drainer that died (``wait_for_lease``: Lambda's on-failure
+destination, below), which waits for the dead one's short lease to expire (at most
+``LEASE_SECONDS``) and takes over. While it holds the lease the drainer renews it every
+``renew_every`` s and extends the visibility of what it holds every ``heartbeat_every`` s (a
+heartbeat, run by the scheduler's control loop, which no long poll or stuck call holds up), posts
+its queue status every ``status_every``
 seconds (the status item producers read for "queued, about N minutes", and the EMF metrics the
 alarms watch), and stops ``stop_margin`` seconds before the Lambda's end, or after ``max_idle``
 seconds with nothing to send (infinite in production: an idle drainer long-polls, which is cheap,
@@ -12,6 +17,10 @@ but has not finished (``release_all``: visible again at once), posts a last stat
 lease. Stopped by its deadline, it then starts its ``successor`` (an asynchronous invocation of its
 own function), which takes the lease within about a second; the one-minute tick stays the safety
 net. Two starters (a successor and a tick) never both send: the lease decides.
+
+A life that fails (an exception, a timeout, the sandbox killed) is followed at once by another: the
+function's on-failure destination is the function itself (stacks/outbound.py), and Lambda invokes it
+with the invocation record of the failed life (:func:`replaces_a_failed_drainer`).
 """
 
 from __future__ import annotations
@@ -26,12 +35,23 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from text311.observability import NAMESPACE, SERVICE, correlate, logger, metrics
 from text311.outbound.errors import FailureReason
-from text311.outbound.lease import Lease, StatusBoard
+from text311.outbound.lease import LEASE_SECONDS, RENEW_EVERY, Lease, StatusBoard
 from text311.outbound.ledger import RetryingLedger, SentLedger
 from text311.outbound.message import OutboundMessage
 from text311.outbound.pacing import Clock
-from text311.outbound.scheduler import OutboundScheduler, QueueStatus, Sender
-from text311.outbound.sqs_source import LONG_POLL_MAX, SqsMessageSource
+from text311.outbound.scheduler import OutboundScheduler, QueueStatus, Sender, in_flight_for
+from text311.outbound.sqs_source import HOLD_FIRST, LONG_POLL_MAX, SqsMessageSource
+
+# Lambda's invocation record for an asynchronous invocation that failed (on-failure destination):
+# ``requestContext.condition`` is ``RetriesExhausted`` or ``EventAgeExceeded`` ("Capturing records of
+# Lambda asynchronous invocations", AWS Lambda Developer Guide).
+FAILURE_CONDITIONS = frozenset({"RetriesExhausted", "EventAgeExceeded"})
+
+
+def replaces_a_failed_drainer(event: Any) -> bool:
+    """Whether this invocation is Lambda's record of a drainer life that failed."""
+    context = event.get("requestContext") if isinstance(event, dict) else None
+    return isinstance(context, dict) and context.get("condition") in FAILURE_CONDITIONS
 
 
 @dataclass(frozen=True)
@@ -72,8 +92,9 @@ class Successor:
 
     def start(self) -> bool:
         try:
-            self.client.invoke(FunctionName=self.function_name, InvocationType="Event",
-                               Payload=json.dumps({"handoff": True}).encode())
+            self.client.invoke(
+                FunctionName=self.function_name, InvocationType="Event", Payload=json.dumps({"handoff": True}).encode()
+            )
             return True
         except (BotoCoreError, ClientError) as exc:
             # Not raised: the messages are back on the queue and the lease is free, so the next tick
@@ -97,31 +118,50 @@ class Drainer:
     on_sent: Callable[[OutboundMessage, float], None] = lambda message, at: None
     on_failed: Callable[[OutboundMessage, FailureReason], None] = lambda message, reason: None
     stop_margin: float = 45.0  # seconds left when it stops taking messages: time to give them back
-    visibility_margin: float = 30.0  # a received message reappears this long after the drainer's end
-    renew_every: float = 10.0
-    status_every: float = 10.0
+    renew_every: float = RENEW_EVERY
+    heartbeat_every: float = 2.0  # held messages whose visibility ends within 3 heartbeats are extended
+    hold_first: float = HOLD_FIRST  # a received message's first visibility timeout (sqs_source.py)
+    # The status item producers read for "about N minutes" (a DynamoDB write, so once a minute: fresh
+    # enough for a notice in minutes), and the EMF lines the alarms read (log lines, no AWS call: often,
+    # so that every minute of the per-minute alarm has its data point).
+    status_every: float = 60.0
+    metrics_every: float = 10.0
     max_idle: float = 120.0  # nothing to send for this long: exit (math.inf in production: stay for the life)
     long_poll: bool = True
     # The number to text for a message: the queue carries it sealed (queued.py), this unseals it.
     destination: Callable[[OutboundMessage], str] = lambda message: message.destination
     successor: Successor | None = None  # started at a deadline stop (production); None: the tick restarts
+    # Parts on their way at once (scheduler.py, "Pipelined"); None: sized from the MPS when the clock
+    # runs threads (SystemClock, SimClock), else 1 (a single-threaded FakeClock: the serial loop).
+    in_flight: int | None = None
 
-    def drain(self, remaining_seconds: Callable[[], float]) -> DrainReport:
-        if not self.lease.acquire():
+    def drain(self, remaining_seconds: Callable[[], float], wait_for_lease: bool = False) -> DrainReport:
+        if not self._acquire(remaining_seconds, wait_for_lease):
             logger.info("another drainer holds the lease", extra={"identity": self.identity})
             return DrainReport(0, 0, 0, 0, lease_held=False)
         counts = {"sent": 0, "failed": 0, "in_doubt": 0}
         scheduler = OutboundScheduler(
-            self.identity, self.mps, self.line, RetryingLedger(self.ledger, self.clock), self.clock,
-            on_failed=self._counted_failure(counts), on_sent=self._counted_send(counts),
+            self.identity,
+            self.mps,
+            self.line,
+            RetryingLedger(self.ledger, self.clock),
+            self.clock,
+            on_failed=self._counted_failure(counts),
+            on_sent=self._counted_send(counts),
             destination=self.destination,
+            long_polls=self.long_poll,
         )
-        source = SqsMessageSource(self.sqs, self.queue_url, self.clock,
-                                  visibility=lambda: remaining_seconds() + self.visibility_margin,
-                                  long_poll=self.long_poll)
+        source = SqsMessageSource(
+            self.sqs, self.queue_url, self.clock, visibility=lambda: self.hold_first, long_poll=self.long_poll
+        )
         released, why, still_ours = 0, {"stop": "error"}, False
         try:
-            scheduler.run(source, self._stopper(scheduler, source, remaining_seconds, why), idle_wait=LONG_POLL_MAX)
+            scheduler.run(
+                source,
+                self._stopper(scheduler, source, remaining_seconds, why),
+                idle_wait=LONG_POLL_MAX,
+                in_flight=self._in_flight(),
+            )
         finally:
             released = scheduler.release_all()
             self._post(scheduler.status())
@@ -130,20 +170,53 @@ class Drainer:
         # exit nothing waits, a drainer whose lease another took over (it stalled past the expiry, and
         # its deadline came before its next renewal) would start a second chain beside that one's, and
         # after a crash the tick restarts (no hot loop).
-        handed_off = (why["stop"] == "deadline" and still_ours and self.successor is not None
-                      and self.successor.start())
-        logger.info("drainer stopped", extra={"identity": self.identity, **counts, "released": released,
-                                              "stop": why["stop"], "handed_off": handed_off})
-        return DrainReport(counts["sent"], counts["failed"], counts["in_doubt"], released, lease_held=True,
-                           handed_off=handed_off)
+        handed_off = why["stop"] == "deadline" and still_ours and self.successor is not None and self.successor.start()
+        logger.info(
+            "drainer stopped",
+            extra={
+                "identity": self.identity,
+                **counts,
+                "released": released,
+                "stop": why["stop"],
+                "handed_off": handed_off,
+            },
+        )
+        return DrainReport(
+            counts["sent"], counts["failed"], counts["in_doubt"], released, lease_held=True, handed_off=handed_off
+        )
+
+    def _acquire(self, remaining_seconds: Callable[[], float], wait: bool) -> bool:
+        """The lease; replacing a failed drainer, wait for its lease to expire (it cannot be renewed
+        any more), checking again at its announced expiry, for at most two lease lengths."""
+        if self.lease.acquire():
+            return True
+        give_up = self.clock.now() + 2 * LEASE_SECONDS
+        while wait and self.clock.now() < give_up and remaining_seconds() > self.stop_margin:
+            free_in = self.lease.free_in()
+            if free_in is None:
+                return True
+            self.clock.sleep(min(free_in + 0.05, max(0.0, give_up - self.clock.now())))
+            if self.lease.acquire():
+                return True
+        return False
+
+    def _in_flight(self) -> int:
+        if self.in_flight is not None:
+            return self.in_flight
+        return in_flight_for(self.mps) if hasattr(self.clock, "spawn") else 1
 
     def _post(self, status: QueueStatus) -> None:
         self.board.write(status.to_dict())
         publish_status(status)
 
-    def _stopper(self, scheduler: OutboundScheduler, source: SqsMessageSource,
-                 remaining_seconds: Callable[[], float], why: dict[str, str]) -> Callable[[], bool]:
-        last = {"renew": self.clock.now(), "status": float("-inf")}
+    def _stopper(
+        self,
+        scheduler: OutboundScheduler,
+        source: SqsMessageSource,
+        remaining_seconds: Callable[[], float],
+        why: dict[str, str],
+    ) -> Callable[[], bool]:
+        last = {"renew": self.clock.now(), "status": float("-inf"), "metrics": float("-inf"), "beat": self.clock.now()}
 
         def should_stop() -> bool:
             now = self.clock.now()
@@ -151,18 +224,33 @@ class Drainer:
                 why["stop"] = "deadline"
                 return True
             if now - last["renew"] >= self.renew_every:
-                if not self.lease.renew():
+                renewed = _tolerated("lease renewal", self.lease.renew)
+                if renewed is False:
                     # Another drainer took over (we stalled past the expiry): two senders would break
                     # the pace and the ledger's "sending means died" rule.
                     logger.error("drainer lost its lease: stopping", extra={"identity": self.identity})
                     why["stop"] = "lease_lost"
                     return True
-                last["renew"] = now
-            if now - last["status"] >= self.status_every:
-                self._post(scheduler.status())
+                if renewed:  # (None: the call failed; tried again next second, the lease lasts 10 s)
+                    last["renew"] = now
+            if now - last["beat"] >= self.heartbeat_every:
+                extended = _tolerated(
+                    "visibility heartbeat",
+                    lambda: source.heartbeat(
+                        scheduler.held(), due_within=3 * self.heartbeat_every, turns=scheduler.turns()
+                    ),
+                )
+                if extended is not None:
+                    last["beat"] = now
+            if now - last["metrics"] >= self.metrics_every:
+                status = scheduler.status()
+                if now - last["status"] >= self.status_every:
+                    _tolerated("status write", lambda: self.board.write(status.to_dict()))
+                    last["status"] = now
+                publish_status(status)
                 if metrics.metric_set:  # sends and failures so far: shown now, not 15 minutes later
                     metrics.flush_metrics()  # (the rest goes with the handler's log_metrics)
-                last["status"] = now
+                last["metrics"] = now
             idle_since = source.empty_since
             if not scheduler.queue and idle_since is not None and now - idle_since >= self.max_idle:
                 why["stop"] = "idle"
@@ -191,6 +279,18 @@ class Drainer:
         return on_failed
 
 
+def _tolerated(what: str, call: Callable[[], Any]) -> Any:
+    """One of the heartbeat's calls; a failed one (a DynamoDB or SQS 5xx, a throttle) is logged,
+    counted and tried again at the next beat instead of ending the life: the lease outlives two
+    missed renewals, a held message two missed extensions. Returns None when it failed."""
+    try:
+        return call()
+    except (BotoCoreError, ClientError) as exc:
+        logger.warning(f"drainer {what} failed; tried again", extra={"error": f"{type(exc).__name__}: {exc}"})
+        metrics.add_metric(name="OutboundHeartbeatFailed", unit="Count", value=1)
+        return None
+
+
 def _guarded(what: str, message: OutboundMessage, call: Callable[[], None]) -> None:
     """The SMS is settled (ledger, queue) before its callback runs: a failing record or notice must
     not stop the line for every other resident. Logged and counted for the alarm instead. The
@@ -199,8 +299,9 @@ def _guarded(what: str, message: OutboundMessage, call: Callable[[], None]) -> N
     try:
         call()
     except Exception as exc:  # noqa: BLE001 - see above
-        logger.exception(f"drainer {what} callback failed",
-                         extra={"outbound_id": message.id, "error": type(exc).__name__})
+        logger.exception(
+            f"drainer {what} callback failed", extra={"outbound_id": message.id, "error": type(exc).__name__}
+        )
         metrics.add_metric(name="OutboundCallbackFailed", unit="Count", value=1)
     finally:
         correlate(None)

@@ -132,6 +132,27 @@ class FairQueue:
         cls = self._classes[priority]
         return len(cls), cls.parts()
 
+    def parts_ahead_of_each(self) -> dict[str, int]:
+        """Message id → the parts DRR sends before that queued message starts (an estimate of its
+        turn, as :meth:`_Class.parts_ahead_of` for a new one): the higher classes, the retries of
+        its class, its own city's parts before it, and each other city's parts up to as many."""
+        ahead: dict[str, int] = {}
+        before = 0
+        for priority in Priority:
+            cls = self._classes[priority]
+            for message, left in cls.retry:
+                ahead.setdefault(message.id, before)
+                before += left
+            totals = {city: sum(m.parts for m in queue) for city, queue in cls.queues.items()}
+            for city, queue in cls.queues.items():
+                own = 0
+                for message in queue:
+                    others = sum(min(total, own + message.parts) for c, total in totals.items() if c != city)
+                    ahead.setdefault(message.id, before + own + others)
+                    own += message.parts
+            before += sum(totals.values())
+        return ahead
+
     def parts_ahead(self, priority: Priority, city: int | None = None, parts: int = 1) -> int:
         """Parts that go before a new message of this class (and city, if known)."""
         higher = sum(self._classes[p].parts() for p in Priority if p < priority)

@@ -22,6 +22,10 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 KEEP_SECONDS = 24 * 3600  # the table's TTL removes an item this long after its last write
+# A short lease renewed by the drainer's heartbeat (every RENEW_EVERY s, from a thread of its own that
+# no long poll or stuck call holds up): a dead drainer's lease is free again within LEASE_SECONDS.
+LEASE_SECONDS = 10.0
+RENEW_EVERY = 4.0
 
 
 def _conditional(exc: ClientError) -> bool:
@@ -29,12 +33,12 @@ def _conditional(exc: ClientError) -> bool:
 
 
 class Lease:
-    def __init__(self, client: Any, table: str, identity: str, *, seconds: float = 60.0,
+    def __init__(self, client: Any, table: str, identity: str, *, seconds: float = LEASE_SECONDS,
                  now: Callable[[], float] = time.time, owner: str | None = None) -> None:
         self.client = client
         self.table = table
         self.key = {"id": {"S": f"lease#{identity}"}}
-        self.seconds = seconds  # > the longest gap between renewals (a 20 s long poll plus a send)
+        self.seconds = seconds  # > the longest gap between renewals, with room for two failed ones
         self.now = now  # wall clock: the lease is compared across containers
         self.owner = owner or uuid.uuid4().hex
 
@@ -72,6 +76,16 @@ class Lease:
             if _conditional(exc):
                 return False
             raise
+
+    def free_in(self) -> float | None:
+        """Seconds until the current holder's lease expires (0 when it has, or none is held); None
+        when the lease is ours. A successor started after a crash waits this long, not a minute."""
+        item = self.client.get_item(TableName=self.table, Key=self.key, ConsistentRead=True).get("Item")
+        if not item:
+            return 0.0
+        if item.get("owner", {}).get("S") == self.owner:
+            return None
+        return max(0.0, float(item["until"]["N"]) - self.now())
 
     def release(self) -> bool:
         """Drop the lease; False when it was no longer ours (another drainer took over: its lease stays)."""

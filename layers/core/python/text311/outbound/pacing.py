@@ -27,10 +27,11 @@ stretches its wait to 1.33 s, and one on the STOP itself to 2.67 s.
 from __future__ import annotations
 
 import bisect
+import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 EPSILON = 1e-9  # float slack when comparing instants built by repeated addition
 
@@ -42,12 +43,21 @@ class Clock(Protocol):
 
 
 class SystemClock:
+    """Real time and real threads. ``condition`` and ``spawn`` are what the pipelined scheduler needs
+    of a clock; ``sim_clock.SimClock`` offers the same over simulated time."""
+
     def now(self) -> float:
         return time.monotonic()
 
     def sleep(self, seconds: float) -> None:
         if seconds > 0:
             time.sleep(seconds)
+
+    def condition(self) -> threading.Condition:
+        return threading.Condition()
+
+    def spawn(self, target: Callable[[], Any], name: str) -> None:
+        threading.Thread(target=target, name=name, daemon=True).start()
 
 
 class FakeClock:
@@ -64,6 +74,10 @@ class FakeClock:
 
     def set(self, t: float) -> None:
         self.t = max(self.t, t)
+
+    def condition(self) -> threading.Condition:
+        """A plain lock for the serial scheduler: one thread, nothing ever waits on it."""
+        return threading.Condition()
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ an answer is on the line goes between two of its parts, not after all of them.
 
     scheduler = OutboundScheduler(identity, mps, sender, ledger, clock, on_failed=tell_agent)
     scheduler.run(source, should_stop)          # the drainer's loop (SQS) or the local run's thread
+    scheduler.run(source, should_stop, in_flight=in_flight_for(mps))   # pipelined (below)
     scheduler.status()                          # depth and expected waits, for metrics and notices
 
 Per part *i* of message *m*: claim ``m#i`` in the ledger → reserve the line → SendTextMessage →
@@ -15,6 +16,19 @@ record. The message is acknowledged to its source, and ``on_sent`` or ``on_faile
 only when it is settled: its last part recorded, or a part failed or in doubt (the rest is then not
 sent). See :mod:`text311.outbound.errors` for what each failure does and
 :mod:`text311.outbound.ledger` for the crash window.
+
+**Pipelined** (issue 19; ``run(..., in_flight=n)`` with n > 1 on a clock that can ``spawn``): a chain
+of claim, send and record takes about 100 ms, so a serial line sends about 10 parts a second however
+fast the identity is. Here n workers share the scheduler: each takes the best part once the line's
+next free slot (counting the parts already taken and not yet started) is within ``claim_lead``,
+claims it, then waits for a slot and reserves it *at the instant of its call* (under the lock, then
+calls at once), so no sliding second ever holds more than MPS call starts. A receiver thread polls
+the queue meanwhile (prefetch). Order: the best part is chosen when a worker takes it, so an urgent
+message waits at most for the few parts already taken; a message's next part is queued again only
+when the call of the part before it returned, so its parts go in order and never overlap; DRR
+shares are charged when a message is taken, as before. State is guarded by one lock (the clock's
+``condition``), released around every call that waits on the network (ledger, sender, unsealing,
+queue, callbacks).
 """
 
 from __future__ import annotations
@@ -31,10 +45,17 @@ from text311.outbound.errors import FailureReason, Outcome, classify
 from text311.outbound.fair_queue import FairQueue
 from text311.outbound.ledger import LedgerState, LedgerUnavailable, SentLedger
 from text311.outbound.message import OutboundMessage, Priority
-from text311.outbound.pacing import Aimd, Clock, Pacer
+from text311.outbound.pacing import EPSILON, Aimd, Clock, Pacer
 from text311.outbound.parts import split_parts
 
 NOTICE_THRESHOLD = 60.0  # seconds: above this the agent is told "queued, about N minutes"
+CALL_SECONDS = 0.25  # a claim, a send and a record, with room for jitter: what one worker holds a part
+SPARE_WORKERS = 4  # workers left for calls stuck in a read timeout (10 s) while the line goes on
+
+
+def in_flight_for(mps: float, call_seconds: float = CALL_SECONDS, spare: int = SPARE_WORKERS) -> int:
+    """Workers that keep a line of ``mps`` full: the parts started during one call, plus spares."""
+    return max(1, math.ceil(mps * call_seconds)) + spare
 
 
 class Sender(Protocol):
@@ -99,9 +120,14 @@ class QueueStatus:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "identity": self.identity, "mps": self.mps, "rate": self.rate, "messages": self.messages,
-            "parts": self.parts, "parts_by_priority": dict(self.parts_by_priority),
-            "wait_by_priority": dict(self.wait_by_priority), "throttles": self.throttles,
+            "identity": self.identity,
+            "mps": self.mps,
+            "rate": self.rate,
+            "messages": self.messages,
+            "parts": self.parts,
+            "parts_by_priority": dict(self.parts_by_priority),
+            "wait_by_priority": dict(self.wait_by_priority),
+            "throttles": self.throttles,
         }
 
 
@@ -131,6 +157,13 @@ class OutboundScheduler:
     # in a row were throttled: then the service is refusing even those, and they slow down too.
     urgent_fast_tries: int = 2
     split: Callable[[str], list[str]] = split_parts  # a body → the numbered SMS the resident receives
+    claim_lead: float = 0.1  # pipelined: a part is taken this long before its slot (its claim's time)
+    long_polls: bool = False  # pipelined: the source's receive returns at an arrival (SQS long poll)
+    control_every: float = 1.0  # pipelined: how often ``should_stop`` is asked
+    # Pipelined: receivers that poll at once while the source reports a backlog (``backlogged``: its
+    # last poll came back full). One poll chain reads about 650 messages a second; a burst of 5,000
+    # took 7 s, and a STOP that arrived meanwhile waited behind it.
+    burst_receivers: int = 8
 
     def __post_init__(self) -> None:
         self.queue = FairQueue(self.quantum)
@@ -140,13 +173,42 @@ class OutboundScheduler:
         self._next_part: dict[str, int] = {}  # messages under way: the next part to send (from 1)
         self._texts: dict[str, list[str]] = {}  # ... and their parts, split once
         self._urgent_throttled = 0  # urgent calls throttled in a row
+        # id → every copy received of each message held (queued or on the line): a duplicate delivery
+        # (SQS's, or a producer's second send) is not queued twice, so two workers never send the same
+        # part; settling the message deletes every copy (SQS honours the newest receipt of each).
+        self._held: dict[str, list[OutboundMessage]] = {}
+        make_lock = getattr(self.clock, "condition", None)
+        self._lock: Any = make_lock() if make_lock is not None else threading.Condition()
+        self._pipelined = False
+        self._booked = 0  # pipelined: parts taken by a worker whose call has not started
+        self._stopping = False
+        self._alive = 0  # pipelined: worker and receiver threads still running
+        self._crash: BaseException | None = None
+        self._backlogged = False  # pipelined: the last receive came back full (helpers poll too)
 
     # -- intake and visibility -----------------------------------------------------------------
 
     def enqueue(self, message: OutboundMessage) -> None:
         if message.identity != self.identity:
             raise ValueError(f"message for {message.identity!r} given to the {self.identity!r} scheduler")
-        self.queue.push(message)
+        copies = self._held.setdefault(message.id, [])
+        copies.append(message)
+        if len(copies) == 1 or message.receipt is None:  # (an in-memory source: the ledger sorts it out)
+            self.queue.push(message)
+
+    def held(self) -> list[OutboundMessage]:
+        """Every copy of every message held (queued or on the line): what the heartbeat keeps hidden."""
+        with self._lock:
+            return [copy for copies in self._held.values() for copy in copies]
+
+    def turns(self) -> dict[str, float]:
+        """Message id → seconds until its next part is expected to start, at the MPS (the parts DRR
+        sends before it); a message not queued (its part on the line) is absent: due now. The
+        heartbeat hides each message until about then (sqs_source.py), so after a crash the backlog
+        comes back at the pace it would have gone, not all at once nor minutes late."""
+        with self._lock:
+            ahead = self.queue.parts_ahead_of_each()
+            return {message_id: parts / self.mps for message_id, parts in ahead.items()}
 
     def depth(self) -> dict[Priority, tuple[int, int]]:
         """(messages, parts still to send) per class."""
@@ -160,9 +222,16 @@ class OutboundScheduler:
         return self.pacer.delay(self.clock.now(), urgent=fast) + ahead / (self.mps if fast else self.pacer.rate)
 
     def status(self) -> QueueStatus:
+        with self._lock:
+            return self._status()
+
+    def _status(self) -> QueueStatus:
         depth = self.depth()
         return QueueStatus(
-            identity=self.identity, mps=self.mps, rate=self.pacer.rate, messages=len(self.queue),
+            identity=self.identity,
+            mps=self.mps,
+            rate=self.pacer.rate,
+            messages=len(self.queue),
             parts=sum(p for _, p in depth.values()),
             parts_by_priority={p.name: depth[p][1] for p in Priority},
             wait_by_priority={p.name: round(self.expected_wait_seconds(p), 1) for p in Priority},
@@ -192,6 +261,10 @@ class OutboundScheduler:
         message = self.queue.pop()
         if message is None:
             return None
+        return self._send_part(message, now)
+
+    def _send_part(self, message: OutboundMessage, now: float, ticket: list[bool] | None = None) -> StepResult:
+        """Claim, send and record the next part of ``message`` (taken from the queue)."""
         try:
             texts = self._texts.get(message.id) or self.split(message.body)
         except ValueError:  # blank, or longer than the segmenter sends (ReplyTooLong): nothing can go
@@ -206,11 +279,16 @@ class OutboundScheduler:
         urgent = self._fast(message.priority)
         # The slot is reserved at the call's own instant, after the claim: reserved at ``now`` (before
         # the claim's round trip) a call could start closer than 1/MPS to the one before it.
-        start = self.pacer.reserve(1, self.clock.now(), urgent=urgent)
         key = part_key(message.id, part)
         try:
-            result = self.sender.send(self.destination(message), texts[part - 1],
-                                      idempotency_key=key, context=message.context)
+            # Unsealed before the slot is taken: a KMS round trip between the slot and the call would
+            # start the call late, and the next one, on time, closer than 1/MPS after it.
+            destination = self.destination(message)
+        except Exception as exc:  # noqa: BLE001 - classified like a failed call, as before
+            return self._failed(message, part, len(texts), exc, now, urgent)
+        start = self._slot(urgent, ticket)
+        try:
+            result = self.sender.send(destination, texts[part - 1], idempotency_key=key, context=message.context)
         except Exception as exc:  # noqa: BLE001 - every failure is classified, none is swallowed blindly
             return self._failed(message, part, len(texts), exc, now, urgent)
         self.ledger.mark_sent(key, _sms_id(result), 1)
@@ -250,8 +328,9 @@ class OutboundScheduler:
         self._ack(message)
         return part, StepResult(message, SendStatus.DUPLICATE, now)
 
-    def _ledger_down(self, message: OutboundMessage, now: float,
-                     attempt: Callable[[], StepResult] | None) -> StepResult:
+    def _ledger_down(
+        self, message: OutboundMessage, now: float, attempt: Callable[[], StepResult] | None
+    ) -> StepResult:
         """Nothing is sent unclaimed: with the ledger unwritable the message goes back to the head
         of its class and the line pauses, as after a transient failure; the drainer lives on."""
         if attempt is not None:
@@ -274,8 +353,9 @@ class OutboundScheduler:
         self.ledger.mark_failed(key, FailureReason.REJECTED.value)
         return self._give_up(message, FailureReason.REJECTED, SendStatus.FAILED, now)
 
-    def _failed(self, message: OutboundMessage, part: int, parts: int, exc: Exception, now: float,
-                urgent: bool) -> StepResult:
+    def _failed(
+        self, message: OutboundMessage, part: int, parts: int, exc: Exception, now: float, urgent: bool
+    ) -> StepResult:
         verdict = classify(exc)
         key = part_key(message.id, part)
         if verdict.outcome is Outcome.THROTTLED:
@@ -292,7 +372,8 @@ class OutboundScheduler:
                 self._forget(message)
                 if self._source is not None:
                     # The queue's redrive policy decides (DLQ); a redelivery resumes at this part.
-                    self._source.abandon(message, delay=60.0)
+                    for copy in self._settle_copies(message):
+                        self._source.abandon(copy, delay=60.0)
                 return StepResult(message, SendStatus.ABANDONED, now, part)
             self._attempts[message.id] = attempts
             self.pacer.pause_until(now + self.transient_backoff * 2 ** (attempts - 1))
@@ -305,8 +386,9 @@ class OutboundScheduler:
         self.ledger.mark_failed(key, reason.value)
         return self._give_up(message, reason, SendStatus.FAILED, now, part)
 
-    def _give_up(self, message: OutboundMessage, reason: FailureReason, status: SendStatus,
-                 now: float, part: int = 0) -> StepResult:
+    def _give_up(
+        self, message: OutboundMessage, reason: FailureReason, status: SendStatus, now: float, part: int = 0
+    ) -> StepResult:
         self._forget(message)
         self._ack(message)
         self.on_failed(message, reason)
@@ -318,14 +400,48 @@ class OutboundScheduler:
         self._texts.pop(message.id, None)
 
     def _ack(self, message: OutboundMessage) -> None:
+        copies = self._settle_copies(message)
         if self._source is not None:
-            self._source.ack(message)
+            for copy in copies:
+                self._source.ack(copy)
+
+    def _settle_copies(self, message: OutboundMessage) -> list[OutboundMessage]:
+        """The copies that go with ``message`` when it is settled: all of them from SQS; from an
+        in-memory source (no receipts) each copy is queued and settled on its own."""
+        if message.receipt is not None:
+            return self._held.pop(message.id, [message])
+        copies = self._held.get(message.id, [])
+        if message in copies:
+            copies.remove(message)
+        if not copies:
+            self._held.pop(message.id, None)
+        return [message]
+
+    def _slot(self, urgent: bool, ticket: list[bool] | None) -> float:
+        """Reserve the line for one call that starts now. Pipelined, wait (lock released) until the
+        pacer allows a call at this very instant: the slot is taken at the call's own start."""
+        if self._pipelined:
+            while (wait := self.pacer.delay(self.clock.now(), urgent=urgent)) > 0:
+                self._lock.wait(wait)
+            self._unbook(ticket)
+        return self.pacer.reserve(1, self.clock.now(), urgent=urgent)
+
+    def _unbook(self, ticket: list[bool] | None) -> None:
+        if ticket and ticket[0]:
+            ticket[0] = False
+            self._booked -= 1
 
     # -- the loop ------------------------------------------------------------------------------
 
-    def run(self, source: MessageSource, should_stop: Callable[[], bool], idle_wait: float = 20.0) -> None:
+    def run(
+        self, source: MessageSource, should_stop: Callable[[], bool], idle_wait: float = 20.0, in_flight: int = 1
+    ) -> None:
         """Drain ``source`` until ``should_stop()``: wait for the line (listening for arrivals while
-        it is busy), take what arrived, send the best part."""
+        it is busy), take what arrived, send the best part. With ``in_flight`` > 1 (and a clock that
+        can ``spawn``) that many parts are on their way at once (the module docstring)."""
+        if in_flight > 1 and hasattr(self.clock, "spawn"):
+            self._run_pipelined(source, should_stop, idle_wait, in_flight)
+            return
         self._source = source
         last_poll = float("-inf")
         while not should_stop():
@@ -350,13 +466,116 @@ class OutboundScheduler:
         for message in messages:
             self.enqueue(message)
 
+    # -- the pipelined loop --------------------------------------------------------------------
+
+    def _run_pipelined(
+        self, source: MessageSource, should_stop: Callable[[], bool], idle_wait: float, in_flight: int
+    ) -> None:
+        lock = self._lock
+        real = (self.ledger, self.sender, self.on_sent, self.on_failed, self.destination)
+        # Calls that wait on the network run with the lock released, so the other parts go on.
+        self.ledger, self.sender, self.on_sent, self.on_failed, self.destination = (
+            _Unlocked(part, lock) for part in real
+        )  # type: ignore[assignment]
+        self._source = _Unlocked(source, lock)  # type: ignore[assignment]
+        self._pipelined, self._stopping, self._crash = True, False, None
+        self._backlogged = False
+        helpers = self.burst_receivers - 1 if hasattr(source, "backlogged") else 0
+        self._alive = in_flight + 1 + helpers
+        for n in range(in_flight):
+            self.clock.spawn(self._thread(self._work), f"outbound-line-{n}")  # type: ignore[attr-defined]
+        self.clock.spawn(self._thread(lambda: self._receive(source, idle_wait)), "outbound-receiver")  # type: ignore[attr-defined]
+        for n in range(helpers):
+            self.clock.spawn(
+                self._thread(lambda: self._receive(source, idle_wait, helper=True)),  # type: ignore[attr-defined]
+                f"outbound-receiver-{n + 1}",
+            )
+        try:
+            while not should_stop():  # the caller's checks (lease, status) run here, lock free
+                with lock:
+                    if self._crash is not None:
+                        break
+                    lock.wait(self.control_every)
+        finally:
+            with lock:
+                self._stopping = True
+                lock.notify_all()
+                while self._alive > 0:  # every call under way ends (recorded) before anything is given back
+                    lock.wait(1.0)
+                self._pipelined = False
+                self.ledger, self.sender, self.on_sent, self.on_failed, self.destination = real
+                self._source = source
+        if self._crash is not None:
+            raise self._crash
+
+    def _thread(self, body: Callable[[], None]) -> Callable[[], None]:
+        def run() -> None:
+            try:
+                body()
+            except BaseException as exc:  # noqa: BLE001 - handed to the control loop, which stops and raises it
+                with self._lock:
+                    self._crash = self._crash or exc
+            finally:
+                with self._lock:
+                    self._alive -= 1
+                    self._lock.notify_all()
+
+        return run
+
+    def _work(self) -> None:
+        with self._lock:
+            while (message := self._pick()) is not None:
+                ticket = [True]
+                try:
+                    self._send_part(message, self.clock.now(), ticket)
+                finally:
+                    self._unbook(ticket)
+                    self._lock.notify_all()  # a part back in the queue, or a slot taken
+
+    def _pick(self) -> OutboundMessage | None:
+        """The best part, once the line's next slot after those already taken is within the lead."""
+        while not self._stopping and self._crash is None:
+            if not self.queue:
+                self._lock.wait(None)
+                continue
+            wait = self.delay() + self._booked / self.pacer.rate - self.claim_lead
+            if wait <= EPSILON:  # (instants built by addition: a wait of 1e-16 s would never pass)
+                message = self.queue.pop()
+                if message is not None:
+                    self._booked += 1
+                    return message
+                continue
+            self._lock.wait(wait)
+        return None
+
+    def _receive(self, source: MessageSource, idle_wait: float, helper: bool = False) -> None:
+        """Prefetch: take what the queue offers while the line is busy, so the best part is known
+        before the line is free. A long poll returns at an arrival; a short one is repeated. A
+        ``helper`` polls only while the queue has a backlog (``burst_receivers``), so a burst is read
+        in a fraction of the time and what arrived behind it (a STOP) is seen at once."""
+        while True:
+            with self._lock:
+                while helper and not self._backlogged and not self._stopping and self._crash is None:
+                    self._lock.wait(None)
+                if self._stopping or self._crash is not None:
+                    return
+                busy = bool(self.queue)
+            wait = 0.0 if helper else idle_wait if self.long_polls or not busy else self.poll_interval
+            arrived = source.receive(wait)
+            with self._lock:
+                self._take(arrived)  # even when stopping: release_all gives them back
+                self._backlogged = bool(getattr(source, "backlogged", False))
+                self._lock.notify_all()
+
     def release_all(self) -> int:
         """Give every message held in memory back to the source (end of a drainer's life). A message
         partly sent goes back too: its redelivery resumes at its first part not recorded as sent."""
         held: list[OutboundMessage] = []
         while (message := self.queue.pop()) is not None:
             self._forget(message)
-            held.append(message)
+            held.extend(self._settle_copies(message))
+        held.extend(copy for copies in self._held.values() for copy in copies)  # none after a clean stop
+        self._held.clear()
         many = getattr(self._source, "abandon_many", None)  # SQS gives back ten a call
         if many is not None:
             many(held, 0.0)
@@ -364,6 +583,31 @@ class OutboundScheduler:
             for message in held:
                 self._source.abandon(message, delay=0.0)
         return len(held)
+
+
+class _Unlocked:
+    """``inner`` (an object or a function) whose calls run with ``lock`` released: they wait on the
+    network, and the other workers and the receiver go on meanwhile."""
+
+    def __init__(self, inner: Any, lock: Any) -> None:
+        self._inner = inner
+        self._lock = lock
+
+    def _call(self, function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        self._lock.release()
+        try:
+            return function(*args, **kwargs)
+        finally:
+            self._lock.acquire()
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self._call(self._inner, *args, **kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self._inner, name)
+        if not callable(attr):
+            return attr
+        return lambda *args, **kwargs: self._call(attr, *args, **kwargs)
 
 
 def _sms_id(result: Any) -> str:

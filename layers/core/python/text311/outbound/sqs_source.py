@@ -5,8 +5,17 @@
   on the clock and the queue short-polled, so a STOP confirmation is seen within the scheduler's
   ``poll_interval``. Full batches are followed by more short polls: the drainer holds everything the
   queue offers, or neither priority nor fairness could see the backlog.
-- Each received message is hidden for the drainer's remaining life plus a margin: no one else sees
-  it while this drainer may still send it, and it comes back soon after a crash.
+- Each received message is hidden for a short while (``visibility()``: :data:`HOLD_FIRST` in the
+  drainer), and :meth:`SqsMessageSource.heartbeat` extends what the drainer still holds before it
+  reappears (ChangeMessageVisibilityBatch, ten a call). Given each message's expected turn (the
+  drainer passes the scheduler's :meth:`~text311.outbound.scheduler.OutboundScheduler.turns`), a
+  message is hidden until about its turn plus :data:`HOLD_MARGIN`: after a crash the backlog
+  reappears at about the pace the dead drainer would have sent it, so its successor always has the
+  next parts to send (issue 19; hidden for as long as each had waited, up to 600 s, the successor
+  had little to send for minutes). Without turns, a message held *a* seconds is extended by *a*
+  (within [:data:`HOLD_FIRST`, :data:`HOLD_LONGEST`]).
+- ``backlogged``: the last poll came back full, so more is waiting: the scheduler then polls with
+  several receivers at once (a STOP behind a burst of thousands is seen within a second).
 - ``ack`` deletes; ``abandon(delay)`` makes it visible again after ``delay``.
 
 **A body this drainer cannot read is given back, never deleted.** It is made visible again after
@@ -25,7 +34,7 @@ received ``maxReceiveCount`` times (about an hour), and the DLQ alarms at its fi
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from text311.observability import logger, metrics
@@ -38,11 +47,28 @@ MAX_VISIBILITY = 12 * 3600  # SQS's longest visibility timeout
 # An unreadable body comes back after this long: 60 receives (the redrive's count) is an hour, far
 # more than the 15 minutes an old drainer lives beside a new one during a deploy.
 UNREADABLE_RETRY = 60
+HOLD_FIRST = 10.0  # seconds a received message is hidden at first, and the shortest extension: a STOP held by a
+# drainer that dies is seen again about when its successor takes the lease (10 s), not later
+HOLD_MARGIN = 10.0  # an extension hides a message until its expected turn plus this (≥ a heartbeat's due window)
+HOLD_LONGEST = 600.0  # the longest extension: a backlog message reappears at most this long after a crash
+# Visibility calls in one heartbeat, soonest to reappear first: the heartbeat runs beside the lease's
+# renewal, and the 500 calls due after a 5,000-message burst (7.5 s) would hold that up past its 10-s
+# lease; 100 (1.5 s) cannot. Past the cap a message may reappear and be received again: held once (the
+# scheduler keeps one copy), never sent twice. (20 was measured: too few after a burst at 3 MPS.)
+HEARTBEAT_BATCHES = 100
 
 
 class SqsMessageSource:
-    def __init__(self, client: Any, queue_url: str, clock: Clock, visibility: Callable[[], float],
-                 *, long_poll: bool = True, max_batches: int = 10) -> None:
+    def __init__(
+        self,
+        client: Any,
+        queue_url: str,
+        clock: Clock,
+        visibility: Callable[[], float],
+        *,
+        long_poll: bool = True,
+        max_batches: int = 10,
+    ) -> None:
         self.client = client
         self.queue_url = queue_url
         self.clock = clock
@@ -52,6 +78,8 @@ class SqsMessageSource:
         self.empty_since: float | None = None  # when receives started coming back empty (idle exit)
         self.unreadable = 0  # bodies no version can read (alarmed)
         self.newer = 0  # bodies of a newer schema, left for a newer drainer
+        self._hidden: dict[str, tuple[float, float]] = {}  # receipt → (received at, hidden until)
+        self.backlogged = False  # the last poll came back full: more is waiting on the queue
 
     def receive(self, wait: float) -> list[OutboundMessage]:
         if self.long_poll and wait >= 1.0:
@@ -65,6 +93,7 @@ class SqsMessageSource:
             batch = self._poll(0)
             got.extend(batch)
             batches += 1
+        self.backlogged = len(batch) == BATCH
         if got:
             self.empty_since = None
         elif self.empty_since is None:
@@ -74,23 +103,31 @@ class SqsMessageSource:
     def _poll(self, wait_seconds: int) -> list[OutboundMessage]:
         hide = max(0, min(MAX_VISIBILITY, math.ceil(self.visibility())))
         response = self.client.receive_message(
-            QueueUrl=self.queue_url, MaxNumberOfMessages=BATCH, WaitTimeSeconds=wait_seconds,
+            QueueUrl=self.queue_url,
+            MaxNumberOfMessages=BATCH,
+            WaitTimeSeconds=wait_seconds,
             VisibilityTimeout=hide,
         )
         messages = []
         for raw in response.get("Messages", []):
             try:
                 messages.append(OutboundMessage.from_json(raw["Body"], receipt=raw["ReceiptHandle"]))
+                now = self.clock.now()
+                self._hidden[raw["ReceiptHandle"]] = (now, now + hide)
             except NewerSchema as exc:
-                logger.warning("outbound message of a newer schema left for a newer drainer",
-                               extra={"sqs_message_id": raw.get("MessageId"), "version": str(exc.version)})
+                logger.warning(
+                    "outbound message of a newer schema left for a newer drainer",
+                    extra={"sqs_message_id": raw.get("MessageId"), "version": str(exc.version)},
+                )
                 metrics.add_metric(name="OutboundNewerSchema", unit="Count", value=1)
                 self.newer += 1
                 self._give_back(raw)
             except (ValueError, TypeError, KeyError) as exc:
                 # The body may hold a phone number: log the SQS id and the error, never the body.
-                logger.error("unreadable outbound message given back for the DLQ",
-                             extra={"sqs_message_id": raw.get("MessageId"), "error": f"{type(exc).__name__}: {exc}"})
+                logger.error(
+                    "unreadable outbound message given back for the DLQ",
+                    extra={"sqs_message_id": raw.get("MessageId"), "error": f"{type(exc).__name__}: {exc}"},
+                )
                 metrics.add_metric(name="OutboundUnreadable", unit="Count", value=1)
                 self.unreadable += 1
                 self._give_back(raw)
@@ -99,25 +136,73 @@ class SqsMessageSource:
     def _give_back(self, raw: dict[str, Any]) -> None:
         """Visible again in :data:`UNREADABLE_RETRY` s: to a newer drainer, or after the redrive's
         count to the DLQ. Never deleted: the void is the one place a message must not go."""
-        self.client.change_message_visibility(QueueUrl=self.queue_url, ReceiptHandle=raw["ReceiptHandle"],
-                                              VisibilityTimeout=UNREADABLE_RETRY)
+        self.client.change_message_visibility(
+            QueueUrl=self.queue_url, ReceiptHandle=raw["ReceiptHandle"], VisibilityTimeout=UNREADABLE_RETRY
+        )
 
     def ack(self, message: OutboundMessage) -> None:
+        self._hidden.pop(message.receipt or "", None)
         self.client.delete_message(QueueUrl=self.queue_url, ReceiptHandle=message.receipt)
+
+    def heartbeat(
+        self, held: list[OutboundMessage], due_within: float, turns: Mapping[str, float] | None = None
+    ) -> int:
+        """Extend the messages still held whose visibility ends within ``due_within`` seconds (the
+        module docstring): until ``turns[id]`` (seconds to its expected turn; 0 when absent, a part on
+        the line) + HOLD_MARGIN; without ``turns``, by as long as each has been held, within
+        [HOLD_FIRST, HOLD_LONGEST]. Returns how many were extended."""
+        now = self.clock.now()
+        due: list[tuple[OutboundMessage, int]] = []
+        soonest: list[tuple[float, int, OutboundMessage, int]] = []
+        for n, message in enumerate(held):
+            seen = self._hidden.get(message.receipt or "")
+            if seen is not None and seen[1] - now <= due_within:
+                if turns is not None:
+                    hide = math.ceil(min(MAX_VISIBILITY, turns.get(message.id, 0.0) + HOLD_MARGIN))
+                else:
+                    hide = math.ceil(min(HOLD_LONGEST, max(HOLD_FIRST, now - seen[0])))
+                soonest.append((seen[1], n, message, hide))
+        due = [(message, hide) for _, _, message, hide in sorted(soonest)[: HEARTBEAT_BATCHES * BATCH]]
+        for start in range(0, len(due), BATCH):
+            chunk = due[start : start + BATCH]
+            response = self.client.change_message_visibility_batch(
+                QueueUrl=self.queue_url,
+                Entries=[
+                    {"Id": str(n), "ReceiptHandle": m.receipt, "VisibilityTimeout": hide}
+                    for n, (m, hide) in enumerate(chunk)
+                ],
+            )
+            failed = {f.get("Id") for f in response.get("Failed", [])}
+            for n, (message, hide) in enumerate(chunk):
+                if str(n) in failed:  # a stale receipt (an older copy of one received again): it is the newer's
+                    logger.warning("message visibility not extended", extra={"id": str(n)})
+                    continue
+                seen = self._hidden.get(message.receipt or "")
+                if seen is not None:  # (not acknowledged meanwhile by a worker)
+                    self._hidden[message.receipt or ""] = (seen[0], now + hide)
+        return len(due)
 
     def abandon_many(self, messages: list[OutboundMessage], delay: float) -> None:
         """``abandon`` for many at once, ten a call (ChangeMessageVisibilityBatch): a hand-off gives
         back the whole backlog it holds, thousands of messages at a slow identity."""
         hide = max(0, min(MAX_VISIBILITY, math.ceil(delay)))
+        for message in messages:
+            self._hidden.pop(message.receipt or "", None)
         for start in range(0, len(messages), BATCH):
-            chunk = messages[start:start + BATCH]
-            response = self.client.change_message_visibility_batch(QueueUrl=self.queue_url, Entries=[
-                {"Id": str(n), "ReceiptHandle": m.receipt, "VisibilityTimeout": hide} for n, m in enumerate(chunk)])
+            chunk = messages[start : start + BATCH]
+            response = self.client.change_message_visibility_batch(
+                QueueUrl=self.queue_url,
+                Entries=[
+                    {"Id": str(n), "ReceiptHandle": m.receipt, "VisibilityTimeout": hide} for n, m in enumerate(chunk)
+                ],
+            )
             for failed in response.get("Failed", []):  # e.g. a receipt handle gone stale: it reappears anyway
                 logger.warning("message not given back", extra={"code": failed.get("Code"), "id": failed.get("Id")})
 
     def abandon(self, message: OutboundMessage, delay: float) -> None:
+        self._hidden.pop(message.receipt or "", None)
         self.client.change_message_visibility(
-            QueueUrl=self.queue_url, ReceiptHandle=message.receipt,
+            QueueUrl=self.queue_url,
+            ReceiptHandle=message.receipt,
             VisibilityTimeout=max(0, min(MAX_VISIBILITY, math.ceil(delay))),
         )

@@ -25,7 +25,11 @@ _ATTRIBUTION = re.compile(
 # Words that open an attribution line; with them the verb may sit mid-line ("Op … schreef X:").
 _LEADS = re.compile(r"[-\s]*(on|le|am|op|el|il|em|den|på|w\s+dniu|vào|dne|в|el\s+día)\s", re.IGNORECASE)
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(\.[\w-]+)+")
-_DIGIT = re.compile(r"\d")
+# What makes "… sent" an attribution rather than a sentence: a date, a time or a year, not any number
+# ("2 crews sent", "GAT-1042: a crew was sent").
+_WHEN = re.compile(r"\b\d{1,4}[./-]\d{1,2}[./-]\d{1,4}\b|\b\d{1,2}\s?[:h]\s?\d{2}\b|(?<![\w-])(?:19|20)\d{2}\b")
+# An agent's command line ("#status in_progress crew sent") is never part of an attribution.
+_COMMAND = re.compile(r"\s*#[^\W\d_]")
 _DATE_FIRST = re.compile(r"\s*\d{1,4}[./-]\d{1,2}[./-]\d{1,4}\b")
 _ANDROID = re.compile(rf"\s*-{{2,}}\s*.{{1,120}}\s(?:{_WROTE})\s*:?\s*-{{2,}}\s*", re.IGNORECASE)
 _ORIGINAL = re.compile(
@@ -75,7 +79,7 @@ def _attribution(text: str) -> bool:
     text = text.strip()
     if len(text) > 500 or not _ATTRIBUTION.fullmatch(text):
         return False
-    evidence = _DIGIT.search(text) or _EMAIL.search(text)
+    evidence = _WHEN.search(text) or _EMAIL.search(text)
     ends_with_colon = text.rstrip("- ").endswith(":")
     led = _LEADS.match(text)
     verb_last = re.search(rf"\b(?:{_WROTE})\s*:?[-\s]*$", text, re.IGNORECASE)
@@ -129,7 +133,7 @@ def _splitter_length(lines: list[str], i: int) -> int:
     if block:
         return block
     for span in range(1, _MAX_SPLITTER_LINES + 1):
-        if i + span > len(lines):
+        if i + span > len(lines) or _COMMAND.match(lines[i + span - 1]):
             break
         joined = " ".join(lines[i : i + span])
         if _attribution(joined) or _DATED_ADDRESS.fullmatch(joined):
