@@ -489,8 +489,9 @@ def test_every_dlq_and_every_function_alarms_to_the_alarm_email(synth: Synth, re
         # DLQs and errors page at the first one; rejected answers at a spike (test_dashboard_alarms.py),
         # outbound answers after 15 minutes of wait (test_outbound_stack.py)
         # (the refused-number spike, the drainer's invocations and every queue's age: test_dashboard_alarms.py)
+        # (and the drainer's failed heartbeats: more than 5 in 5 minutes)
         thresholds = {"AnswersRejected": 10, "OutboundExpectedWaitSeconds": 900, "NumbersRefused": 20,
-                      "Invocations": 15}
+                      "Invocations": 15, "OutboundHeartbeatFailed": 5}
         if alarm["Properties"]["MetricName"] != "ApproximateAgeOfOldestMessage":
             assert alarm["Properties"]["Threshold"] == thresholds.get(alarm["Properties"]["MetricName"], 0)
     synth.templates[region].has_resource_properties(
