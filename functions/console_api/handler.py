@@ -30,9 +30,8 @@ from text311.agents import AgentConflict, AgentError
 from text311.auth import Caller, Unauthorized, caller_from_claims
 from text311.city_settings import SettingsRefused
 from text311.console import Conflict, Forbidden, NotFound
-from text311.console_requests import BadCursor as RequestsBadCursor
 from text311.console_requests import ConsoleRequests, RequestFilters, RequestRefused
-from text311.console_search import BadCursor
+from text311.cursors import BadCursor
 from text311.departments import UnknownDepartment
 from text311.observability import logger, metrics, tracer
 from text311.service_requests import UnknownRequest
@@ -336,11 +335,6 @@ def unknown_request(exc: UnknownRequest) -> Response:
 
 @app.exception_handler(RequestRefused)
 def request_refused(exc: RequestRefused) -> Response:
-    raise BadRequestError(str(exc))
-
-
-@app.exception_handler(RequestsBadCursor)
-def requests_bad_cursor(exc: RequestsBadCursor) -> Response:
     raise BadRequestError(str(exc))
 
 

@@ -10,11 +10,8 @@ names the caller's city as the partition key, so another city's reference is not
 
 from __future__ import annotations
 
-import base64
-import binascii
 import csv
 import io
-import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -27,6 +24,7 @@ from text311.adapters.requests_table import REQUEST_KEY_PREFIX, RequestModel
 from text311.audit import Action, day_range, safe_cell
 from text311.auth import Caller
 from text311.console import Forbidden
+from text311.cursors import BadCursor, pack, unpack
 from text311.request_hints import point_text
 from text311.request_texts import service_name
 from text311.service_requests import STATUSES, ServiceRequest, UnknownRequest
@@ -65,10 +63,6 @@ class RequestRefused(ValueError):
     """A filing or change the console refuses; the message starts with the field it names."""
 
 
-class BadCursor(ValueError):
-    """A cursor that is not one this city's request list returned."""
-
-
 @dataclass(frozen=True)
 class RequestFilters:
     status: str | None = None  # one of STATUSES, or None: all
@@ -82,8 +76,7 @@ def encode_cursor(city: str, key: dict[str, dict[str, str]] | None, scope: str =
     """``scope``: the filters the page was asked with; the next page must be asked with the same."""
     if not key:
         return None
-    raw = json.dumps({"city": city, "key": key, "scope": scope}, separators=(",", ":"), sort_keys=True)
-    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+    return pack({"city": city, "key": key, "scope": scope})
 
 
 def decode_cursor(city: str, cursor: str | None, scope: str = "") -> dict[str, dict[str, str]] | None:
@@ -91,12 +84,8 @@ def decode_cursor(city: str, cursor: str | None, scope: str = "") -> dict[str, d
     returned for the same filters (DynamoDB refuses a start key outside the days asked)."""
     if not cursor:
         return None
-    try:
-        data = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-    except (binascii.Error, ValueError, UnicodeDecodeError) as exc:
-        raise BadCursor("cursor: not a cursor this list returned") from exc
-    key = data.get("key") if isinstance(data, dict) else None
-    if not isinstance(key, dict) or set(key) != set(_CURSOR_KEYS):
+    data, key = unpack(cursor)
+    if set(key) != set(_CURSOR_KEYS):
         raise BadCursor("cursor: not a cursor this list returned")
     if any(not isinstance(key[name], dict) or set(key[name]) != {"S"} for name in _CURSOR_KEYS):
         raise BadCursor("cursor: not a cursor this list returned")

@@ -17,15 +17,13 @@ within the caller's partition a cursor can only move the start of the caller's o
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from text311.adapters.dynamodb import ConversationModel, MessageModel
+from text311.cursors import BadCursor, pack, unpack
 
 PAGE = 50
 # Conversations looked at per request when the search must read their messages.
@@ -35,27 +33,18 @@ _LAST_FOUR = re.compile(r"^\d{4}$")
 _CURSOR_KEYS = {"municipality_id": "N", "conversation_id": "S", "last_message_at": "S"}
 
 
-class BadCursor(ValueError):
-    """A cursor that is not one this city's list returned."""
-
-
 def encode_cursor(city_id: int, key: dict[str, dict[str, str]] | None) -> str | None:
     if not key:
         return None
-    raw = json.dumps({"city": int(city_id), "key": key}, separators=(",", ":"), sort_keys=True)
-    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+    return pack({"city": int(city_id), "key": key})
 
 
 def decode_cursor(city_id: int, cursor: str | None) -> dict[str, dict[str, str]] | None:
     """The LastEvaluatedKey a cursor carries, checked to lie in ``city_id``'s partition."""
     if not cursor:
         return None
-    try:
-        data = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-    except (binascii.Error, ValueError, UnicodeDecodeError) as exc:
-        raise BadCursor("cursor: not a cursor this list returned") from exc
-    key = data.get("key") if isinstance(data, dict) else None
-    if not isinstance(key, dict) or set(key) != set(_CURSOR_KEYS):
+    data, key = unpack(cursor)
+    if set(key) != set(_CURSOR_KEYS):
         raise BadCursor("cursor: not a cursor this list returned")
     for name, kind in _CURSOR_KEYS.items():
         value = key[name]
