@@ -12,6 +12,7 @@ from __future__ import annotations
 import getpass
 import json
 import os
+from collections.abc import Callable
 from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
@@ -425,6 +426,18 @@ def hours_clear(
     typer.echo(f"{sub.display_name}: opening hours cleared (always open)")
 
 
+def _switch(
+    repo: SubscriberRepository, geonameid: int, state: str, setting: str, label: str, turn: Callable[[int, bool], None]
+) -> None:
+    """One of the city's on/off settings: checked, set, audited as ``settings.<setting>``, echoed."""
+    if state not in ("on", "off"):
+        raise _fail(f"{setting}: {state!r} is not on or off")
+    sub = _subscriber(repo, geonameid)
+    turn(geonameid, state == "on")
+    _audit(geonameid, f"settings.{setting}", state)
+    typer.echo(f"{sub.display_name}: {label} {state}")
+
+
 @app.command("survey")
 def survey(
     geonameid: int,
@@ -434,13 +447,8 @@ def survey(
     table: Table = DEFAULT_TABLE,
 ) -> None:
     """Turn on or off the satisfaction text a resident gets when an agent closes their conversation."""
-    if state not in ("on", "off"):
-        raise _fail(f"survey: {state!r} is not on or off")
     repo = _bind(table, region, endpoint_url)
-    sub = _subscriber(repo, geonameid)
-    repo.set_survey(geonameid, state == "on")
-    _audit(geonameid, "settings.survey", state)
-    typer.echo(f"{sub.display_name}: satisfaction survey {state}")
+    _switch(repo, geonameid, state, "survey", "satisfaction survey", repo.set_survey)
 
 
 @app.command("intake")
@@ -453,13 +461,8 @@ def intake(
 ) -> None:
     """Turn on or off guided intake: a connected resident whose first text of a conversation names no
     place is asked once where it is (the text reaches the city at once all the same)."""
-    if state not in ("on", "off"):
-        raise _fail(f"intake: {state!r} is not on or off")
     repo = _bind(table, region, endpoint_url)
-    sub = _subscriber(repo, geonameid)
-    repo.set_guided_intake(geonameid, state == "on")
-    _audit(geonameid, "settings.intake", state)
-    typer.echo(f"{sub.display_name}: guided intake {state}")
+    _switch(repo, geonameid, state, "intake", "guided intake", repo.set_guided_intake)
 
 
 @app.command("translate")
@@ -472,13 +475,8 @@ def translate(
 ) -> None:
     """Turn on or off machine translation between residents who write in another language and the
     city's agents (billed per character: docs/languages.md, "Translation")."""
-    if state not in ("on", "off"):
-        raise _fail(f"translate: {state!r} is not on or off")
     repo = _bind(table, region, endpoint_url)
-    sub = _subscriber(repo, geonameid)
-    repo.set_translate(geonameid, state == "on")
-    _audit(geonameid, "settings.translate", state)
-    typer.echo(f"{sub.display_name}: machine translation {state}")
+    _switch(repo, geonameid, state, "translate", "machine translation", repo.set_translate)
 
 
 @app.command("target")
