@@ -19,7 +19,7 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import parse_qs, unquote
 
 from text311.city_services import Service
@@ -27,6 +27,9 @@ from text311.open311.formats import CONTENT_TYPES, FORMATS, render_definition, r
 from text311.open311.keys import Open311Settings
 from text311.open311.privacy import mask_contacts
 from text311.subscribers import Subscriber
+
+if TYPE_CHECKING:  # the store is given at composition (open311/compose.py); typing only here
+    from text311.service_requests import ServiceRequest, ServiceRequestStore
 
 LIMIT = 1000  # the specification's largest answer
 # The longest list of service_request_id one GET may name: each id is a read, and the route is public.
@@ -39,71 +42,6 @@ SOURCE, BY = "open311", "open311"
 # A request "in progress" is published as open with this note (in the city's language).
 IN_PROGRESS_NOTE = {"en": "In progress", "fr": "En cours"}
 _PATH = re.compile(r"^(services|requests)(?:/(.+))?\.([a-z]+)$")
-
-
-class ServiceRequestLike(Protocol):
-    """What the store returns (text311.service_requests.ServiceRequest), read-only."""
-
-    @property
-    def reference(self) -> str: ...
-
-    @property
-    def service_code(self) -> str: ...
-
-    @property
-    def status(self) -> str: ...
-
-    @property
-    def description(self) -> str: ...
-
-    @property
-    def address(self) -> str | None: ...
-
-    @property
-    def lat(self) -> float | None: ...
-
-    @property
-    def lon(self) -> float | None: ...
-
-    @property
-    def requested_at(self) -> datetime: ...
-
-    @property
-    def updated_at(self) -> datetime: ...
-
-    @property
-    def history(self) -> Sequence[Any]: ...  # StatusChange: at, status, note, by
-
-
-class RequestStore(Protocol):
-    def file(
-        self,
-        *,
-        city_id: str,
-        prefix: str,
-        service_code: str,
-        description: str,
-        address: str | None,
-        lat: float | None,
-        lon: float | None,
-        conversation_id: str | None,
-        source: str,
-        by: str,
-        idempotency_key: str | None = None,
-    ) -> ServiceRequestLike: ...
-
-    def get(self, city_id: str, reference: str) -> ServiceRequestLike | None: ...
-
-    def list(
-        self,
-        city_id: str,
-        *,
-        start: datetime,
-        end: datetime,
-        service_code: str | None = None,
-        status: str | None = None,
-        limit: int = 1000,
-    ) -> Sequence[ServiceRequestLike]: ...
 
 
 class SettingsSource(Protocol):
@@ -167,7 +105,7 @@ class Open311Api:
         *,
         subscribers: Callable[[int], Subscriber | None],
         settings: SettingsSource,
-        requests: RequestStore,
+        requests: ServiceRequestStore,
         reference_prefix: Callable[[Subscriber], str],
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
@@ -260,7 +198,7 @@ class Open311Api:
             self._service(city, code).service_code for code in dict.fromkeys(_csv(arguments.get("service_code")))
         ] or [None]
         statuses = self._statuses(arguments)
-        kept: dict[str, ServiceRequestLike] = {}
+        kept: dict[str, ServiceRequest] = {}
         for code in codes:
             for status in statuses:
                 for listed in self.requests.list(
@@ -298,14 +236,14 @@ class Open311Api:
         return [OPEN, IN_PROGRESS] if asked[0] == "open" else [CLOSED]
 
     def _render_requests(
-        self, city: Subscriber, found: Sequence[ServiceRequestLike], arguments: Mapping[str, str], fmt: str
+        self, city: Subscriber, found: Sequence[ServiceRequest], arguments: Mapping[str, str], fmt: str
     ) -> str:
         settings = self.settings.get(city.geonameid) or Open311Settings()
         language = self._language(city, arguments)
         records = [self._published(city, r, settings.publish_descriptions, language) for r in found]
         return render_records("service_requests", "request", records, fmt)
 
-    def _published(self, city: Subscriber, request: ServiceRequestLike, publish: bool, language: str) -> dict[str, Any]:
+    def _published(self, city: Subscriber, request: ServiceRequest, publish: bool, language: str) -> dict[str, Any]:
         """A request as open data: the specification's fields, in its order; nothing personal."""
         from text311.service_requests import CLOSED, IN_PROGRESS
 
