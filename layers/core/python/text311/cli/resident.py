@@ -12,7 +12,7 @@ confirmation. What stays after an erasure, and why, is in docs/retention.md.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Annotated, Any
 
 import boto3
@@ -53,6 +53,18 @@ def settings_from_stack(cloudformation: Any, lambda_client: Any, stack: str) -> 
     return dict(configuration.get("Environment", {}).get("Variables", {}))
 
 
+def region_environment(
+    client: Callable[[str], Any], region: str, endpoint_url: str | None, stack: str | None
+) -> dict[str, str]:
+    """The settings' environment for an operator's command: this shell's, overlaid with the deployed
+    stack's function environment when ``stack`` is given, pointed at ``region`` (and the endpoint)."""
+    environment = dict(os.environ)
+    if stack:
+        environment.update(settings_from_stack(client("cloudformation"), client("lambda"), stack))
+    environment.update({"AWS_REGION": region, **({"AWS_ENDPOINT_URL": endpoint_url} if endpoint_url else {})})
+    return environment
+
+
 def erase(
     number: str, settings: Settings, clients: Mapping[str, Any]
 ) -> ErasureReport:
@@ -91,10 +103,7 @@ def forget(
     def client(service: str) -> Any:
         return boto3.client(service, region_name=region, endpoint_url=endpoint_url)
 
-    environment = dict(os.environ)
-    if stack:
-        environment.update(settings_from_stack(client("cloudformation"), client("lambda"), stack))
-    environment.update({"AWS_REGION": region, **({"AWS_ENDPOINT_URL": endpoint_url} if endpoint_url else {})})
+    environment = region_environment(client, region, endpoint_url, stack)
     try:
         settings = load_settings(environment)
     except SettingsError as exc:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import csv
 import io
-import os
 from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any
@@ -18,7 +17,7 @@ from typing import Annotated, Any
 import boto3
 import typer
 
-from text311.cli.resident import EndpointUrl, Region, Stack, settings_from_stack
+from text311.cli.resident import EndpointUrl, Region, Stack, region_environment
 from text311.settings import SettingsError, load_settings
 from text311.usage import CityUsage, Month, TableUsageRecords, usage_for
 from text311.usage_prices import PriceFileError, PriceList, load_prices
@@ -136,10 +135,7 @@ def usage(
     def client(service: str) -> Any:
         return boto3.client(service, region_name=region, endpoint_url=endpoint_url)
 
-    environment = dict(os.environ)
-    if stack:
-        environment.update(settings_from_stack(client("cloudformation"), client("lambda"), stack))
-    environment.update({"AWS_REGION": region, **({"AWS_ENDPOINT_URL": endpoint_url} if endpoint_url else {})})
+    environment = region_environment(client, region, endpoint_url, stack)
     try:
         settings = load_settings(environment)
     except SettingsError as exc:
