@@ -201,3 +201,23 @@ def bound_subscribers_table(name: str, region: str = "ca-central-1") -> Iterator
             yield SubscriberRepository()
         finally:
             SubscriberModel._connection = None
+
+
+@contextmanager
+def municipality_cli_with_gatineau(table: str) -> Iterator[Callable[..., object]]:
+    """``text311 municipality …`` against a moto subscribers table named ``table`` that already holds
+    Gatineau (5959974), for the tests of one subcommand. The caller unsets AWS_ENDPOINT_URL and
+    SUBSCRIBERS_TABLE (see bound_subscribers_table)."""
+    from typer.testing import CliRunner
+
+    from text311.cli import app
+
+    runner = CliRunner()
+    with bound_subscribers_table(table):
+
+        def run(*args: str):
+            return runner.invoke(app, ["municipality", *args, "--table", table, "--region", "ca-central-1"])
+
+        added = run("add", "5959974", "--email", "311@gatineau.ca", "--agents", "@gatineau.ca")
+        assert added.exit_code == 0, added.output
+        yield run

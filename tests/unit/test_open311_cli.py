@@ -5,30 +5,20 @@ from __future__ import annotations
 import hashlib
 
 import pytest
-from harness import bound_subscribers_table
-from typer.testing import CliRunner
+from harness import municipality_cli_with_gatineau
 
 from text311.adapters.dynamodb import SubscriberModel
-from text311.cli import app
 from text311.open311.keys import Open311SettingsStore
 
 TABLE = "open311-cli-subscribers"
 GATINEAU = 5959974
-OPTIONS = ["--table", TABLE, "--region", "ca-central-1"]
 
 
 @pytest.fixture
 def cli(monkeypatch):
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
     monkeypatch.delenv("SUBSCRIBERS_TABLE", raising=False)
-    runner = CliRunner()
-    with bound_subscribers_table(TABLE):
-
-        def run(*args: str):
-            return runner.invoke(app, ["municipality", *args, *OPTIONS])
-
-        added = run("add", str(GATINEAU), "--email", "311@gatineau.ca", "--agents", "@gatineau.ca")
-        assert added.exit_code == 0, added.output
+    with municipality_cli_with_gatineau(TABLE) as run:
         yield run
 
 
