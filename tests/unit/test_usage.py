@@ -171,9 +171,11 @@ def test_the_cost_uses_the_prices_file(december):
     assert costs["ses_email_out"] == Decimal("0.0003")
     assert costs["ses_email_in"] == Decimal("0.0003")
     assert costs["ses_chunk_in"] == Decimal("0.00027")
-    assert usage.total_known == Decimal("0.00087")
-    # No AWS source was found for SMS or Translate prices: unknown, never a guess.
-    assert costs["sms_outbound_part_CA"] is None and costs["translate_character"] is None
+    # Translate at $15 per million characters: the month's 42 characters
+    assert costs["translate_character"] == Decimal("0.00063")
+    assert usage.total_known == Decimal("0.0015")
+    # No source was found for SMS prices: unknown, never a guess.
+    assert costs["sms_outbound_part_CA"] is None
     assert usage.prices_read_on == load_prices().read_on
 
 
@@ -190,7 +192,7 @@ def test_a_changed_price_changes_the_cost(december, tmp_path: Path):
 
     assert costs["ses_email_out"] == Decimal("0.003")
     assert costs["sms_outbound_part_CA"] == Decimal("0.03")  # three parts sent
-    assert usage.total_known == Decimal("0.03357")
+    assert usage.total_known == Decimal("0.03420")  # + 0.0003 SES in, 0.00027 chunks, 0.00063 Translate
 
 
 def test_nothing_used_costs_nothing_even_at_an_unknown_price(tables):
