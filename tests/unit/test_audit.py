@@ -90,6 +90,25 @@ def test_a_refused_or_repeated_action_records_nothing(region):  # noqa: F811
     assert history(api, conversation_id) == [("luc@gatineau.example.ca", "claim", "")]
 
 
+def test_console_and_settings_entries_expire_after_the_deployments_retention(region):  # noqa: F811
+    # Entries name agents and conversations: personal data kept only as long as configured.
+    from text311 import services
+    from text311.adapters.audit_table import AuditModel
+
+    api, _ = region
+    [conversation_id] = ids(api, GATINEAU_AGENT)
+    call(api, "POST", f"/conversations/{conversation_id}/claim", GATINEAU_AGENT)
+    assert call(api, "POST", "/settings/target", GATINEAU_SUPERVISOR, {"minutes": 30})[0] == 200
+
+    entries = list(AuditModel.query(GATINEAU.geonameid))
+    days = services.settings().retention_days
+    expected = datetime.now(UTC) + timedelta(days=days)
+    assert {entry.action for entry in entries} >= {"claim", "settings.target"}
+    for entry in entries:
+        assert entry.expires_at is not None, entry.action
+        assert abs(entry.expires_at - expected) < timedelta(hours=1), entry.action
+
+
 def test_a_retried_transfer_is_noted_and_recorded_once(region):  # noqa: F811
     api, _ = region
     [conversation_id] = ids(api, GATINEAU_AGENT)

@@ -54,6 +54,23 @@ def test_a_rotation_and_a_publish_are_audited_without_the_key(cli, monkeypatch):
     assert all(key not in detail for _, detail in recorded)
 
 
+def test_an_operators_change_expires_after_the_configured_retention(cli, monkeypatch):
+    from datetime import UTC, datetime, timedelta
+
+    from text311.adapters.audit_table import AuditModel
+
+    monkeypatch.setenv("AUDIT_TABLE", "open311-cli-retention")
+    monkeypatch.setenv("RETENTION_DAYS", "30")
+    cli("survey", str(GATINEAU), "off")  # binds the audit model for this table, as every command does
+    AuditModel.create_table(billing_mode="PAY_PER_REQUEST", wait=True)
+
+    cli("open311", "publish", str(GATINEAU), "on")
+
+    [entry] = list(AuditModel.query(GATINEAU))
+    assert entry.expires_at is not None
+    assert abs(entry.expires_at - (datetime.now(UTC) + timedelta(days=30))) < timedelta(hours=1)
+
+
 def test_key_again_rotates_it(cli):
     first = cli("open311", "key", str(GATINEAU)).stdout.strip().splitlines()[-1]
 

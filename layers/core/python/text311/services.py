@@ -19,6 +19,7 @@ from text311.adapters.secrets import read_json_secret
 if TYPE_CHECKING:  # each handler imports only what it builds, when it builds it (bench/coldstart.py)
     from text311.adapters.phone_vault import PhoneVault
     from text311.answers import AnswerService
+    from text311.audit import AuditLog
     from text311.auth import ClaimsVerifier
     from text311.city_settings import CitySettings
     from text311.console import ConsoleService
@@ -394,7 +395,6 @@ def answer_service() -> AnswerService:
     from text311.adapters.raw_mail import S3RawMail
     from text311.adapters.ses_mailer import SesMailer
     from text311.answers import AnswerService
-    from text311.audit import AuditLog
     from text311.conversations import ConversationStore
     from text311.replies import extract_reply
 
@@ -416,7 +416,7 @@ def answer_service() -> AnswerService:
         allow_outbound=lambda city, parts: city_outbound_limiter().allow_outbound(city, count=parts),
         notify=notify_thread,
         requests=request_commands(),
-        audit=AuditLog(),
+        audit=audit_log(),
         translations=translations(),
     )
 
@@ -487,7 +487,16 @@ def console_service() -> ConsoleService:
     from text311.subscribers import SubscriberRepository
 
     tables_bound()
-    return ConsoleService(answers=answer_service(), subscribers=SubscriberRepository())
+    return ConsoleService(answers=answer_service(), subscribers=SubscriberRepository(), audit=audit_log())
+
+
+@cache
+def audit_log() -> AuditLog:
+    """The audit trail. Its entries name agents and conversations: they expire (TTL) after
+    RETENTION_DAYS, as the conversations they describe do, instead of being kept for ever."""
+    from text311.audit import AuditLog
+
+    return AuditLog(retention_days=tables_bound().retention_days)
 
 
 @cache
@@ -555,4 +564,4 @@ def city_settings() -> CitySettings:
     if s.user_pool_id:
         client = boto3.client("cognito-idp", region_name=s.aws_region, endpoint_url=s.endpoint_url)
         directory = AgentDirectory(CognitoUsers(client, s.user_pool_id))
-    return CitySettings(subscribers=SubscriberRepository(), directory=directory)
+    return CitySettings(subscribers=SubscriberRepository(), directory=directory, audit=audit_log())

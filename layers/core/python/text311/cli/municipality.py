@@ -61,9 +61,13 @@ def _bind(table: str, region: str, endpoint_url: str | None) -> SubscriberReposi
 def _audit(geonameid: int, action: str, detail: str) -> None:
     """Record a change to a city in its audit trail (text311.audit), by the operator who ran the command."""
     from text311.audit import AuditLog
+    from text311.settings import Settings
 
+    # Kept as long as the deployment keeps conversations (RETENTION_DAYS), as the functions' entries are.
+    days = int(os.environ.get("RETENTION_DAYS") or Settings.model_fields["retention_days"].default)
     try:
-        AuditLog().record(geonameid, None, f"cli:{getpass.getuser()}", action, detail, datetime.now(UTC))
+        actor = f"cli:{getpass.getuser()}"
+        AuditLog(retention_days=days).record(geonameid, None, actor, action, detail, datetime.now(UTC))
     except Exception as exc:  # noqa: BLE001 - the change is made: say loudly that it went unrecorded
         typer.echo(f"warning: the change is made but not in the audit trail ({type(exc).__name__}: {exc})", err=True)
 
