@@ -138,3 +138,10 @@ def test_every_languages_help_names_the_support_contact_and_how_to_opt_out():
     for code in cat.languages:
         text = cat.help_text("text311.ca", code)
         assert "text311.ca" in text and ("STOP" in text or "ARRET" in text), code
+
+
+def test_folding_writes_vietnamese_d_bar_as_d_as_residents_type_it_without_accents():
+    from text311.i18n import fold, words
+
+    assert fold("Đường Lê Lợi") == "duong le loi"
+    assert words("Không được dọn rác") == ["khong", "duoc", "don", "rac"]

@@ -108,14 +108,14 @@ def test_a_resident_keeps_their_language_on_a_street_name_in_another(text):
 
 @pytest.mark.parametrize(
     ("text", "words"),
-    [("1455 boulevard de Maisonneuve Ouest", 2), ("IL Y A UN NID DE POULE", 7), ("我家门口的路灯坏了", 5)],
+    [("1455 boulevard de Maisonneuve Ouest", 1), ("IL Y A UN NID DE POULE", 7), ("我家门口的路灯坏了", 5)],
 )
 def test_telling_words_leave_out_numbers_and_capitalised_names(text, words):
     assert language.telling_words(text) == words
 
 
 def test_a_text_without_names_keeps_the_residents_own_words():
-    assert language.without_names("Pothole at 1200 rue de la Gauchetière, l'Hôtel-de-Ville") == "at rue de la"
+    assert language.without_names("Pothole at 1200 rue de la Gauchetière, l'Hôtel-de-Ville") == "Pothole at rue"
 
 
 def test_a_resident_keeps_their_language_on_a_short_text():

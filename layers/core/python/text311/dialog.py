@@ -151,6 +151,7 @@ class Dialog:
             previous=previous,
             city_languages=city,
             candidates=detection.candidate_set(answerable),
+            answerable=answerable,
             detector=self.detector,
         )
         if found.language not in self.catalog.languages:

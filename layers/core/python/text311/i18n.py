@@ -23,9 +23,11 @@ _UNSPACED = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uf900-\ufaff]")
 
 
 def fold(text: str) -> str:
-    """Case- and accent-insensitive form: 'ARRÊT' → 'arret', 'Montréal' → 'montreal'."""
+    """Case- and accent-insensitive form: 'ARRÊT' → 'arret', 'Montréal' → 'montreal', 'Đường' → 'duong'."""
     decomposed = unicodedata.normalize("NFKD", text.casefold())
-    return "".join(c for c in decomposed if not unicodedata.combining(c)).replace("’", "'")
+    # Vietnamese đ is a letter of its own, not d with a mark: Unicode does not decompose it, and
+    # residents typing without accents write d.
+    return "".join(c for c in decomposed if not unicodedata.combining(c)).replace("’", "'").replace("đ", "d")
 
 
 def _in_word(char: str) -> bool:

@@ -56,14 +56,27 @@ COMMON_LANGUAGES = (
 
 PRIOR_PREVIOUS = 4.0  # the resident's last known language: residents rarely change language between texts
 PRIOR_CITY = 2.0  # a language of the city's: what its residents most often write in
+PRIOR_ANSWERABLE = 2.0  # a language we have a file for: the deployment chose it because its residents write it
+# A language the model knows that is not a candidate (Galician, Latin, Kurdish...): there to take a text that is
+# truly in it, but a 311 resident rarely writes one, and on a short text they took a third of a Portuguese or an
+# unaccented Vietnamese text's share (measured: bench/languages.py, tuning set, 0.25 to 0.02 tried; second tuning).
+PRIOR_NEIGHBOUR = 0.1
+# Vietnamese written without its marks, as many residents text it: py3langid learnt Vietnamese with its marks, so
+# it gives "den duong truoc nha bi hu" to Tagalog, Italian or Latin. Such a text is made only of Vietnamese
+# syllables (:func:`vietnamese_syllables`), which a text in another of our languages almost never is: Vietnamese
+# weighs this much more then (a likelihood ratio, not a verdict: a clear English text still wins).
+PRIOR_VIETNAMESE_SYLLABLES = 20.0
 SURE = 0.50  # below this weighted probability the detection is "not sure" (py3langid, measured: bench)
-SURE_SHORT = 0.90  # a text of one or two words must be much clearer (a script of its own, a telling word)
+SURE_SHORT = 0.90  # a text of one or two telling words must be much clearer ("Rua das Flores" is a street)
 SWITCH = 0.80  # how sure a detection must be to change a resident's remembered language
 # ... and on a text of at least this many words that are not names or numbers (:func:`telling_words`): "ok",
 # "merci" or "1455 boulevard de Maisonneuve Ouest" switch nothing. The dialog also detects a known resident's text
 # without its names (:func:`without_names`), so "1200 rue de la Gauchetière" is judged on "rue de la" (measured:
 # bench/languages.py, "switch" and the addresses; 4 words cost Chinese and Arabic switches and won nothing more).
 SWITCH_WORDS = 3
+# Words of at most this many letters right before a capitalised name are part of it: "chemin de la Montagne" is
+# judged on "chemin", not on "chemin de la", French enough to switch an English resident (:func:`without_names`).
+NAME_PARTICLE = 2
 
 _WORD = re.compile(r"\w+")
 _TOKEN = re.compile(r"[\w'’-]+")  # a word with its elisions and hyphens: "l'Hôtel-de-Ville" is one name
@@ -179,6 +192,27 @@ def probabilities(text: str, detector: Model | None = None) -> dict[str, float]:
     return shares
 
 
+# A Vietnamese word is one syllable, written without its marks as: an initial (one of the alphabet's consonants
+# or digraphs), one to three vowels, and one of eight finals. English, Romance and Tagalog words of more than one
+# syllable, or ending in another consonant ("street", "basura", "il", "sa ng"), are not.
+_VIETNAMESE_SYLLABLE = re.compile(
+    r"(?:ngh|ng|nh|ch|gh|gi|kh|ph|qu|th|tr|[bcdghklmnprstvx])?[aeiouy]{1,3}(?:ch|ng|nh|[cmnpt])?"
+)
+_LETTERS = re.compile(r"[^\W\d_]+")
+VIETNAMESE_SHARE = 0.8  # of a text's words, so a street name ("duong maple") or an "ok" does not spoil it
+
+
+def vietnamese_syllables(text: str) -> bool:
+    """Whether a text of three words or more, written without any marks, is made of Vietnamese syllables: Vietnamese
+    typed without its accents, which the model cannot see (a text with marks is left to the model). Measured on the
+    language files' messages, three to eight words at a time, with their accents removed: 84 % of the Vietnamese
+    ones, 0.5 to 2 % of the English, French, Spanish, Italian, Portuguese and Tagalog ones."""
+    words = _LETTERS.findall(text.lower())
+    if len(words) < 3 or not all(word.isascii() for word in words):
+        return False
+    return sum(bool(_VIETNAMESE_SYLLABLE.fullmatch(word)) for word in words) >= VIETNAMESE_SHARE * len(words)
+
+
 def base(code: str) -> str:
     """The model's code for one of ours: 'zh-Hans' → 'zh', 'pt-BR' → 'pt'."""
     return code.split("-")[0].lower()
@@ -196,14 +230,16 @@ def detect(
     previous: str | None,
     city_languages: Sequence[str],
     candidates: Sequence[str],
+    answerable: Sequence[str] = (),
     detector: Model | None = None,
 ) -> Detection:
-    """The language of ``text`` among ``candidates``, weighing the resident's previous language and the city's
-    languages as priors; "not sure" (None) when the text is too short or the best language not clearly ahead.
-    A language outside ``candidates`` that the model prefers keeps its weight, so the answer is then not sure
+    """The language of ``text`` among ``candidates``, weighing as priors the resident's previous language, the
+    city's languages, the ``answerable`` ones (those we have a file for) and, for a text typed without marks in
+    Vietnamese syllables, Vietnamese; "not sure" (None) when the text is too short (one or two words once its names
+    and numbers are left out: :func:`telling_words`) or the best language not clearly ahead. A language outside
+    ``candidates`` that the model clearly prefers keeps enough weight (a tenth) that the answer is then not sure
     rather than the nearest candidate."""
-    words = word_count(text)
-    if words == 0:
+    if word_count(text) == 0:
         return Detection(None, 0.0)
     weights = probabilities(text, detector)
     if _mostly_han(text) and "zh" in weights:
@@ -211,13 +247,18 @@ def detect(
         rest = sum(weights.values()) - weights["zh"] or 1.0
         weights = {code: 0.95 if code == "zh" else 0.05 * weight / rest for code, weight in weights.items()}
     by_base = {base(code): code for code in reversed(candidates)}  # the first of 'zh-Hans', 'zh-Hant' wins
+    answered = {base(code) for code in answerable}
+    for code in weights:
+        weights[code] *= PRIOR_ANSWERABLE if code in answered else 1.0 if code in by_base else PRIOR_NEIGHBOUR
+    if "vi" in weights and vietnamese_syllables(text):
+        weights["vi"] *= PRIOR_VIETNAMESE_SYLLABLES
     for prior_code, factor in [(code, PRIOR_CITY) for code in city_languages] + [(previous, PRIOR_PREVIOUS)]:
         if prior_code is not None and base(prior_code) in weights:
             weights[base(prior_code)] *= factor
     total = sum(weights.values()) or 1.0
     best = max(weights, key=lambda label: weights[label])
     confidence = weights[best] / total
-    needed = SURE if words > 2 else SURE_SHORT
+    needed = SURE if telling_words(text) > 2 else SURE_SHORT
     if best not in by_base or confidence < needed:
         return Detection(None, round(confidence, 4))
     forms = [code for code in candidates if base(code) == best]
@@ -246,12 +287,20 @@ def fallback(detection: Detection, *, previous: str | None, city_languages: Sequ
 
 
 def without_names(text: str) -> str:
-    """The text without its capitalised names and numbers: a street or a city named in another language
-    ("1455 boulevard de Maisonneuve Ouest") is not the resident writing in it. A text in capitals is read in lower
-    case; scripts without case keep every word."""
+    """The text without its capitalised names and numbers, and the words of one or two letters that lead into a
+    name ("de la" in "chemin de la Montagne"): a street or a city named in another language ("1455 boulevard de
+    Maisonneuve Ouest") is not the resident writing in it. The first word stays, capitalised or not: phones
+    capitalise it ("Hay un bache", measured: the tuning set capitalised, switches 86 % without it, 92 % with it).
+    A text in capitals is read in lower case; scripts without case keep every word."""
     line = text.lower() if text.isupper() else text
-    kept = [t for t in _TOKEN.findall(line) if not any(part[:1].isupper() for part in _JOINER.split(t))]
-    return " ".join(t for t in kept if not t.isdigit())
+    kept: list[str] = []
+    for index, token in enumerate(_TOKEN.findall(line)):
+        if index and any(part[:1].isupper() for part in _JOINER.split(token)):  # a phone capitalises the first
+            while NAME_PARTICLE and kept and len(kept[-1]) <= NAME_PARTICLE and kept[-1].isalpha():
+                kept.pop()
+        elif not token.isdigit():
+            kept.append(token)
+    return " ".join(kept)
 
 
 def telling_words(text: str) -> int:
