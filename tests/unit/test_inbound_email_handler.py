@@ -106,6 +106,37 @@ def test_the_same_mail_delivered_twice_sends_one_sms(region):
     assert len(sms.sent) == before + 1
 
 
+@pytest.mark.parametrize("change", ["closed", "opted out"])
+def test_an_answer_redelivered_after_a_close_or_a_stop_is_reported_sent_not_refused(region, change):
+    answers, sms, city_mail = region
+    raw = agent_reply(city_mail, ANSWER)
+    [first] = deliver(answers, raw, recipient=str(city_mail["Reply-To"]), message_id="ses-late-1")
+    [conversation] = list(ConversationModel.query(5959974))
+    action = (ConversationModel.status.set("closed") if change == "closed"
+              else ConversationModel.resident_opted_out.set(True))
+    conversation.update(actions=[action])
+    mails, texts = len(sent_mails()), len(sms.sent)
+
+    # The same mail (one Message-ID) received again by SES under a new id: the handler's idempotency
+    # record does not know it, the answer's record does.
+    [again] = deliver(answers, raw, recipient=str(city_mail["Reply-To"]), message_id="ses-late-2")
+
+    assert first["sent"] is True
+    assert (again["sent"], again["reason"]) == (True, "duplicate")
+    assert len(sms.sent) == texts  # nothing sent twice
+    assert len(sent_mails()) == mails  # and no "your answer was refused" notice to the agent
+
+
+def test_a_new_answer_to_a_closed_conversation_is_still_refused(region):
+    answers, sms, city_mail = region
+    [conversation] = list(ConversationModel.query(5959974))
+    conversation.update(actions=[ConversationModel.status.set("closed")])
+
+    [outcome] = deliver(answers, agent_reply(city_mail, ANSWER), recipient=str(city_mail["Reply-To"]))
+
+    assert (outcome["sent"], outcome["reason"]) == (False, "closed")
+
+
 @pytest.mark.parametrize(
     ("case", "kwargs", "reason"),
     [

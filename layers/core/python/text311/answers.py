@@ -132,6 +132,11 @@ class ReceivedMail:
     object_key: str
 
 
+# An answer's record in one of these states has been dealt with: a redelivery repeats its outcome.
+SETTLED = frozenset({"queued", "sent", "failed", "in_doubt", "delivered", "undelivered"})
+ACCEPTED = frozenset({"queued", "sent", "delivered", "undelivered"})  # ... and these reached the line
+
+
 @dataclass(frozen=True)
 class AnswerOutcome:
     sent: bool
@@ -342,7 +347,8 @@ class AnswerService:
             if text:
                 # What refuses the text whatever the commands do, checked before they run: an
                 # answer refused after filing would be answered again, and file a second request.
-                self._text_checks(conversation, text)
+                if self._answered_before(conversation, answer_id, at) is None:
+                    self._text_checks(conversation, text)
             self._run_commands(commands, conversation, subscriber, sender, answer_id, at)
             if not text:
                 return AnswerOutcome(True, "commands", conversation_id)
@@ -382,6 +388,15 @@ class AnswerService:
             logger.error("audit entry not written", extra={"action": action, "error": type(exc).__name__})
             metrics.add_metric(name="AuditWriteFailed", unit="Count", value=1)
 
+    def _answered_before(self, conversation: Any, external_id: str, at: datetime) -> AnswerOutcome | None:
+        """An answer queued or sent before the conversation was closed or the resident texted STOP,
+        delivered again (SES's retry, a retried click): its first outcome, "duplicate", rather than a
+        refusal the agent would read as "not sent". Read only when a refusal is about to be given."""
+        record = self.store.recorded_message(conversation.conversation_id, external_id, at)
+        if record is None or record.status not in SETTLED:
+            return None
+        return AnswerOutcome(record.status in ACCEPTED, "duplicate", conversation.conversation_id)
+
     def _text_checks(self, conversation: Any, text: str) -> None:
         """``send_answer``'s refusals that depend on nothing but the conversation and the text
         (the city's cap takes an allowance: it stays there), and the sender's length limit."""
@@ -412,10 +427,16 @@ class AnswerService:
         open conversation, resident not opted out, non-empty text, recorded once, sent once.
         ``ses_message_id``: the received mail an emailed answer came in (erasure deletes it)."""
         conversation_id = conversation.conversation_id
-        if conversation.status != "open":
-            raise AnswerRejected(Rejection.CLOSED)
-        if conversation.resident_opted_out or self.residents_opted_out(conversation.phone_hash):
-            raise AnswerRejected(Rejection.OPTED_OUT)
+        try:
+            if conversation.status != "open":
+                raise AnswerRejected(Rejection.CLOSED)
+            if conversation.resident_opted_out or self.residents_opted_out(conversation.phone_hash):
+                raise AnswerRejected(Rejection.OPTED_OUT)
+        except AnswerRejected:
+            earlier = self._answered_before(conversation, external_id, at)
+            if earlier is None:
+                raise
+            return earlier
         if not text.strip():
             raise AnswerRejected(Rejection.EMPTY)
         record, new = self.store.claim_message(
@@ -428,9 +449,8 @@ class AnswerService:
             author=author,
             ses_message_id=ses_message_id,
         )
-        if not new and record.status in ("queued", "sent", "failed", "in_doubt", "delivered", "undelivered"):
-            accepted = record.status in ("queued", "sent", "delivered", "undelivered")
-            return AnswerOutcome(accepted, "duplicate", conversation_id)
+        if not new and record.status in SETTLED:
+            return AnswerOutcome(record.status in ACCEPTED, "duplicate", conversation_id)
         if not new and record.translation:
             # Translated by an earlier attempt, which may have queued it already: the same words, and
             # never a second engine call (nor a failure of one that would fail a queued answer).

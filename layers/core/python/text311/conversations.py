@@ -521,6 +521,14 @@ class ConversationStore:
         first: datetime = MessageModel.get(anchor.conversation_id, external_id, consistent_read=True).created_at
         return first
 
+    def recorded_message(self, conversation_id: str, external_id: str, received_at: datetime) -> MessageModel | None:
+        """The message recorded under this id and time, if any (strongly consistent: a redelivery reads
+        what the first delivery wrote)."""
+        try:
+            return MessageModel.get(conversation_id, message_key(received_at, external_id), consistent_read=True)
+        except MessageModel.DoesNotExist:
+            return None
+
     def claim_message(
         self,
         conversation_id: str,
