@@ -39,7 +39,12 @@ FIRST_EVENT: dict[str, tuple[str, ...]] = {
         "aws_lambda_powertools.utilities.parser.models", "text311.events", "text311.settings",
         "text311.mail_confirmations", "text311.conversations",
     ),
-    "functions.console_api.handler": ("text311.settings", "text311.console", "text311.auth"),
+    # Any route's caller check reads the city's roster (text311.subscribers); the settings and requests
+    # routes import their services on their own first call.
+    "functions.console_api.handler": ("text311.settings", "text311.console", "text311.auth", "text311.subscribers"),
+    "functions.open311_api.handler": (
+        "text311.settings", "text311.open311.compose", "text311.subscribers", "text311.service_requests",
+    ),
 }
 
 # What a handler's first record runs beyond its imports, where that is the larger cost: inbound_sms

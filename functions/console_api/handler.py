@@ -2,13 +2,15 @@
 
 The handler reads the caller from the verified claims and calls the console service; every
 tenant check lives in the service and the table keys, so the local run exercises the same ones.
+At import it loads only the services' error types (text311.console_errors); each route imports the
+service it calls, so a cold start pays for the settings or requests services only when used.
 """
 
 from __future__ import annotations
 
 import json
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.event_handler.exceptions import (
@@ -17,24 +19,27 @@ from aws_lambda_powertools.event_handler.exceptions import (
     ServiceError,
     UnauthorizedError,
 )
-from aws_lambda_powertools.utilities.idempotency import (
-    DynamoDBPersistenceLayer,
-    IdempotencyConfig,
-    idempotent_function,
-)
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from text311 import services
 from text311.addresses import AddressRefused
-from text311.agents import AgentConflict, AgentError
 from text311.auth import Caller, Unauthorized, caller_from_claims
-from text311.city_settings import SettingsRefused
-from text311.console import Conflict, Forbidden, NotFound
-from text311.console_requests import ConsoleRequests, RequestFilters, RequestRefused
+from text311.console_errors import (
+    AgentConflict,
+    AgentError,
+    Conflict,
+    Forbidden,
+    NotFound,
+    RequestRefused,
+    SettingsRefused,
+    UnknownRequest,
+)
 from text311.cursors import BadCursor
 from text311.departments import UnknownDepartment
 from text311.observability import logger, metrics, tracer
-from text311.service_requests import UnknownRequest
+
+if TYPE_CHECKING:  # the services are imported by the routes that call them, not at cold start (bench/coldstart.py)
+    from text311.console_requests import ConsoleRequests, RequestFilters
 
 # CORS is API Gateway's (the console's origin only); the local run serves page and API from one origin.
 app = APIGatewayHttpResolver()
@@ -118,6 +123,13 @@ def read_thread(conversation_id: str) -> dict[str, Any]:
 
 @cache
 def answer_once() -> Any:
+    # Only this route needs Powertools' idempotency: imported by its first call, not at cold start.
+    from aws_lambda_powertools.utilities.idempotency import (
+        DynamoDBPersistenceLayer,
+        IdempotencyConfig,
+        idempotent_function,
+    )
+
     persistence = DynamoDBPersistenceLayer(
         table_name=services.settings().idempotency_table, boto3_client=services.clients().dynamodb
     )
@@ -325,6 +337,8 @@ def remove_department(department_id: str) -> dict[str, Any]:
 
 @cache
 def console_requests() -> ConsoleRequests:
+    from text311.console_requests import ConsoleRequests
+
     return ConsoleRequests(console=services.console_service())
 
 
@@ -351,6 +365,8 @@ def ui_language() -> str:
 
 
 def request_filters() -> RequestFilters:
+    from text311.console_requests import RequestFilters
+
     q = app.current_event.get_query_string_value
     return RequestFilters(
         status=q("status") or None,

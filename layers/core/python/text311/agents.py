@@ -30,17 +30,10 @@ from text311.adapters.cognito_users import Account
 from text311.adapters.dynamodb import SubscriberModel
 from text311.addresses import single_address
 from text311.auth import Role
+from text311.console_errors import AgentConflict, AgentError  # defined apart for the console API's cold start
 
 # One item holds the roster (DynamoDB's 400 KB item limit): a small city's centre is far below this.
 MAX_AGENTS = 300
-
-
-class AgentError(ValueError):
-    """A change refused; the message says why, for the console."""
-
-
-class AgentConflict(AgentError):
-    """The roster changed meanwhile (another supervisor's edit): read it again and retry."""
 
 
 @dataclass(frozen=True)

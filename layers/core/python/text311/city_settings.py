@@ -19,6 +19,7 @@ from text311.agents import AgentDirectory
 from text311.audit import Action, AuditLog
 from text311.auth import Caller
 from text311.console import Conflict, Forbidden
+from text311.console_errors import SettingsRefused  # defined apart for the console API's cold start
 from text311.departments import (
     MAX_DEPARTMENTS,
     MAX_NAME_LENGTH,
@@ -38,10 +39,6 @@ from text311.subscribers import Subscriber
 MAX_CANNED_ANSWERS = 30
 MAX_CANNED_LENGTH = 480
 MAX_HOLIDAYS = 60
-
-
-class SettingsRefused(ValueError):
-    """A setting that makes no sense; the message starts with the field it names (``mon: ...``)."""
 
 
 def sms_parts(text: str) -> int:

@@ -24,6 +24,7 @@ from text311.adapters.requests_table import REQUEST_KEY_PREFIX, RequestModel
 from text311.audit import Action, day_range, safe_cell
 from text311.auth import Caller
 from text311.console import Forbidden
+from text311.console_errors import RequestRefused  # defined apart for the console API's cold start
 from text311.cursors import BadCursor, pack, unpack
 from text311.request_hints import point_text
 from text311.request_texts import service_name
@@ -57,10 +58,6 @@ CSV_COLUMNS = (
 )
 # The by-requested index's LastEvaluatedKey: the table's keys and the index's sort key.
 _CURSOR_KEYS = ("city_id", "item_key", "requested_at")
-
-
-class RequestRefused(ValueError):
-    """A filing or change the console refuses; the message starts with the field it names."""
 
 
 @dataclass(frozen=True)

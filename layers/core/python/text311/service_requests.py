@@ -32,6 +32,7 @@ from text311.adapters.requests_table import (
     RequestModel,
     StatusChangeMap,
 )
+from text311.console_errors import UnknownRequest  # defined apart for the console API's cold start
 from text311.i18n import fold
 
 if TYPE_CHECKING:
@@ -52,10 +53,6 @@ FILE_ATTEMPTS = 25
 
 class ServiceRequestError(ValueError):
     """A status, source or reference that the store does not accept."""
-
-
-class UnknownRequest(LookupError):
-    """No request of that city has that reference."""
 
 
 @dataclass(frozen=True)
