@@ -71,6 +71,17 @@ def test_an_operators_change_expires_after_the_configured_retention(cli, monkeyp
     assert abs(entry.expires_at - (datetime.now(UTC) + timedelta(days=30))) < timedelta(hours=1)
 
 
+@pytest.mark.parametrize("days", ["ninety", "0"])
+def test_a_bad_retention_leaves_the_change_made_and_says_it_is_not_audited(cli, monkeypatch, days):
+    monkeypatch.setenv("RETENTION_DAYS", days)
+
+    result = cli("open311", "publish", str(GATINEAU), "on")
+
+    assert result.exit_code == 0, result.output
+    assert "not in the audit trail" in result.output
+    assert Open311SettingsStore().get(GATINEAU).publish_descriptions is True
+
+
 def test_key_again_rotates_it(cli):
     first = cli("open311", "key", str(GATINEAU)).stdout.strip().splitlines()[-1]
 

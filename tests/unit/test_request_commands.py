@@ -149,6 +149,39 @@ def test_a_redelivered_answer_files_nothing_more_and_texts_nothing_more(region):
     assert sms.to(RESIDENT) == first
 
 
+def test_a_new_answer_with_commands_reads_no_earlier_record(region, monkeypatch):
+    # The earlier-answer read is for a refusal about to be given (closed, opted out), not for every answer.
+    from text311.conversations import ConversationStore
+
+    answers, sms, city_mail = region
+    reads = []
+    monkeypatch.setattr(ConversationStore, "recorded_message", lambda self, *args: reads.append(args))
+
+    answer(answers, city_mail, "#request pothole\nUne équipe passera demain.")
+
+    assert [r.reference for r in requests_filed()] == ["GAT-1001"]
+    assert reads == []
+
+
+def test_a_redelivered_answer_with_commands_after_a_close_is_a_duplicate_and_texts_nothing(region):
+    from text311.adapters.dynamodb import ConversationModel
+
+    answers, sms, city_mail = region
+    message_id = "<late-command-answer@gatineau.example.ca>"
+    answer(answers, city_mail, "#request pothole\nUne équipe passera demain.", message_id=message_id)
+    texts = sms.to(RESIDENT)
+    [conversation] = list(ConversationModel.query(int(GATINEAU)))
+    conversation.update(actions=[ConversationModel.status.set("closed")])
+    told = mails_to_agent()
+
+    outcome = answer(answers, city_mail, "#request pothole\nUne équipe passera demain.", message_id=message_id)
+
+    assert (outcome["sent"], outcome["reason"]) == (True, "duplicate")
+    assert [r.reference for r in requests_filed()] == ["GAT-1001"]
+    assert sms.to(RESIDENT) == texts
+    assert mails_to_agent() == told  # no "refused" notice for an answer that was sent
+
+
 def test_an_emailed_answer_and_its_command_are_audited_once_even_when_ses_delivers_the_mail_twice(region):
     from text311.audit import AuditLog
 

@@ -347,8 +347,13 @@ class AnswerService:
             if text:
                 # What refuses the text whatever the commands do, checked before they run: an
                 # answer refused after filing would be answered again, and file a second request.
-                if self._answered_before(conversation, answer_id, at) is None:
+                try:
                     self._text_checks(conversation, text)
+                except AnswerRejected as rejected:
+                    # unless it is this answer again, handled before the close or the STOP (send_answer)
+                    late = rejected.reason in (Rejection.CLOSED, Rejection.OPTED_OUT)
+                    if not late or self._answered_before(conversation, answer_id, at) is None:
+                        raise
             self._run_commands(commands, conversation, subscriber, sender, answer_id, at)
             if not text:
                 return AnswerOutcome(True, "commands", conversation_id)

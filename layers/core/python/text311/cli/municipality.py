@@ -63,9 +63,11 @@ def _audit(geonameid: int, action: str, detail: str) -> None:
     from text311.audit import AuditLog
     from text311.settings import Settings
 
-    # Kept as long as the deployment keeps conversations (RETENTION_DAYS), as the functions' entries are.
-    days = int(os.environ.get("RETENTION_DAYS") or Settings.model_fields["retention_days"].default)
     try:
+        # Kept as long as the deployment keeps conversations (RETENTION_DAYS), as the functions' entries are.
+        days = int(os.environ.get("RETENTION_DAYS") or Settings.model_fields["retention_days"].default)
+        if days < 1:
+            raise ValueError(f"RETENTION_DAYS must be at least 1, not {days}")
         actor = f"cli:{getpass.getuser()}"
         AuditLog(retention_days=days).record(geonameid, None, actor, action, detail, datetime.now(UTC))
     except Exception as exc:  # noqa: BLE001 - the change is made: say loudly that it went unrecorded
