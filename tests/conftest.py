@@ -5,8 +5,9 @@ from __future__ import annotations
 import os
 
 import pytest
-from botocore_models import share_parsed_models
+from botocore_models import share_parsed_models, share_pynamodb_sessions
 from environment import FUNCTIONS_ENVIRONMENT
+from moto_keys import share_cognito_signing_key
 
 # Fake credentials and a region before anything builds a boto3 client.
 os.environ.update(
@@ -23,6 +24,8 @@ os.environ.update(
 os.environ.pop("AWS_PROFILE", None)
 os.environ.pop("AWS_ENDPOINT_URL", None)
 share_parsed_models()  # each botocore session would parse the service models again (tests/botocore_models.py)
+share_pynamodb_sessions()  # ... and each pynamodb connection would build a botocore session of its own
+share_cognito_signing_key()  # moto imports the same RSA key for every user pool (tests/moto_keys.py)
 
 
 @pytest.fixture

@@ -1,0 +1,34 @@
+"""Import moto's Cognito signing key once per test process, not once per user pool.
+
+moto gives every user pool it creates the same dummy RSA key, read from its own resources and
+imported (validated) again each time: 0.2 s of CPU a pool, and the console tests make a pool per
+test (test_agents, test_city_settings, test_departments). The key only signs tokens, so one
+imported key shared by every pool signs them exactly as before.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from types import SimpleNamespace
+from typing import Any
+
+
+def share_cognito_signing_key() -> None:
+    """Make the ``jwk`` that ``moto.cognitoidp.models`` imports keys with a cache of imported keys."""
+    from moto.cognitoidp import models
+
+    if isinstance(models.jwk, SimpleNamespace):
+        return
+    rsa_key = models.jwk.RSAKey
+
+    @cache
+    def import_json_key(text: str) -> Any:
+        return rsa_key.import_key(json.loads(text))
+
+    def import_key(data: Any, *args: Any, **kwargs: Any) -> Any:
+        if isinstance(data, dict) and not args and not kwargs:  # the JWK moto reads from its resources
+            return import_json_key(json.dumps(data, sort_keys=True))
+        return rsa_key.import_key(data, *args, **kwargs)
+
+    models.jwk = SimpleNamespace(RSAKey=SimpleNamespace(import_key=import_key))
