@@ -257,5 +257,5 @@ def ttl_attribute(model: type[Model]) -> str | None:
 def create_tables() -> None:
     """Create every table as bound (the local run and tests): same keys and indexes as the stack."""
     for model in TABLES.values():
-        if not model.exists():
-            model.create_table(billing_mode="PAY_PER_REQUEST", wait=True)
+        # pynamodb's create_table asks whether the table exists itself: a table already there is left as it is.
+        model.create_table(billing_mode="PAY_PER_REQUEST", wait=True)
