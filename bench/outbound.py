@@ -34,7 +34,8 @@ and logged with the instant it started:
 - Crashes (``--crashes`` per run in the "crash" rows): the drainer's process dies right after a
   SendTextMessage went out and before its record. Nothing of that life calls AWS again (every call
   raises: its lease, the messages it held and the parts it had claimed stay as they were), as when
-  Lambda kills a sandbox.
+  Lambda kills a sandbox; its calls under way end with it (a long poll or a read timeout is cut
+  short: ``World.pause``), so nothing of it holds up its successor.
 - Latency: SendTextMessage 60 ms, DynamoDB and KMS 8 ms, SQS 15 ms, Lambda Invoke 20 ms, each with
   ±50 % uniform jitter.
 
@@ -50,7 +51,13 @@ SendTextMessage calls that started in any sliding second [t, t+1), ÷ MPS; *lost
 part never sent and not recorded failed or in doubt; *twice* = parts sent more than once; *in doubt*
 = messages the ledger holds in doubt (the agent is told); *STOP* = from a confirmation's arrival to
 the start of its send, longest and 95th percentile; *small city* = the same for the small cities'
-answers, longest; *calls/part* = every AWS call the drainer made (SQS, DynamoDB, KMS, Lambda,
+answers, longest; *flood parts ahead* = for each small city's answer, the flooding city's parts whose
+call started after the answer arrived on the queue and before the answer's own call (the SMS log:
+what the resident waited behind, including the parts already chosen and claimed when it arrived and
+the parts sent while a burst ahead of it on the queue was being read), most and 95th percentile;
+*flood parts chosen ahead* = the flooding city's parts the drainer chose after it had received the
+answer and before it chose the answer (the SQS log of hand-outs and the ledger's claims: DRR's
+promise, one quantum); *calls/part* = every AWS call the drainer made (SQS, DynamoDB, KMS, Lambda,
 SendTextMessage) ÷ parts sent; *DynamoDB writes/part* = PutItem, UpdateItem and DeleteItem (one
 write unit each: every item is under 1 KB; a refused conditional write is charged too) ÷ parts
 sent. Last, the calls of an idle hour (an empty queue, the chain of lives and the ticks).
@@ -64,6 +71,7 @@ import contextlib
 import heapq
 import io
 import itertools
+import json
 import math
 import os
 import random
@@ -123,6 +131,7 @@ MAX_RECEIVES = 60  # the queue's redrive (stacks/outbound.py)
 TICK = 60.0
 LIFE = 900.0
 START_DELAY = 0.5  # an asynchronous invocation's start
+PAUSE_STEP = 0.25  # a long wait inside a call looks this often whether its process is still alive
 WRITES = {"dynamodb.put_item", "dynamodb.update_item", "dynamodb.delete_item"}  # one write unit each (< 1 KB)
 ORDER = itertools.count(1)  # ties between starts at one instant: first come, first started
 STOP_BODY = "Vous êtes désabonné de Text311. Répondez START pour revenir."
@@ -160,6 +169,9 @@ class World:
     charging: bool = True
     crashed_at: float = 0.0
     idle_until: float | None = None  # an idle run: the queue stays empty until then, never "finished"
+    claims: list[tuple[float, str]] = field(default_factory=list)  # (start, part key): the ledger's claims
+    handed: list[tuple[float, str]] = field(default_factory=list)  # (instant, message id): SQS's hand-outs
+    lives: list[float] = field(default_factory=list)  # when each life started
 
     def charge(self, service: str, operation: str, latency: float | None = None) -> float:
         """One call: counted, and its latency passed on the clock. Returns the instant it started."""
@@ -174,6 +186,19 @@ class World:
             self.clock.sleep(base * self.rng.uniform(1 - JITTER, 1 + JITTER))
         return started
 
+    def pause(self, seconds: float) -> None:
+        """A long wait inside a call (a long poll, a read timeout), cut short when the process dies:
+        a dead process's calls end with it, so its successor starts when Lambda starts it, not when
+        the dead one's longest call would have returned (up to 20 s: that had left 100 MPS idle for
+        8 to 9 s after a crash, with a lease of 1.5 s)."""
+        end = self.clock.now() + seconds
+        while self.clock.now() < end:
+            if not self.alive:
+                raise Dead
+            self.clock.sleep(min(PAUSE_STEP, end - self.clock.now()))
+        if not self.alive:
+            raise Dead
+
 
 class Latent:
     """A moto client whose every call is charged on the world (DynamoDB, KMS)."""
@@ -187,7 +212,10 @@ class Latent:
             return method
 
         def call(*args: Any, **kwargs: Any) -> Any:
-            self._world.charge(self._service, name)
+            started = self._world.charge(self._service, name)
+            key = kwargs.get("Item", {}).get("id", {}).get("S", "") if name == "put_item" else ""
+            if key.startswith("outbound#"):  # a part claimed in the ledger: when the drainer chose it
+                self._world.claims.append((started, key.removeprefix("outbound#")))
             return method(*args, **kwargs)
 
         return call
@@ -211,6 +239,7 @@ class FakeSqs:
     def __init__(self, world: World, arrivals: list[tuple[float, str]]) -> None:
         self.world = world
         self.arrivals = sorted(arrivals, key=lambda a: a[0])
+        self.ids = [json.loads(body)["id"] for _, body in self.arrivals]  # for the log of hand-outs
         self.next_arrival = 0
         self.messages: dict[int, Queued] = {}
         self.visible: list[tuple[float, int]] = []  # (visible_at, seq), stale entries skipped on pop
@@ -266,6 +295,7 @@ class FakeSqs:
             else:
                 self._show(message, now + hide)
             got.append({"MessageId": str(seq), "ReceiptHandle": f"{seq}:{message.receives}", "Body": message.body})
+            self.world.handed.append((now, self.ids[seq]))
         for message in again:
             self._show(message, now)
         return got
@@ -284,7 +314,7 @@ class FakeSqs:
         got = self._take(MaxNumberOfMessages, VisibilityTimeout)
         until = self.world.clock.now() + WaitTimeSeconds
         while not got and self.world.clock.now() < until:  # a long poll: back at the first arrival
-            self.world.clock.sleep(max(0.001, min(until, self._next_event()) - self.world.clock.now()))
+            self.world.pause(max(0.001, min(until, self._next_event()) - self.world.clock.now()))
             self._arrive()
             got = self._take(MaxNumberOfMessages, VisibilityTimeout)
         return {"Messages": got} if got else {}
@@ -358,7 +388,7 @@ class FakeSmsApi:
             raise Dead
         if world.rng.random() < P_LOST_RESPONSE:
             self.log.append(SmsCall(started, key, "lost_response"))
-            world.clock.sleep(READ_TIMEOUT)
+            world.pause(READ_TIMEOUT)
             raise ReadTimeoutError(endpoint_url="https://sms-voice.ca-central-1.amazonaws.com")
         self.log.append(SmsCall(started, key, "sent"))
         world.clock.sleep(LATENCY["sms"] * world.rng.uniform(1 - JITTER, 1 + JITTER))
@@ -447,6 +477,9 @@ class Run:
     crashed: int
     end: float
     cpu: float
+    claims: list[tuple[float, str]] = field(default_factory=list)  # the ledger's claims (World.claims)
+    handed: list[tuple[float, str]] = field(default_factory=list)  # SQS's hand-outs (World.handed)
+    starts: list[float] = field(default_factory=list)  # when each life started (World.lives)
 
 
 def run(planned: list[Planned], mps: float, crashes: int, seed: int, idle_for: float | None = None) -> Run:
@@ -517,6 +550,7 @@ def run(planned: list[Planned], mps: float, crashes: int, seed: int, idle_for: f
                         continue
                     at = world.clock.now()  # a successor: it runs as soon as the life before is gone
                 world.clock.set(at)
+                world.lives.append(at)
                 lives += 1
                 drainer = services.drainer_with(
                     world.clock,
@@ -561,6 +595,9 @@ def run(planned: list[Planned], mps: float, crashes: int, seed: int, idle_for: f
         crashed,
         world.clock.now(),
         time.process_time() - started_cpu,
+        world.claims,
+        world.handed,
+        world.lives,
     )
 
 
@@ -603,6 +640,7 @@ def figures(r: Run) -> dict[str, str]:
         for p in r.planned
         if p.message.city in SMALL_CITIES and p.message.id in first_send
     ]
+    chosen_ahead = flood_chosen_ahead(r, flood_ids, first_send)
     calls = sum(r.calls.values())
     writes = sum(n for op, n in r.calls.items() if op in WRITES)
     return {
@@ -616,11 +654,45 @@ def figures(r: Run) -> dict[str, str]:
         "STOP max / p95": f"{max(stops, default=0):,.1f} s / {_p95(stops):,.1f} s",
         "small city max": f"{max(small, default=0):,.1f} s",
         "flood parts ahead max / p95": f"{max(flood_ahead, default=0)} / {_p95([float(n) for n in flood_ahead]):.0f}",
+        "flood parts chosen ahead max / p95": (
+            f"{max(chosen_ahead, default=0)} / {_p95([float(n) for n in chosen_ahead]):.0f}"
+        ),
         "calls/part": f"{calls / max(1, len(sent_starts)):.2f}",
         "DynamoDB writes/part": f"{writes / max(1, len(sent_starts)):.2f}",
         "lives": f"{r.lives}",
         "cpu": f"{r.cpu:.0f} s",
     }
+
+
+def flood_chosen_ahead(r: Run, flood_ids: set[str], first_send: dict[str, float]) -> list[int]:
+    """For each small city's message sent: the flood's parts the drainer chose after it had received
+    that message and before it chose that message (DRR's promise: at most one quantum). From the
+    fakes' logs: SQS's hand-outs (the first one to the life that sent it, after that life's start: a
+    life knows nothing of what its predecessor held; a duplicate delivery later changes nothing)
+    and the ledger's claims (a part is
+    claimed the moment it is chosen; a part counts once, at its first claim, so a throttled part's
+    retry is not counted again)."""
+    first_claim: dict[str, float] = {}
+    for at, key in r.claims:
+        first_claim.setdefault(key, at)
+    flood_claims = sorted(at for key, at in first_claim.items() if key.rpartition("#")[0] in flood_ids)
+    handed: dict[str, list[float]] = {}
+    for at, message_id in r.handed:
+        handed.setdefault(message_id, []).append(at)
+    claims_of: dict[str, list[float]] = {}
+    for at, key in r.claims:
+        if key.endswith("#1"):
+            claims_of.setdefault(key[:-2], []).append(at)
+    ahead = []
+    for p in r.planned:
+        message_id = p.message.id
+        if p.message.city not in SMALL_CITIES or message_id not in first_send:
+            continue
+        chosen = max(at for at in claims_of[message_id] if at <= first_send[message_id])
+        life_began = max((at for at in r.starts if at <= chosen), default=-math.inf)
+        received = min(at for at in handed[message_id] if life_began < at <= chosen)
+        ahead.append(bisect.bisect_left(flood_claims, chosen) - bisect.bisect_right(flood_claims, received))
+    return ahead
 
 
 def explain(r: Run) -> str:
@@ -637,7 +709,27 @@ def explain(r: Run) -> str:
             return "STOP"
         return "flood" if p.message.city == FLOOD_CITY else f"small {p.message.city}"
 
+    def flood_ahead(p: Planned) -> int:
+        return sum(
+            1
+            for c in r.log
+            if c.delivered
+            and p.at <= c.started < first_send[p.message.id]
+            and label(by_id[c.key.rpartition("#")[0]]) == "flood"
+        )
+
     lines = []
+    small = [p for p in r.planned if p.message.city in SMALL_CITIES and p.message.id in first_send]
+    if small:  # the answer with the most flood parts ahead of it: what went on the line meanwhile, in order
+        most = max(small, key=flood_ahead)
+        lines.append(
+            f"  most flood parts ahead: {flood_ahead(most)} ({most.message.id}, arrived {most.at:.2f} s): "
+            + " ".join(
+                f"{label(by_id[c.key.rpartition('#')[0]]).replace(' ', '')}:{c.key}"
+                for c in r.log
+                if most.at <= c.started <= first_send[most.message.id]
+            )[:1200]
+        )
     for name, match in (
         ("STOP", lambda p: p.message.kind is Kind.KEYWORD),
         ("small city", lambda p: p.message.city in SMALL_CITIES),

@@ -283,3 +283,30 @@ def test_with_turns_the_heartbeat_hides_each_message_until_about_its_turn_not_fo
         held[1].receipt: int(3 + HOLD_MARGIN),
         held[2].receipt: int(500 + HOLD_MARGIN),
     }
+
+
+def test_a_message_hidden_far_past_its_turn_is_brought_back_to_its_turn_and_one_hidden_about_right_is_left():
+    # given two messages received in a burst and hidden 60 s, as if behind the whole burst
+    clock = FakeClock(100.0)
+    sqs = RecordingSqs([message(n).to_json() for n in range(2)])
+    source = SqsMessageSource(sqs, QUEUE, clock, visibility=lambda: 60.0, long_poll=False)
+    held = source.receive(0.0)
+    # one is a small city's answer, due in half a second; the other is the burst's, due in 58 s
+    turns = {held[0].id: 0.5, held[1].id: 58.0}
+
+    source.heartbeat(held, due_within=1.5, turns=turns, margin=2.0)
+
+    # then the first reappears (after a crash) 3 s from now, not 60 s; the second is not touched
+    assert sqs.extended == [(held[0].receipt, 3)]
+
+
+def test_while_the_lease_is_short_what_is_held_is_hidden_about_as_long_as_the_lease_past_its_turn(world):
+    # given a drainer whose lease a busy 100-MPS line made short (1.5 s), then a long one (idle)
+    drainer = world.drainer()
+    drainer.lease.seconds = 1.5
+    short = drainer._hold_margin()
+    drainer.lease.seconds = LEASE_SECONDS
+
+    # then a crash leaves its messages hidden about the time the successor needs to take the lease
+    assert short <= 2.0 < drainer._hold_margin() == HOLD_MARGIN
+    assert drainer._beat_every() * 3 <= HOLD_MARGIN  # (a due window of three beats never exceeds it)

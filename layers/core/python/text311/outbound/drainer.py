@@ -5,9 +5,11 @@
 No lease, no sending: a second invocation while one runs returns at once (``lease_held=False``),
 unless it was started to replace a drainer that died (``wait_for_lease``: Lambda's on-failure
 destination, below), which waits for the dead one's short lease to expire (at most
-``LEASE_SECONDS``) and takes over. While it holds the lease the drainer renews it every
-``renew_every`` s and extends the visibility of what it holds every ``heartbeat_every`` s (a
-heartbeat, run by the scheduler's control loop, which no long poll or stuck call holds up), posts
+``LEASE_SECONDS``) and takes over. While it holds the lease the drainer renews it from a thread of
+its own (:class:`LeaseKeeper`; the control loop every ``renew_every`` s in the serial loop), at a
+length that follows the work (1.5 s while a 100-MPS line is busy, 10 s idle or slow: lease.py),
+extends the visibility of what it holds every ``heartbeat_every`` s or a third of a shorter lease
+(a heartbeat, run by the scheduler's control loop, which no long poll or stuck call holds up), posts
 its queue status every ``status_every``
 seconds (the status item producers read for "queued, about N minutes", and the EMF metrics the
 alarms watch), and stops ``stop_margin`` seconds before the Lambda's end, or after ``max_idle``
@@ -26,8 +28,10 @@ with the invocation record of the failed life (:func:`replaces_a_failed_drainer`
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
@@ -35,12 +39,12 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from text311.observability import NAMESPACE, SERVICE, correlate, logger, metrics
 from text311.outbound.errors import FailureReason
-from text311.outbound.lease import LEASE_SECONDS, RENEW_EVERY, Lease, StatusBoard
+from text311.outbound.lease import LEASE_SECONDS, RENEW_EVERY, Lease, StatusBoard, lease_seconds_for, renew_every_for
 from text311.outbound.ledger import RetryingLedger, SentLedger
 from text311.outbound.message import OutboundMessage
 from text311.outbound.pacing import Clock
 from text311.outbound.scheduler import OutboundScheduler, QueueStatus, Sender, in_flight_for
-from text311.outbound.sqs_source import HOLD_FIRST, LONG_POLL_MAX, SqsMessageSource
+from text311.outbound.sqs_source import HOLD_FIRST, HOLD_MARGIN, HOLD_MARGIN_MIN, LONG_POLL_MAX, SqsMessageSource
 
 # Lambda's invocation record for an asynchronous invocation that failed (on-failure destination):
 # ``requestContext.condition`` is ``RetriesExhausted`` or ``EventAgeExceeded`` ("Capturing records of
@@ -63,6 +67,10 @@ class DrainReport:
     lease_held: bool
     handed_off: bool = False  # its successor was invoked (stopped by its deadline, not idle or ousted)
 
+
+# How often the control loop (deadline, lost lease, visibility heartbeat, status) looks: often enough
+# for the heartbeat of a 1.5-s lease (every 0.5 s); nothing is called unless something is due.
+CONTROL_EVERY = 0.25
 
 # What the alarms and the dashboard read (stacks/observability.py): per identity and class.
 QUEUE_PARTS = "OutboundQueueParts"
@@ -102,6 +110,71 @@ class Successor:
             logger.error("drainer could not start its successor", extra={"error": f"{type(exc).__name__}: {exc}"})
             metrics.add_metric(name="OutboundHandoffFailed", unit="Count", value=1)
             return False
+
+
+class LeaseKeeper:
+    """Renews the lease from a thread of its own (the clock's ``spawn``), every 0.4 of its length,
+    at the length ``length()`` asks for now: short while the line is busy at a high MPS, long while
+    it is idle (lease.py, ``lease_seconds_for``). A change of length is written at once, so the item
+    always tells a successor when this holder's lease really ends. On its own thread no visibility
+    heartbeat (up to 1.5 s of SQS calls), status write or stuck call holds a 1.5-s lease up. A failed
+    renewal is logged and tried again at the next check; ``lost`` is set when another drainer holds
+    the lease (the drainer then stops)."""
+
+    def __init__(self, lease: Lease, clock: Clock, length: Callable[[], float], check_every: float = 0.25) -> None:
+        self.lease = lease
+        self.clock = clock
+        self.length = length
+        self.check_every = check_every
+        self.lost = False
+        self._renewed_at = clock.now()
+        self._stopping = False
+        self._running = False
+        self._wake: Any = clock.condition()  # type: ignore[attr-defined]
+
+    def start(self) -> None:
+        self._running = True
+        self.clock.spawn(self._run, "outbound-lease")  # type: ignore[attr-defined]
+
+    def stop(self) -> None:
+        """Stop renewing (before the lease is dropped or the life ends); waits for a renewal under way,
+        so no thread of this life calls AWS after it, even frozen and thawed by Lambda."""
+        with self._wake:
+            self._stopping = True
+            self._wake.notify_all()
+            while self._running:
+                self._wake.wait(self.check_every)
+
+    def _run(self) -> None:
+        try:
+            while True:
+                with self._wake:
+                    if self._stopping:
+                        return
+                want = self.length()
+                now = self.clock.now()
+                if want != self.lease.seconds or now - self._renewed_at >= renew_every_for(self.lease.seconds):
+                    try:
+                        renewed = _tolerated("lease renewal", partial(self.lease.renew, want))
+                    except Exception:  # noqa: BLE001 - never end the thread that keeps the lease: tried again
+                        logger.exception("drainer lease renewal failed unexpectedly; tried again")
+                        renewed = None
+                    if renewed is False:
+                        logger.error("drainer lost its lease: stopping", extra={"identity": self.lease.key["id"]["S"]})
+                        self.lost = True
+                        return
+                    if renewed:
+                        self._renewed_at = now
+                with self._wake:
+                    if self._stopping:
+                        return
+                    self._wake.wait(self.check_every)
+        except BaseException:  # noqa: BLE001 - the process is going (a simulated death): nothing to keep
+            return
+        finally:
+            with self._wake:
+                self._running = False
+                self._wake.notify_all()
 
 
 @dataclass
@@ -150,19 +223,36 @@ class Drainer:
             on_sent=self._counted_send(counts),
             destination=self.destination,
             long_polls=self.long_poll,
+            control_every=CONTROL_EVERY,
         )
+        in_flight = self._in_flight()
         source = SqsMessageSource(
-            self.sqs, self.queue_url, self.clock, visibility=lambda: self.hold_first, long_poll=self.long_poll
+            self.sqs,
+            self.queue_url,
+            self.clock,
+            visibility=lambda: self._first_hide(source, scheduler),
+            long_poll=self.long_poll,
+            # Pipelined, each poll's messages go to the scheduler as soon as they are read: its receivers
+            # poll again at once. A chain of ten polls (150 ms) held a small city's answer from the
+            # scheduler while 15 flood parts were chosen at 100 MPS. The serial loop reads a backlog
+            # in chains, between two parts.
+            max_batches=1 if in_flight > 1 else 10,
         )
         released, why, still_ours = 0, {"stop": "error"}, False
+        keeper = None
+        if in_flight > 1:  # threads: the lease on its own, its length following the work
+            keeper = LeaseKeeper(self.lease, self.clock, lambda: lease_seconds_for(self.mps, scheduler.busy()))
+            keeper.start()
         try:
             scheduler.run(
                 source,
-                self._stopper(scheduler, source, remaining_seconds, why),
+                self._stopper(scheduler, source, remaining_seconds, why, keeper),
                 idle_wait=LONG_POLL_MAX,
-                in_flight=self._in_flight(),
+                in_flight=in_flight,
             )
         finally:
+            if keeper is not None:
+                keeper.stop()
             released = scheduler.release_all()
             self._post(scheduler.status())
             still_ours = self.lease.release()
@@ -200,6 +290,30 @@ class Drainer:
                 return True
         return False
 
+    def _hold_margin(self) -> float:
+        """How long past its expected turn a held message is hidden: about the lease's length, so that
+        after a crash it reappears when the successor can hold the lease (10 s idle or slow, 2 s while
+        a 100-MPS line is busy), within [HOLD_MARGIN_MIN, HOLD_MARGIN]."""
+        return min(HOLD_MARGIN, max(HOLD_MARGIN_MIN, math.ceil(self.lease.seconds)))
+
+    def _beat_every(self) -> float:
+        """The visibility heartbeat's period: ``heartbeat_every``, or a third of a shorter lease (what it
+        extends is due within three periods, so a 2-s margin is kept without letting anything reappear)."""
+        return min(self.heartbeat_every, self.lease.seconds / 3)
+
+    def _first_hide(self, source: SqsMessageSource, scheduler: OutboundScheduler) -> float:
+        """A received message's first visibility. With no backlog on the queue: ``hold_first``, or the
+        margin when the lease is short (what arrives then is sent within a second or two, and a STOP
+        held by a drainer that dies comes back with its successor, not 10 s later). While a burst is
+        read: about its turn, behind every part already held (its parts ÷ the MPS + the margin), at
+        least ``hold_first``. A burst's messages hidden alike for 10 s all fell due in the same second,
+        thousands of them at 100 calls a heartbeat, and came back: after a crash the successor found
+        nothing to send for seconds. The heartbeat corrects the guess (sqs_source.py)."""
+        margin = self._hold_margin()
+        if not source.backlogged:
+            return min(self.hold_first, margin)
+        return max(self.hold_first, scheduler.held_parts() / self.mps + margin)
+
     def _in_flight(self) -> int:
         if self.in_flight is not None:
             return self.in_flight
@@ -215,6 +329,7 @@ class Drainer:
         source: SqsMessageSource,
         remaining_seconds: Callable[[], float],
         why: dict[str, str],
+        keeper: LeaseKeeper | None = None,
     ) -> Callable[[], bool]:
         last = {"renew": self.clock.now(), "status": float("-inf"), "metrics": float("-inf"), "beat": self.clock.now()}
 
@@ -223,7 +338,10 @@ class Drainer:
             if remaining_seconds() < self.stop_margin:
                 why["stop"] = "deadline"
                 return True
-            if now - last["renew"] >= self.renew_every:
+            if keeper is not None and keeper.lost:
+                why["stop"] = "lease_lost"
+                return True
+            if keeper is None and now - last["renew"] >= self.renew_every:
                 renewed = _tolerated("lease renewal", self.lease.renew)
                 if renewed is False:
                     # Another drainer took over (we stalled past the expiry): two senders would break
@@ -233,11 +351,15 @@ class Drainer:
                     return True
                 if renewed:  # (None: the call failed; tried again next second, the lease lasts 10 s)
                     last["renew"] = now
-            if now - last["beat"] >= self.heartbeat_every:
+            beat_every = self._beat_every()
+            if now - last["beat"] >= beat_every:
+                # What is held is hidden until its turn + about the lease's length: after a crash it
+                # reappears about when the successor holds the lease (lease_seconds_for), not later.
+                margin = self._hold_margin()
                 extended = _tolerated(
                     "visibility heartbeat",
                     lambda: source.heartbeat(
-                        scheduler.held(), due_within=3 * self.heartbeat_every, turns=scheduler.turns()
+                        scheduler.held(), due_within=3 * beat_every, turns=scheduler.turns(), margin=margin
                     ),
                 )
                 if extended is not None:

@@ -22,10 +22,30 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 KEEP_SECONDS = 24 * 3600  # the table's TTL removes an item this long after its last write
-# A short lease renewed by the drainer's heartbeat (every RENEW_EVERY s, from a thread of its own that
-# no long poll or stuck call holds up): a dead drainer's lease is free again within LEASE_SECONDS.
+# A short lease renewed by the drainer's heartbeat (every RENEW_EVERY s): a dead drainer's lease is free
+# again within LEASE_SECONDS. This is its length while the line is idle or slow (lease_seconds_for).
 LEASE_SECONDS = 10.0
 RENEW_EVERY = 4.0
+# While the line is busy the lease follows the MPS: a takeover leaves the line empty for about the
+# lease's length, which costs length × MPS parts of line time, so the busy lease is the length that
+# costs LEASE_GAP_PARTS (1.5 s at 100 MPS; LEASE_SECONDS at 15 MPS and below), never shorter than
+# BUSY_LEASE_MIN. Renewed, like the idle one, every 0.4 of its length (renew_every_for), it costs
+# 2.5 / LEASE_GAP_PARTS ≈ 0.017 writes a part sent at any speed, and nothing more while idle.
+LEASE_GAP_PARTS = 150.0
+BUSY_LEASE_MIN = 1.5
+
+
+def renew_every_for(seconds: float) -> float:
+    """How often a lease of ``seconds`` is renewed: as the idle lease (RENEW_EVERY of LEASE_SECONDS), so
+    that one failed renewal is survived at every length."""
+    return seconds * RENEW_EVERY / LEASE_SECONDS
+
+
+def lease_seconds_for(mps: float, busy: bool) -> float:
+    """The lease's length for a line of ``mps`` that is ``busy`` (holds messages) or idle."""
+    if not busy:
+        return LEASE_SECONDS
+    return min(LEASE_SECONDS, max(BUSY_LEASE_MIN, LEASE_GAP_PARTS / mps))
 
 
 def _conditional(exc: ClientError) -> bool:
@@ -38,11 +58,13 @@ class Lease:
         self.client = client
         self.table = table
         self.key = {"id": {"S": f"lease#{identity}"}}
-        self.seconds = seconds  # > the longest gap between renewals, with room for two failed ones
+        self.base = seconds  # the length it is taken for: a new life starts idle
+        self.seconds = seconds  # its length now (renew may change it): > two gaps between renewals
         self.now = now  # wall clock: the lease is compared across containers
         self.owner = owner or uuid.uuid4().hex
 
-    def acquire(self) -> bool:
+    def acquire(self, seconds: float | None = None) -> bool:
+        self.seconds = seconds or self.base
         now = self.now()
         try:
             self.client.put_item(
@@ -59,8 +81,10 @@ class Lease:
                 return False
             raise
 
-    def renew(self) -> bool:
-        """Extend the lease; False when it is no longer ours (stop sending at once)."""
+    def renew(self, seconds: float | None = None) -> bool:
+        """Extend the lease, to ``seconds`` from now if given (its new length, written in ``until`` so
+        that a successor waits for the right time); False when it is no longer ours (stop sending)."""
+        length = seconds or self.seconds
         now = self.now()
         try:
             self.client.update_item(
@@ -68,9 +92,10 @@ class Lease:
                 UpdateExpression="SET #until = :until, expiration = :exp",
                 ConditionExpression="#owner = :me",
                 ExpressionAttributeNames={"#until": "until", "#owner": "owner"},
-                ExpressionAttributeValues={":until": {"N": repr(now + self.seconds)}, ":me": {"S": self.owner},
+                ExpressionAttributeValues={":until": {"N": repr(now + length)}, ":me": {"S": self.owner},
                                            ":exp": {"N": str(int(now) + KEEP_SECONDS)}},
             )
+            self.seconds = length
             return True
         except ClientError as exc:
             if _conditional(exc):

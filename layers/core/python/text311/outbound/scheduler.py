@@ -26,7 +26,7 @@ calls at once), so no sliding second ever holds more than MPS call starts. A rec
 the queue meanwhile (prefetch). Order: the best part is chosen when a worker takes it, so an urgent
 message waits at most for the few parts already taken; a message's next part is queued again only
 when the call of the part before it returned, so its parts go in order and never overlap; DRR
-shares are charged when a message is taken, as before. State is guarded by one lock (the clock's
+charges one part of credit per part taken (fair_queue.py). State is guarded by one lock (the clock's
 ``condition``), released around every call that waits on the network (ledger, sender, unsealing,
 queue, callbacks).
 """
@@ -149,7 +149,7 @@ class OutboundScheduler:
     on_sent: Callable[[OutboundMessage, float], None] = lambda message, at: None
     destination: Callable[[OutboundMessage], str] = lambda message: message.destination
     aimd: Aimd = field(default_factory=Aimd)
-    quantum: int = 4  # DRR credit per visit, in parts (≥ a typical message: one visit, one message)
+    quantum: int = 4  # DRR credit per visit, in parts: what a small city's message waits behind at most
     poll_interval: float = 0.25  # while busy, look for new arrivals (a STOP) at least this often
     transient_backoff: float = 1.0  # first pause after a transient failure, doubled each time
     max_transient_attempts: int = 5
@@ -195,6 +195,16 @@ class OutboundScheduler:
         copies.append(message)
         if len(copies) == 1 or message.receipt is None:  # (an in-memory source: the ledger sorts it out)
             self.queue.push(message)
+
+    def busy(self) -> bool:
+        """Whether it holds any message (queued or on the line): the lease is short only then."""
+        with self._lock:
+            return bool(self._held)
+
+    def held_parts(self) -> int:
+        """Parts still to send of what is queued (a new message's turn is at most this ÷ the MPS)."""
+        with self._lock:
+            return sum(self.queue.depth(p)[1] for p in Priority)
 
     def held(self) -> list[OutboundMessage]:
         """Every copy of every message held (queued or on the line): what the heartbeat keeps hidden."""
@@ -297,10 +307,10 @@ class OutboundScheduler:
         if urgent:
             self._urgent_throttled = 0
         if part < len(texts):
-            # Give the line up at the part boundary: the rest waits at the head of its class, so only
-            # a higher class (a STOP) goes before the next part, and no other answer starts before it.
+            # Give the line up at the part boundary: the rest waits at the head of its city, so a higher
+            # class (a STOP) goes before the next part, and other cities only once its city's quantum is spent.
             self._next_part[message.id] = part + 1
-            self.queue.push_front(message, len(texts) - part)
+            self.queue.push_next(message, len(texts) - part)
             return StepResult(message, SendStatus.PART, start, part)
         self._forget(message)
         self._ack(message)
@@ -395,6 +405,7 @@ class OutboundScheduler:
         return StepResult(message, status, now, part)
 
     def _forget(self, message: OutboundMessage) -> None:
+        self.queue.settled(message)
         self._attempts.pop(message.id, None)
         self._next_part.pop(message.id, None)
         self._texts.pop(message.id, None)
@@ -486,8 +497,8 @@ class OutboundScheduler:
             self.clock.spawn(self._thread(self._work), f"outbound-line-{n}")  # type: ignore[attr-defined]
         self.clock.spawn(self._thread(lambda: self._receive(source, idle_wait)), "outbound-receiver")  # type: ignore[attr-defined]
         for n in range(helpers):
-            self.clock.spawn(
-                self._thread(lambda: self._receive(source, idle_wait, helper=True)),  # type: ignore[attr-defined]
+            self.clock.spawn(  # type: ignore[attr-defined]
+                self._thread(lambda: self._receive(source, idle_wait, helper=True)),
                 f"outbound-receiver-{n + 1}",
             )
         try:

@@ -9,7 +9,8 @@
   drainer), and :meth:`SqsMessageSource.heartbeat` extends what the drainer still holds before it
   reappears (ChangeMessageVisibilityBatch, ten a call). Given each message's expected turn (the
   drainer passes the scheduler's :meth:`~text311.outbound.scheduler.OutboundScheduler.turns`), a
-  message is hidden until about its turn plus :data:`HOLD_MARGIN`: after a crash the backlog
+  message is hidden until about its turn plus a margin (:data:`HOLD_MARGIN`; the drainer passes about
+  its lease's length, 2 s while a 100-MPS line is busy): after a crash the backlog
   reappears at about the pace the dead drainer would have sent it, so its successor always has the
   next parts to send (issue 19; hidden for as long as each had waited, up to 600 s, the successor
   had little to send for minutes). Without turns, a message held *a* seconds is extended by *a*
@@ -49,7 +50,8 @@ MAX_VISIBILITY = 12 * 3600  # SQS's longest visibility timeout
 UNREADABLE_RETRY = 60
 HOLD_FIRST = 10.0  # seconds a received message is hidden at first, and the shortest extension: a STOP held by a
 # drainer that dies is seen again about when its successor takes the lease (10 s), not later
-HOLD_MARGIN = 10.0  # an extension hides a message until its expected turn plus this (≥ a heartbeat's due window)
+HOLD_MARGIN = 10.0  # an extension hides a message until its expected turn plus this: the lease's length
+HOLD_MARGIN_MIN = 2.0  # ... and never less (the drainer passes the lease's length: 2 s busy at 100 MPS)
 HOLD_LONGEST = 600.0  # the longest extension: a backlog message reappears at most this long after a crash
 # Visibility calls in one heartbeat, soonest to reappear first: the heartbeat runs beside the lease's
 # renewal, and the 500 calls due after a 5,000-message burst (7.5 s) would hold that up past its 10-s
@@ -145,22 +147,33 @@ class SqsMessageSource:
         self.client.delete_message(QueueUrl=self.queue_url, ReceiptHandle=message.receipt)
 
     def heartbeat(
-        self, held: list[OutboundMessage], due_within: float, turns: Mapping[str, float] | None = None
+        self,
+        held: list[OutboundMessage],
+        due_within: float,
+        turns: Mapping[str, float] | None = None,
+        margin: float = HOLD_MARGIN,
     ) -> int:
         """Extend the messages still held whose visibility ends within ``due_within`` seconds (the
         module docstring): until ``turns[id]`` (seconds to its expected turn; 0 when absent, a part on
-        the line) + HOLD_MARGIN; without ``turns``, by as long as each has been held, within
-        [HOLD_FIRST, HOLD_LONGEST]. Returns how many were extended."""
+        the line) + ``margin``; without ``turns``, by as long as each has been held, within
+        [HOLD_FIRST, HOLD_LONGEST]. With ``turns``, a message hidden for longer than its turn + margin
+        + ``due_within`` (a burst's first hide guessed it behind the whole burst, and it is a small
+        city's answer that goes in a second) is brought back to its turn + margin too: after a crash it
+        must reappear when it would have gone. Returns how many were changed."""
         now = self.clock.now()
         due: list[tuple[OutboundMessage, int]] = []
         soonest: list[tuple[float, int, OutboundMessage, int]] = []
         for n, message in enumerate(held):
             seen = self._hidden.get(message.receipt or "")
-            if seen is not None and seen[1] - now <= due_within:
-                if turns is not None:
-                    hide = math.ceil(min(MAX_VISIBILITY, turns.get(message.id, 0.0) + HOLD_MARGIN))
-                else:
-                    hide = math.ceil(min(HOLD_LONGEST, max(HOLD_FIRST, now - seen[0])))
+            if seen is None:
+                continue
+            left = seen[1] - now
+            if turns is not None:
+                wanted = turns.get(message.id, 0.0) + margin
+                if left <= due_within or left > wanted + due_within:
+                    soonest.append((seen[1], n, message, math.ceil(min(MAX_VISIBILITY, wanted))))
+            elif left <= due_within:
+                hide = math.ceil(min(HOLD_LONGEST, max(HOLD_FIRST, now - seen[0])))
                 soonest.append((seen[1], n, message, hide))
         due = [(message, hide) for _, _, message, hide in sorted(soonest)[: HEARTBEAT_BATCHES * BATCH]]
         for start in range(0, len(due), BATCH):

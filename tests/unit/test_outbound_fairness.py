@@ -1,0 +1,137 @@
+"""A small city behind a flooding one (issue 19): its message waits for at most one quantum of the
+flood's parts, counted part by part from the sender's own log, whatever the sizes of the flood's
+answers and whenever the small city's message comes in."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from tests.unit.test_outbound_pipeline import SMALL, _first_start, drain, message
+from text311.outbound import FairQueue, FakeClock, InMemoryLedger, Kind, OutboundMessage, OutboundScheduler
+
+IDENTITY = "+15145550100"
+FLOOD = 6077243
+QUANTUM = 4
+
+
+class KeySender:
+    """Records the idempotency key ("<message id>#<part>") of every call."""
+
+    def __init__(self) -> None:
+        self.keys: list[str] = []
+
+    def send(self, destination, body, *, idempotency_key, context):
+        self.keys.append(idempotency_key)
+        return {"MessageId": f"sms-{len(self.keys)}"}
+
+
+def flood(sizes: list[int]) -> list[OutboundMessage]:
+    return [message(n, parts=size) for n, size in enumerate(sizes)]
+
+
+def parts_before(keys: list[str], joined_after: int, message_id: str) -> int:
+    """The flood's parts sent after the first ``joined_after`` calls and before ``message_id``'s first part."""
+    first = next(i for i, key in enumerate(keys) if key.startswith(message_id + "#"))
+    return sum(1 for key in keys[joined_after:first] if not key.startswith("m9"))
+
+
+@pytest.mark.parametrize("sizes", [[3] * 30, [4, 2] * 15, [2, 3, 4] * 10, [1, 4, 4, 3] * 8])
+def test_a_small_citys_answer_waits_for_at_most_one_quantum_of_the_flood_whatever_its_answers_lengths(sizes):
+    worst = 0
+    for joined_after in range(40):  # the small city's answer comes in after each part of the flood in turn
+        # given a flooding city's answers of several parts on a serial line
+        clock = FakeClock()
+        sender = KeySender()
+        scheduler = OutboundScheduler(IDENTITY, 1, sender, InMemoryLedger(), clock, quantum=QUANTUM)
+        for m in flood(sizes):
+            scheduler.enqueue(m)
+        for _ in range(joined_after):
+            clock.sleep(scheduler.delay())
+            scheduler.send_next()
+        # when a small city's one-part answer comes in
+        small = message(9_000 + joined_after, city=SMALL)
+        scheduler.enqueue(small)
+        while small.id + "#1" not in sender.keys:
+            clock.sleep(scheduler.delay())
+            scheduler.send_next()
+        worst = max(worst, parts_before(sender.keys, joined_after, small.id))
+
+    # then no more than one quantum of the flood's parts went before it (DRR by whole messages: up to 7)
+    assert worst <= QUANTUM
+
+
+def test_a_citys_visit_is_one_quantum_of_parts_and_a_long_answer_goes_on_at_its_next_visit():
+    # given a flood of 3-part answers and a small city with a backlog of one-part answers
+    queue = FairQueue(QUANTUM)
+    for m in flood([3] * 4):
+        queue.push(m)
+    for n in range(8):
+        queue.push(message(9_100 + n, city=SMALL))
+
+    # when parts are taken one by one, each answer's rest given back as the scheduler does
+    order: list[int] = []
+    left: dict[str, int] = {}
+    while (taken := queue.pop()) is not None:
+        order.append(taken.city)
+        rest = left.get(taken.id, taken.parts) - 1
+        if rest:
+            left[taken.id] = rest
+            queue.push_next(taken, rest)
+        else:
+            queue.settled(taken)
+
+    # then the cities alternate four parts at a time, the flood's third answer split between two visits
+    assert order[:16] == [FLOOD] * 4 + [SMALL] * 4 + [FLOOD] * 4 + [SMALL] * 4
+    assert order[16:] == [FLOOD] * 4
+
+
+def test_a_city_that_joins_just_after_a_visit_ends_goes_before_the_next_visit():
+    # given a flood whose first visit has just been taken in full
+    queue = FairQueue(QUANTUM)
+    for m in flood([1] * 12):
+        queue.push(m)
+    for _ in range(QUANTUM):
+        queue.settled(queue.pop())
+
+    # when a small city's answer comes in, then a STOP-free second small city's
+    small, other = message(9_200, city=SMALL), message(9_201, city=SMALL + 1)
+    queue.push(small)
+    queue.push(other)
+
+    # then they go next, in the order they came, before the flood's next visit
+    assert [queue.pop().id for _ in range(3)] == [small.id, other.id, "m4"]
+
+
+@pytest.mark.parametrize("mps", [1, 3])
+def test_on_the_pipelined_line_a_small_citys_answer_waits_behind_at_most_one_quantum_of_the_flood(mps):
+    rng = random.Random(6)
+    worst = 0
+    for _ in range(20):
+        # given a flood of answers of 1 to 4 parts queued at once, and a small city's answer coming in later
+        arrivals = [(0.0, m) for m in flood([rng.choice((1, 2, 3, 4)) for _ in range(30)])]
+        at = rng.uniform(1.0, 30.0 / mps)
+        small = message(9_300, city=SMALL)
+        arrivals.append((at, small))
+
+        # when the pipelined drainer sends them (claims, calls and records take time)
+        sender, _, _ = drain(mps, arrivals)
+
+        # then the flood's calls that started after it came in and before its own, from the sender's log
+        started = _first_start(sender, small.id)
+        worst = max(worst, sum(1 for s, _, key in sender.calls if at <= s < started and key.startswith("m") and
+                               not key.startswith(small.id)))
+    assert worst <= QUANTUM
+
+
+def test_an_urgent_message_still_goes_before_a_city_that_joins():
+    queue = FairQueue(QUANTUM)
+    for m in flood([2] * 3):
+        queue.push(m)
+    queue.pop()
+    small, stop = message(9_400, city=SMALL), message(9_401, kind=Kind.KEYWORD, city=None)
+    queue.push(small)
+    queue.push(stop)
+
+    assert queue.pop().id == stop.id
