@@ -226,6 +226,8 @@ class Drainer:
             control_every=CONTROL_EVERY,
         )
         in_flight = self._in_flight()
+        if in_flight > 1:  # the keeper renews on its own thread: parts are taken only inside the lease
+            scheduler.lease_left = self.lease.left
         source = SqsMessageSource(
             self.sqs,
             self.queue_url,

@@ -62,6 +62,9 @@ class Lease:
         self.seconds = seconds  # its length now (renew may change it): > two gaps between renewals
         self.now = now  # wall clock: the lease is compared across containers
         self.owner = owner or uuid.uuid4().hex
+        # Until when this holder may send (its clock, taken before the write that set it): a renewal that
+        # stalls lets the lease run out while the holder lives, and a successor may take it then.
+        self.valid_until = float("-inf")
 
     def acquire(self, seconds: float | None = None) -> bool:
         self.seconds = seconds or self.base
@@ -75,6 +78,7 @@ class Lease:
                 ExpressionAttributeNames={"#until": "until", "#owner": "owner"},
                 ExpressionAttributeValues={":now": {"N": repr(now)}, ":me": {"S": self.owner}},
             )
+            self.valid_until = now + self.seconds
             return True
         except ClientError as exc:
             if _conditional(exc):
@@ -96,11 +100,16 @@ class Lease:
                                            ":exp": {"N": str(int(now) + KEEP_SECONDS)}},
             )
             self.seconds = length
+            self.valid_until = now + length
             return True
         except ClientError as exc:
             if _conditional(exc):
                 return False
             raise
+
+    def left(self) -> float:
+        """Seconds this holder may still send for (negative: its lease may be another's by now)."""
+        return self.valid_until - self.now()
 
     def free_in(self) -> float | None:
         """Seconds until the current holder's lease expires (0 when it has, or none is held); None

@@ -164,6 +164,10 @@ class OutboundScheduler:
     # last poll came back full). One poll chain reads about 650 messages a second; a burst of 5,000
     # took 7 s, and a STOP that arrived meanwhile waited behind it.
     burst_receivers: int = 8
+    # Pipelined: seconds the drainer's lease is still ours (Lease.left); no part is taken unless it can
+    # start and end well before that: a successor may take the lease at its end. None: no fence.
+    lease_left: Callable[[], float] | None = None
+    lease_margin: float = 0.25  # beyond the claim lead: a call's own time and clocks a little apart
 
     def __post_init__(self) -> None:
         self.queue = FairQueue(self.quantum)
@@ -550,6 +554,9 @@ class OutboundScheduler:
                 self._lock.wait(None)
                 continue
             wait = self.delay() + self._booked / self.pacer.rate - self.claim_lead
+            if self.lease_left is not None and self.lease_left() < wait + self.claim_lead + self.lease_margin:
+                self._lock.wait(0.05)  # a renewal late or failing: send nothing until it succeeds
+                continue
             if wait <= EPSILON:  # (instants built by addition: a wait of 1e-16 s would never pass)
                 message = self.queue.pop()
                 if message is not None:
