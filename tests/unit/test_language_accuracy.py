@@ -141,18 +141,3 @@ def test_a_known_english_resident_writing_unaccented_vietnamese_switches():
     # then they switch to Vietnamese
     assert language.remembered("en", found, text) == "vi"
 
-
-def test_a_new_residents_english_text_that_opens_with_a_french_street_stays_english():
-    # given a resident we know nothing of, in an English and French region, the bundled model
-    dialog = Dialog(
-        catalog=catalog(),
-        resolve=lambda text, hint: None,
-        subscriber=lambda geonameid: None,
-        support_contact="text311.ca",
-        region_languages=CITY,
-    )
-    # when their first text names a French street before three English words of their own, then it is read
-    # without the name (the model gives "Montée Paiement has a huge pothole" to French, 0.40 against 0.34)
-    assert dialog.follow_language(ResidentState(), "Montée Paiement has a huge pothole").language == "en"
-    # and a text that is nearly all name keeps the name to be judged on
-    assert dialog.follow_language(ResidentState(), "Il y a un nid de poule rue Laurier").language == "fr"

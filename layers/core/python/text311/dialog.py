@@ -143,10 +143,9 @@ class Dialog:
         previous = last if resident.language_detected else None  # a guess weighs nothing
         city = self._city_languages(resident)
         answerable = tuple(self.catalog.languages)
-        # A text is read without the names it quotes: "1200 rue de la Gauchetière" says nothing of an English
-        # resident's language. A resident we know nothing of keeps them when too little is left without them.
-        unnamed = detection.without_names(text)
-        sample = unnamed if previous is not None or detection.telling_words(unnamed) > 2 else text
+        # A resident we know is read without the names they quote: "1200 rue de la Gauchetière" says nothing of
+        # an English resident's language.
+        sample = text if previous is None else detection.without_names(text)
         found = detection.detect(
             sample,
             previous=previous,
