@@ -24,7 +24,6 @@ import sys
 import time
 import uuid
 from collections import Counter
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from typing import Any
@@ -221,14 +220,11 @@ def _report_counts(mails: list[EmailMessage]) -> tuple[Counter, int]:
     return tags, unexpected
 
 
-def run_soak(env: dict[str, str], monkeypatch: Any, config: SoakConfig | None = None,
-             regions: Sequence[int] | None = None) -> SoakFigures:
-    """Run the soak in moto; ``env`` is the functions' environment (tests/conftest.py's aws_env).
+def run_soak(env: dict[str, str], monkeypatch: Any, config: SoakConfig | None = None) -> SoakFigures:
+    """Run the whole soak in moto; ``env`` is the functions' environment (tests/conftest.py's aws_env).
     The residents are spread over ``config.regions`` regions, each a fresh moto account with its own
     stack, queue and faults (Text311 is one stack per region; smaller tables also keep moto's
-    copy-per-transaction from dominating the run). ``regions``: run only these of them (each region's
-    residents, answers and faults are drawn from the seed and its own number, so runs of disjoint
-    halves together are the whole soak, on two test workers)."""
+    copy-per-transaction from dominating the run)."""
     config = config or SoakConfig()
     started = time.monotonic()
     rng = random.Random(config.seed)
@@ -240,8 +236,6 @@ def run_soak(env: dict[str, str], monkeypatch: Any, config: SoakConfig | None = 
     logger.setLevel("CRITICAL")
     try:
         for region in range(config.regions):
-            if regions is not None and region not in regions:
-                continue
             answer_tags = [f"A{j:03d}" for j in range(region * answers_per_region,
                                                         min(config.answers, (region + 1) * answers_per_region))]
             with mock_aws():

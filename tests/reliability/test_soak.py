@@ -6,32 +6,25 @@ import pytest
 
 from .soak import SoakConfig, SoakFigures, functions_environment, run_soak
 
-# The soak's four regions run as two halves, each on its own test worker (an xdist group per half):
-# each region's texts, answers and faults come from the seed and its number, so the two halves are the
-# whole soak, run in about half the time. Each half checks every promise on its own records.
-HALVES = {"regions 0-1": (0, 1), "regions 2-3": (2, 3)}
-
-_FIGURES: dict[str, SoakFigures] = {}  # each half run once per process (see below)
+pytestmark = pytest.mark.xdist_group("reliability")  # one soak run shared by the module's tests
 
 
-@pytest.fixture(
-    scope="module",
-    params=[pytest.param(name, marks=pytest.mark.xdist_group(f"soak {name}")) for name in HALVES],
-)
-def soak(request) -> SoakFigures:
+_FIGURES: list[SoakFigures] = []  # the one run of this process (see below)
+
+
+@pytest.fixture(scope="module")
+def soak() -> SoakFigures:
     # An xdist worker that runs out of queued tests tears module fixtures down and sets them up again
-    # for the next test it is sent: each half (minutes) runs once per process all the same.
-    name = request.param
-    if name not in _FIGURES:
+    # for the next test it is sent: the soak (minutes) runs once per process all the same.
+    if not _FIGURES:
         with pytest.MonkeyPatch.context() as monkeypatch:
-            _FIGURES[name] = run_soak(functions_environment(), monkeypatch, SoakConfig(), regions=HALVES[name])
-        print(f"\n{name}:\n" + "\n".join(_FIGURES[name].lines()))
-    return _FIGURES[name]
+            _FIGURES.append(run_soak(functions_environment(), monkeypatch, SoakConfig()))
+        print("\n" + "\n".join(_FIGURES[0].lines()))
+    return _FIGURES[0]
 
 
 def test_the_soak_ran_at_full_size_with_faults_timeouts_redeliveries_and_duplicates(soak):
-    # half of the whole soak's 1,000 texts, 800 reports and 300 answers
-    assert (soak.texts_in, soak.reports_in, soak.answers_in) == (500, 400, 150)
+    assert (soak.texts_in, soak.reports_in, soak.answers_in) == (1000, 800, 300)
     assert soak.faults_injected > 100 and soak.timeouts > 0
     assert soak.sqs_redeliveries > 0 and soak.sns_duplicates > 0 and soak.ses_duplicates > 0
     assert soak.async_retries > 0 and soak.dlq_inbound > 0 and soak.dlq_answers > 0
