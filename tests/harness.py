@@ -136,6 +136,14 @@ def setup_region(env: dict[str, str], monkeypatch, subscribers=(GATINEAU, KINGST
     return fake
 
 
+def create_key_table(client, name: str) -> None:
+    """A table keyed by ``id`` alone, as the idempotency table the drainer's lease, status and ledger
+    items live in (moto, on demand)."""
+    client.create_table(TableName=name, KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+                        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+                        BillingMode="PAY_PER_REQUEST")
+
+
 def sent_mails() -> list[EmailMessage]:
     backend = ses_backends[DEFAULT_ACCOUNT_ID][REGION]
     return [email.message_from_string(m.raw_data, policy=default_policy) for m in backend.sent_messages]

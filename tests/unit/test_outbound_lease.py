@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import boto3
 import pytest
+from harness import create_key_table
 from moto import mock_aws
 
 from text311.outbound.lease import Lease, StatusBoard
@@ -17,9 +18,7 @@ IDENTITY = "+15145550100"
 def dynamodb():
     with mock_aws():
         client = boto3.client("dynamodb", region_name=REGION)
-        client.create_table(TableName=TABLE, KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
-                            AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
-                            BillingMode="PAY_PER_REQUEST")
+        create_key_table(client, TABLE)
         yield client
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import math
 
 import boto3
+from harness import create_key_table
 from moto import mock_aws
 from test_outbound_pipeline import LoggingSender, SlowLedger
 from test_outbound_recovery import QUEUE, RecordingSqs
@@ -50,9 +51,7 @@ def answers(prefix: str, count: int) -> list[str]:
 def test_a_holder_whose_renewal_stalls_sends_nothing_once_a_successor_may_hold_the_lease():
     with mock_aws():
         dynamodb = boto3.client("dynamodb", region_name="ca-central-1")
-        dynamodb.create_table(TableName=TABLE, KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
-                              AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
-                              BillingMode="PAY_PER_REQUEST")
+        create_key_table(dynamodb, TABLE)
         clock = SimClock(1_000.0)
         stalling = StallingRenewals(dynamodb, clock)
         line = LoggingSender(clock)

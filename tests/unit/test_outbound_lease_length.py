@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import boto3
 import pytest
+from harness import create_key_table
 from moto import mock_aws
 
 from text311.outbound.drainer import LeaseKeeper
@@ -42,9 +43,7 @@ class CountingDynamoDb:
 def dynamodb():
     with mock_aws():
         client = boto3.client("dynamodb", region_name=REGION)
-        client.create_table(TableName=TABLE, KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
-                            AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
-                            BillingMode="PAY_PER_REQUEST")
+        create_key_table(client, TABLE)
         yield CountingDynamoDb(client)
 
 
