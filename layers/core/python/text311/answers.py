@@ -347,13 +347,8 @@ class AnswerService:
             if text:
                 # What refuses the text whatever the commands do, checked before they run: an
                 # answer refused after filing would be answered again, and file a second request.
-                try:
-                    self._text_checks(conversation, text)
-                except AnswerRejected as rejected:
-                    # unless it is this answer again, handled before the close or the STOP (send_answer)
-                    late = rejected.reason in (Rejection.CLOSED, Rejection.OPTED_OUT)
-                    if not late or self._answered_before(conversation, answer_id, at) is None:
-                        raise
+                if self._refused_unless_handled(conversation, answer_id, at) is None:
+                    self._text_checks(text)
             self._run_commands(commands, conversation, subscriber, sender, answer_id, at)
             if not text:
                 return AnswerOutcome(True, "commands", conversation_id)
@@ -393,24 +388,28 @@ class AnswerService:
             logger.error("audit entry not written", extra={"action": action, "error": type(exc).__name__})
             metrics.add_metric(name="AuditWriteFailed", unit="Count", value=1)
 
-    def _answered_before(self, conversation: Any, external_id: str, at: datetime) -> AnswerOutcome | None:
-        """An answer queued or sent before the conversation was closed or the resident texted STOP,
-        delivered again (SES's retry, a retried click): its first outcome, "duplicate", rather than a
-        refusal the agent would read as "not sent". Read only when a refusal is about to be given."""
-        record = self.store.recorded_message(conversation.conversation_id, external_id, at)
-        if record is None or record.status not in SETTLED:
-            return None
-        return AnswerOutcome(record.status in ACCEPTED, "duplicate", conversation.conversation_id)
+    def _refused_unless_handled(self, conversation: Any, external_id: str, at: datetime) -> AnswerOutcome | None:
+        """None when the conversation takes answers; AnswerRejected (closed, opted out) when it does not,
+        unless this answer was queued or sent before the close or the STOP and is delivered again (SES's
+        retry, a retried click): then its first outcome, "duplicate", rather than a refusal the agent
+        would read as "not sent". The answer's record is read only when a refusal is about to be given."""
+        try:
+            if conversation.status != "open":
+                raise AnswerRejected(Rejection.CLOSED)
+            if conversation.resident_opted_out or self.residents_opted_out(conversation.phone_hash):
+                raise AnswerRejected(Rejection.OPTED_OUT)
+        except AnswerRejected:
+            record = self.store.recorded_message(conversation.conversation_id, external_id, at)
+            if record is None or record.status not in SETTLED:
+                raise
+            return AnswerOutcome(record.status in ACCEPTED, "duplicate", conversation.conversation_id)
+        return None
 
-    def _text_checks(self, conversation: Any, text: str) -> None:
-        """``send_answer``'s refusals that depend on nothing but the conversation and the text
-        (the city's cap takes an allowance: it stays there), and the sender's length limit."""
+    def _text_checks(self, text: str) -> None:
+        """``send_answer``'s refusals that depend on nothing but the text (the city's cap takes an
+        allowance: it stays there), and the sender's length limit."""
         from text311.sms import ReplyTooLong, SmsSegmenter
 
-        if conversation.status != "open":
-            raise AnswerRejected(Rejection.CLOSED)
-        if conversation.resident_opted_out or self.residents_opted_out(conversation.phone_hash):
-            raise AnswerRejected(Rejection.OPTED_OUT)
         if not text.strip():
             raise AnswerRejected(Rejection.EMPTY)
         try:
@@ -432,15 +431,8 @@ class AnswerService:
         open conversation, resident not opted out, non-empty text, recorded once, sent once.
         ``ses_message_id``: the received mail an emailed answer came in (erasure deletes it)."""
         conversation_id = conversation.conversation_id
-        try:
-            if conversation.status != "open":
-                raise AnswerRejected(Rejection.CLOSED)
-            if conversation.resident_opted_out or self.residents_opted_out(conversation.phone_hash):
-                raise AnswerRejected(Rejection.OPTED_OUT)
-        except AnswerRejected:
-            earlier = self._answered_before(conversation, external_id, at)
-            if earlier is None:
-                raise
+        earlier = self._refused_unless_handled(conversation, external_id, at)
+        if earlier is not None:
             return earlier
         if not text.strip():
             raise AnswerRejected(Rejection.EMPTY)
