@@ -32,3 +32,19 @@ share_cognito_signing_key()  # moto imports the same RSA key for every user pool
 def aws_env() -> dict[str, str]:
     """The environment a deployed function sees, with test table names."""
     return dict(FUNCTIONS_ENVIRONMENT)
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Refuse a run whose ``--dist loadgroup`` groups nothing: xdist sends a group to one worker by a suffix it
+    appends to each grouped test's node id, and a pytest that ignores the suffix (9.2 with xdist 3.8:
+    pytest-xdist#1386) silently spreads the group, so the soak and each e2e or infra set-up run once per
+    worker. Checked in each worker, where the suffix is written."""
+    if not session.config.getoption("loadgroup", default=False):
+        return
+    grouped = [item.nodeid for item in session.items if item.get_closest_marker("xdist_group")]
+    ungrouped = [nodeid for nodeid in grouped if "@" not in nodeid]
+    if ungrouped:
+        raise pytest.UsageError(
+            f"--dist loadgroup is not grouping ({len(ungrouped)} tests, e.g. {ungrouped[0]}): "
+            "pytest and pytest-xdist disagree on node ids; see the pins in requirements-dev.txt"
+        )
