@@ -141,3 +141,75 @@ def test_a_known_english_resident_writing_unaccented_vietnamese_switches():
     # then they switch to Vietnamese
     assert language.remembered("en", found, text) == "vi"
 
+
+# -- third tuning (issue 21, "wrong language"): Vietnamese spelling, codes, a new resident's names ---------------
+
+
+def test_a_word_only_vietnamese_spells_outweighs_a_confident_guess_of_another_language():
+    # given an unaccented Vietnamese text ("duong": street) that the model gives to Tagalog at 93 %
+    model = FixedModel(tl=0.93, la=0.03, it=0.02, en=0.018, vi=0.002)
+    # when it is detected, then it is Vietnamese
+    assert detect("mat nap cong o duong so 3", model, ANSWERABLE).language == "vi"
+
+
+@pytest.mark.parametrize(
+    ("text", "spelt"),
+    [
+        ("mat nap cong o duong so 3", True),  # uo
+        ("phan nan tieng on hang xom", True),  # ie
+        ("lam on toi nhanh", True),  # an initial nh
+        ("can i pay a fine", False),  # Vietnamese-shaped syllables, none spelt as only Vietnamese spells
+        ("no heat in my unit", False),
+        ("hay un bache en la calle", False),
+    ],
+)
+def test_vietnamese_spelling_is_told_by_its_initials_and_vowel_pairs(text, spelt):
+    assert language.vietnamese_spelling(text) is spelt
+
+
+def test_codes_are_not_telling_words():
+    # a unit, a postal code or a reference is no word of any language
+    assert language.without_names("noise complaint 4 apt 3B") == "noise complaint apt"
+    assert language.telling_words("Noise complaint on King St (3f9a0c1e)") == 2
+
+
+def test_a_new_residents_text_is_judged_without_the_names_it_quotes_when_three_words_are_left():
+    assert language.judged_text("Montée Paiement has a huge pothole", known=False) == "Montée has a huge pothole"
+    # fewer than three telling words without the names: the whole text is all there is to judge
+    assert language.judged_text("Noise complaint on King St (3f9a0c1e)", known=False) == (
+        "Noise complaint on King St (3f9a0c1e)"
+    )
+    # a text that names nothing is judged whole, punctuation included
+    assert language.judged_text("good morning po, follow up lang", known=False) == "good morning po, follow up lang"
+
+
+def test_a_new_residents_english_text_naming_a_french_street_is_english_with_the_bundled_model():
+    # given a resident we know nothing of, in an English and French region, the bundled model
+    dialog = Dialog(
+        catalog=catalog(),
+        resolve=lambda text, hint: None,
+        subscriber=lambda geonameid: None,
+        support_contact="text311.ca",
+        region_languages=CITY,
+    )
+    # when their first text names a French street (the model gives the whole text to French), then it is English
+    assert dialog.follow_language(ResidentState(), "Montée Paiement has a huge pothole").language == "en"
+    # and the end-to-end tests' texts keep their language: two telling words and a code, a French text
+    assert dialog.follow_language(ResidentState(), "Noise complaint on King St (3f9a0c1e)").language == "en"
+    assert dialog.follow_language(ResidentState(), "Il y a un nid de poule rue Laurier").language == "fr"
+
+
+def test_the_dialog_reads_a_not_sure_text_apart_from_the_language_it_falls_back_on():
+    # given a new resident's text the model gives to German, which we cannot answer in, with no marker word
+    dialog = Dialog(
+        catalog=catalog(),
+        resolve=lambda text, hint: None,
+        subscriber=lambda geonameid: None,
+        support_contact="text311.ca",
+        region_languages=CITY,
+        detector=FixedModel(de=0.9, en=0.1),
+    )
+    # when the dialog reads it
+    reading = dialog.read_language(ResidentState(), "das ist kaputt hier")
+    # then the detection is "not sure" and the language the region's first, told by no text
+    assert (reading.detection.language, reading.language, reading.told) == (None, "en", False)

@@ -73,6 +73,15 @@ class ResidentState:
 
 
 @dataclass(frozen=True)
+class LanguageReading:
+    """One text's language as the dialog reads it (:meth:`Dialog.read_language`)."""
+
+    detection: detection.Detection  # a language we answer in (detector or marker words), or None: not sure
+    language: str  # the language to answer in: the detection's, else the fallback's
+    told: bool  # whether a text told ``language`` (this one, or an earlier one for a known resident)
+
+
+@dataclass(frozen=True)
 class Turn:
     """What one inbound text causes."""
 
@@ -139,13 +148,19 @@ class Dialog:
         first language. Only a language we can answer in is taken."""
         if not text:
             return resident
+        reading = self.read_language(resident, text)
+        if (reading.language, reading.told) == (resident.language, resident.language_detected):
+            return resident
+        return replace(resident, language=reading.language, language_detected=reading.told)
+
+    def read_language(self, resident: ResidentState, text: str) -> LanguageReading:
+        """What :meth:`follow_language` reads in a non-empty text: the detection (a language we answer in, or
+        None: not sure), the language to answer in, and whether a text told it."""
         last = None if resident.state is State.NEW else resident.language
         previous = last if resident.language_detected else None  # a guess weighs nothing
         city = self._city_languages(resident)
         answerable = tuple(self.catalog.languages)
-        # A resident we know is read without the names they quote: "1200 rue de la Gauchetière" says nothing of
-        # an English resident's language.
-        sample = text if previous is None else detection.without_names(text)
+        sample = detection.judged_text(text, known=previous is not None)  # without the names it quotes, mostly
         found = detection.detect(
             sample,
             previous=previous,
@@ -161,10 +176,7 @@ class Dialog:
         language = detection.remembered(previous, found, text) or detection.fallback(
             found, previous=last, city_languages=city, default=self.catalog.default
         )
-        told = found.language is not None or previous is not None
-        if (language, told) == (resident.language, resident.language_detected):
-            return resident
-        return replace(resident, language=language, language_detected=told)
+        return LanguageReading(found, language, told=found.language is not None or previous is not None)
 
     def _city_languages(self, resident: ResidentState) -> tuple[str, ...]:
         subscriber = self.subscriber(resident.municipality_id) if resident.municipality_id is not None else None
