@@ -26,6 +26,7 @@ import uuid
 from collections import Counter
 from dataclasses import dataclass, field
 from email.message import EmailMessage
+from types import SimpleNamespace
 from typing import Any
 
 import boto3
@@ -45,7 +46,9 @@ from harness import (
 from moto import mock_aws
 from ses_events import SesSendEvents
 
+from text311 import conversations as conversation_store
 from text311 import services
+from text311.adapters import ses_mailer
 from text311.observability import logger
 
 from .simulation import (
@@ -100,6 +103,7 @@ class SoakFigures:
     faults_injected: int = 0
     faults_by_kind: dict[str, int] = field(default_factory=dict)
     timeouts: int = 0
+    retry_pauses: int = 0  # the mailer's and the mailed write's backoffs, counted, not slept
     sqs_invocations: int = 0
     sqs_redeliveries: int = 0
     sns_duplicates: int = 0
@@ -137,7 +141,8 @@ class SoakFigures:
         kinds = ", ".join(f"{k}: {v}" for k, v in sorted(self.faults_by_kind.items()))
         return [
             f"soak seed {self.seed}: {self.texts_in} texts in ({self.reports_in} reports), {self.answers_in} answers",
-            f"  faults injected {self.faults_injected} (outages included; {kinds}); timeouts {self.timeouts}",
+            f"  faults injected {self.faults_injected} (outages included; {kinds}); timeouts {self.timeouts};"
+            f" retry pauses {self.retry_pauses}",
             f"  SQS invocations {self.sqs_invocations}, redeliveries {self.sqs_redeliveries}, "
             f"SNS duplicates {self.sns_duplicates}; SES duplicates {self.ses_duplicates}, "
             f"async retries {self.async_retries}; handler crashes {len(self.handler_crashes)}",
@@ -251,6 +256,11 @@ def _soak_region(env: dict[str, str], monkeypatch: Any, config: SoakConfig, rng:
                  residents: list[Resident], answer_tags: list[str], figures: SoakFigures) -> None:
     """One region's part of the soak, inside ``mock_aws``; adds its figures to ``figures``."""
     setup_region(env, monkeypatch)
+    # The mailer's and the mailed write's retry backoffs are counted, not slept, as the SMS sender's are
+    # (simulation.py): sleeping them added a minute of wall time to the run and tested nothing more.
+    paused = SimpleNamespace(sleep=lambda seconds: setattr(figures, "retry_pauses", figures.retry_pauses + 1))
+    monkeypatch.setattr(ses_mailer, "time", paused)
+    monkeypatch.setattr(conversation_store, "time", paused)
     eum = SimulatedEndUserMessaging()
     # Producers queue every SMS (services.sms_sender, over moto's SQS); the drainer sends them through
     # this line, on a simulated clock (harness.setup_region).

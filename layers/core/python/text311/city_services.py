@@ -22,7 +22,7 @@ import json
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from functools import cache
+from functools import cache, lru_cache
 from importlib import resources
 from typing import Any, Literal
 
@@ -225,6 +225,13 @@ def _tokens(text: str) -> list[str]:
     return [_stem(_APOSTROPHE_ELISION.sub("", w)) for w in words(text.replace("-", " "))]
 
 
+@lru_cache(maxsize=8192)
+def _keyword_tokens(keyword: str) -> tuple[str, ...]:
+    """A keyword's tokens, read once per container: every text is scored against every keyword of every
+    service in two languages, and folding them again for each text was most of a suggestion's time."""
+    return tuple(_tokens(keyword))
+
+
 @dataclass(frozen=True)
 class _Matcher:
     """How a text's words meet the keywords of one list of services.
@@ -288,10 +295,10 @@ def _score(keywords: Iterable[str | tuple[str, str]], tokens: list[str], matcher
     """How many of the text's words the keywords cover (a phrase counts each of its words once). A keyword
     is a word or phrase, or (language, keyword) when its language matters (elisions)."""
     pairs = [k if isinstance(k, tuple) else ("", k) for k in keywords]
-    matcher = matcher or _Matcher("", frozenset(w for _, k in pairs for w in _tokens(k)))
+    matcher = matcher or _Matcher("", frozenset(w for _, k in pairs for w in _keyword_tokens(k)))
     covered: dict[int, bool] = {}  # word index → written exactly
     for language, keyword in pairs:
-        phrase = _tokens(keyword)
+        phrase = list(_keyword_tokens(keyword))
         if not phrase:
             continue
         for start in range(len(tokens)):
@@ -322,7 +329,8 @@ def suggest_service(text: str, language: str, services: Iterable[Service]) -> Se
     listed = list(services)
     tokens = _tokens(scored_text(text))
     by_code = {s.service_code: s for s in listed}
-    vocabulary = frozenset(w for s in listed for t in s.languages.values() for k in t.keywords for w in _tokens(k))
+    keywords = {k for s in listed for t in s.languages.values() for k in t.keywords}
+    vocabulary = frozenset(w for k in keywords for w in _keyword_tokens(k))
     matcher = _Matcher(language, vocabulary)
     own = {
         s.service_code: _score([(language, k) for k in s.languages[language].keywords], tokens, matcher)
