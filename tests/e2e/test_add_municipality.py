@@ -43,7 +43,7 @@ def test_a_city_added_with_the_command_is_offered_and_gets_its_residents_mail(lo
     assert cities[MONTREAL]["email"] == "311@montreal.example"
     assert cities[MONTREAL]["agent"] == "agent@montreal.example"
     phone = new_phone("514")
-    first = f"Nid de poule sur la rue Sainte-Catherine ({uuid.uuid4().hex[:8]})"
+    first = f"Nid de poule sur la rue Sainte-Catherine ({uuid.uuid4().int % 10**8:08d})"
     assert "municipalité" in local_run.exchange(phone, first)
     assert "Montréal" in local_run.exchange(phone, "Montréal")
     [mail] = wait_for(lambda: local_run.mails("311@montreal.example", first), what="Montréal's first mail")

@@ -48,7 +48,7 @@ def bounced_metrics(run: LocalRun) -> list[dict]:
 def test_a_text_to_a_city_whose_inbox_bounces_ends_bounced_and_the_resident_is_told_once(local_run, new_phone):
     add_city(local_run)
     resident = new_phone("613")
-    marker = uuid.uuid4().hex[:8]
+    marker = f"{uuid.uuid4().int % 10**8:08d}"
     local_run.exchange(resident, "Ottawa ON")
     first = f"{marker}: pothole on Bank Street"
     local_run.text(resident, first)

@@ -69,7 +69,7 @@ def sign_in(run: LocalRun, email: str, role: str = "agent") -> Agent:
 @pytest.fixture
 def reported(local_run: LocalRun, new_phone) -> tuple[str, str]:
     """A resident of Gatineau with an open conversation: (phone, marker in its subject)."""
-    marker = uuid.uuid4().hex[:8]
+    marker = f"{uuid.uuid4().int % 10**8:08d}"
     resident = new_phone("819")
     local_run.exchange(resident, "Gatineau")
     local_run.text(resident, f"{marker}: lampadaire éteint rue Laurier")

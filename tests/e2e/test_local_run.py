@@ -56,7 +56,7 @@ def smtp_send(run: LocalRun, msg: EmailMessage) -> None:
 def test_a_new_resident_picks_the_city_from_a_follow_up_question_and_the_city_gets_a_threaded_mail(
         local_run, new_phone):
     phone = new_phone("613")
-    first = f"There is a deep pothole on Princess Street at Division ({uuid.uuid4().hex[:8]})"
+    first = f"There is a deep pothole on Princess Street at Division ({uuid.uuid4().int % 10**8:08d})"
 
     mail = connect_to_kingston(local_run, phone, first)
 
@@ -72,7 +72,7 @@ def test_a_new_resident_picks_the_city_from_a_follow_up_question_and_the_city_ge
 def test_an_agent_answer_by_smtp_with_quoted_history_and_a_signature_reaches_the_resident_alone(
         local_run, new_phone):
     phone = new_phone("613")
-    mail = connect_to_kingston(local_run, phone, f"Streetlight out on Johnson St ({uuid.uuid4().hex[:8]})")
+    mail = connect_to_kingston(local_run, phone, f"Streetlight out on Johnson St ({uuid.uuid4().int % 10**8:08d})")
     before = len(local_run.answers(phone))
 
     smtp_send(local_run, agent_answer(mail, ANSWER))
@@ -88,8 +88,9 @@ def test_an_agent_answer_by_smtp_with_quoted_history_and_a_signature_reaches_the
 
 def test_a_second_text_lands_in_the_same_thread(local_run, new_phone):
     phone = new_phone("613")
-    first = connect_to_kingston(local_run, phone, f"Garbage was not picked up on Union St ({uuid.uuid4().hex[:8]})")
-    second_text = f"It is still on the curb today ({uuid.uuid4().hex[:8]})"
+    garbage = f"Garbage was not picked up on Union St ({uuid.uuid4().int % 10**8:08d})"
+    first = connect_to_kingston(local_run, phone, garbage)
+    second_text = f"It is still on the curb today ({uuid.uuid4().int % 10**8:08d})"
 
     local_run.text(phone, second_text)
 
@@ -107,7 +108,7 @@ def test_a_second_text_lands_in_the_same_thread(local_run, new_phone):
 )
 def test_a_forged_answer_reaches_no_phone(local_run, new_phone, case, expected_reason):
     phone = new_phone("613")
-    mail = connect_to_kingston(local_run, phone, f"Noise complaint on King St ({uuid.uuid4().hex[:8]})")
+    mail = connect_to_kingston(local_run, phone, f"Noise complaint on King St ({uuid.uuid4().int % 10**8:08d})")
     local_run.idle()
     before = local_run.answers(phone)
     verdicts = {"spf": "PASS", "dkim": "PASS", "dmarc": "PASS", "spam": "PASS", "virus": "PASS"}
@@ -132,9 +133,9 @@ def test_a_forged_answer_reaches_no_phone(local_run, new_phone, case, expected_r
 
 def test_a_redelivered_sms_makes_no_second_mail_and_no_second_answer(local_run, new_phone):
     phone = new_phone("613")
-    connect_to_kingston(local_run, phone, f"Broken swing at the park ({uuid.uuid4().hex[:8]})")
+    connect_to_kingston(local_run, phone, f"Broken swing at the park ({uuid.uuid4().int % 10**8:08d})")
     local_run.idle()
-    again = f"The swing is still broken ({uuid.uuid4().hex[:8]})"
+    again = f"The swing is still broken ({uuid.uuid4().int % 10**8:08d})"
     answers_before = local_run.answers(phone)
     message_id = f"inbound-{uuid.uuid4()}"
 
@@ -150,7 +151,7 @@ def test_a_redelivered_sms_makes_no_second_mail_and_no_second_answer(local_run, 
 
 def test_a_text_that_keeps_failing_is_received_five_times_then_parked_in_the_dlq(local_run, new_phone):
     phone = new_phone("613")
-    marker = f"to a number that is not ours ({uuid.uuid4().hex[:8]})"
+    marker = f"to a number that is not ours ({uuid.uuid4().int % 10**8:08d})"
 
     message_id = local_run.text(phone, marker, to="+15145559999")
 

@@ -96,7 +96,7 @@ def test_a_texted_pothole_with_a_map_link_is_filed_and_closed_by_email_and_publi
     assert "Gatineau" in connected, connected
 
     # when they text a pothole with the link their phone shares (and their number, for a call back)
-    marker = uuid.uuid4().hex[:8]
+    marker = f"{uuid.uuid4().int % 10**8:08d}"
     callback = f"{phone[2:5]}-{phone[5:8]}-{phone[8:]}"
     report = (
         f"There is a big pothole in the road right here, my tire almost burst ({marker}). "
