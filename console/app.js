@@ -311,9 +311,14 @@
 
   // ---- thread -------------------------------------------------------------------------------
 
+  // Loads overlap (a refresh after Send, then the agent's transfer, the minute's refresh): a load answered after a
+  // later one was asked is stale, and drawing it would undo what the later one showed (a transfer's department).
+  let threadLoads = 0;
   async function openThread(id, { quiet = false } = {}) {
+    const load = ++threadLoads;
     let data;
     try { data = await api("GET", `/conversations/${encodeURIComponent(id)}`); } catch (error) { return report(error); }
+    if (load !== threadLoads) return;
     const c = data.conversation;
     const fresh = !thread || thread.id !== id || !quiet;
     if (!quiet) show("thread");

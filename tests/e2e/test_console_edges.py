@@ -147,3 +147,46 @@ def test_after_stop_the_thread_says_opted_out_and_the_page_disables_send(browser
     expect(page.locator("#thread-optout")).to_be_visible(timeout=WITHIN_MS)
     expect(page.locator("#answer-send")).to_be_disabled()
     context.close()
+
+
+def test_a_thread_load_answered_late_does_not_undo_what_a_later_one_showed(browser, local_run, reported):  # noqa: F811
+    """Loads of a thread overlap (the refresh after an action, the next action's, the minute's poll): the one
+    answered last may be the one asked first. Here the reload after "Take it" is held back until the reload
+    after "Close" has drawn the closed thread; released, it must not draw the thread open again."""
+    from playwright.sync_api import expect
+
+    _, marker = reported
+    marie = sign_in(local_run, "marie.tremblay@gatineau.example")
+    conversation_id = marie.conversation_about(marker)
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="en-CA")
+    page = context.new_page()
+    page.goto(local_run.base + "/console/")
+    page.locator("#local-email").fill(marie.email)
+    page.locator("#local-municipality").fill(GATINEAU)
+    page.locator("#signin-local").get_by_role("button").click()
+    expect(page.locator("#view-inbox")).to_be_visible(timeout=WITHIN_MS)
+    page.goto(f"{local_run.base}/console/#/c/{conversation_id}")
+    expect(page.locator("#act-claim")).to_be_visible(timeout=WITHIN_MS)
+
+    held = []
+
+    def hold_the_first_load(route):
+        if route.request.method == "GET" and not held:
+            held.append((route, route.fetch()))  # read now (the thread as claimed), answered after the later load
+        else:
+            route.continue_()
+
+    page.route(f"**/console-api/conversations/{conversation_id}", hold_the_first_load)
+    page.locator("#act-claim").click()  # the claim goes through; the reload after it is held
+    wait_for(lambda: held or page.wait_for_timeout(100), what="the reload after the claim")
+    page.locator("#act-close").click()
+    expect(page.locator("#act-close")).to_be_hidden(timeout=WITHIN_MS)
+    expect(page.locator("#thread-meta")).to_contain_text("Closed")
+
+    stale_route, stale_answer = held[0]
+    with page.expect_response(lambda response: response.request == stale_route.request):
+        stale_route.fulfill(response=stale_answer)
+    page.wait_for_timeout(500)  # time for the page to draw it, if it were to: what follows must hold regardless
+    expect(page.locator("#thread-meta")).to_contain_text("Closed")
+    expect(page.locator("#act-close")).to_be_hidden()
+    context.close()
