@@ -7,7 +7,7 @@ import os
 import pytest
 from botocore_models import share_parsed_models, share_pynamodb_sessions
 from environment import FUNCTIONS_ENVIRONMENT
-from moto_keys import share_cognito_signing_key
+from moto_keys import share_cognito_signing_key, share_kms_symmetric_key_pairs
 from moto_transactions import roll_back_transactions_by_item
 
 # Fake credentials and a region before anything builds a boto3 client.
@@ -27,6 +27,7 @@ os.environ.pop("AWS_ENDPOINT_URL", None)
 share_parsed_models()  # each botocore session would parse the service models again (tests/botocore_models.py)
 share_pynamodb_sessions()  # ... and each pynamodb connection would build a botocore session of its own
 share_cognito_signing_key()  # moto imports the same RSA key for every user pool (tests/moto_keys.py)
+share_kms_symmetric_key_pairs()  # ... and makes an RSA pair for every KMS key, symmetric ones too
 roll_back_transactions_by_item()  # ... and copies whole tables before each transaction (tests/moto_transactions.py)
 
 

@@ -1,4 +1,5 @@
-"""Import moto's Cognito signing key once per test process, not once per user pool.
+"""Import moto's Cognito signing key once per test process, not once per user pool; and give moto's symmetric
+KMS keys one shared RSA key pair instead of a new one each.
 
 moto gives every user pool it creates the same dummy RSA key, read from its own resources and
 imported (validated) again each time: 0.2 s of CPU a pool, and the console tests make a pool per
@@ -32,3 +33,26 @@ def share_cognito_signing_key() -> None:
         return rsa_key.import_key(data, *args, **kwargs)
 
     models.jwk = SimpleNamespace(RSAKey=SimpleNamespace(import_key=import_key))
+
+
+def share_kms_symmetric_key_pairs() -> None:
+    """moto generates a 2048-bit RSA key pair for every KMS key it creates, a symmetric one included, where
+    the pair is never used (Encrypt and Decrypt use the key's own material; Sign, Verify and GetPublicKey
+    refuse a symmetric key): 50 to 90 ms of CPU a key, and every test that sets up a region creates the
+    phone-number key (tests/harness.py). A symmetric key gets one pair generated once; an asymmetric key
+    still gets its own."""
+    from moto.kms import models
+
+    if getattr(models.generate_private_key, "_text311_shared", False):
+        return
+    generate = models.generate_private_key
+
+    @cache
+    def unused_pair() -> Any:
+        return generate("SYMMETRIC_DEFAULT")
+
+    def generate_private_key(key_spec: str) -> Any:
+        return unused_pair() if key_spec in ("SYMMETRIC_DEFAULT", None) else generate(key_spec)
+
+    generate_private_key._text311_shared = True  # type: ignore[attr-defined]
+    models.generate_private_key = generate_private_key
