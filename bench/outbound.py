@@ -46,8 +46,11 @@ messages of 1 to 4 parts, 40 % of them UCS-2); one-part answers of two small cit
 confirmations (2 % of the messages) arriving at random during the first 80 % of the ideal drain.
 
 **Figures**, from the fakes' logs (the SMS log for every send; the ledger table for what the agent
-was told): *drain* = start of the last part sent + 1/MPS, ÷ (parts ÷ MPS); *max/s* = the most
-SendTextMessage calls that started in any sliding second [t, t+1), ÷ MPS; *lost* = messages with a
+was told): *drain* = start of the last part sent + 1/MPS, ÷ (parts ÷ MPS); *max sends/s* = the most
+SendTextMessage calls the service accepted (parts sent) that started in any sliding second [t, t+1),
+÷ MPS: the MPS counts the parts sent, and a refused call sends none (End User Messaging SMS User Guide,
+"MPS limits"); in brackets the same for every call, refused ones included (a refused urgent call gives
+its slot back, so its retry may start within 1/MPS of it: pacing.py); *lost* = messages with a
 part never sent and not recorded failed or in doubt; *twice* = parts sent more than once; *in doubt*
 = messages the ledger holds in doubt (the agent is told); *STOP* = from a confirmation's arrival to
 the start of its send, longest and 95th percentile; *small city* = the same for the small cities'
@@ -647,7 +650,9 @@ def figures(r: Run) -> dict[str, str]:
         "MPS": f"{r.mps:g}",
         "crashes": f"{r.crashed}",
         "drain / limit": f"{drain:,.0f} s / {parts / r.mps:,.0f} s = {drain / (parts / r.mps):.2f}",
-        "max/s ÷ MPS": f"{max_in_window(all_starts) / r.mps:.2f}",
+        "max sends/s ÷ MPS (all calls)": (
+            f"{max_in_window(sent_starts) / r.mps:.2f} ({max_in_window(all_starts) / r.mps:.2f})"
+        ),
         "lost": f"{lost}",
         "twice": f"{sum(n - 1 for n in delivered.values() if n > 1)}",
         "in doubt": f"{len(in_doubt)}",

@@ -697,12 +697,12 @@ def test_a_stop_throttled_once_still_goes_within_two_seconds_at_1_mps():
 
 
 def test_urgent_messages_slow_down_too_when_the_service_keeps_throttling_them():
-    # given a service that refused the last two urgent calls in a row
-    sched, sender, clock, _, _ = with_callbacks(1, failures=[Throttled(), Throttled()])
+    # given a service that refused the last three urgent calls in a row (the first two gave their slot back)
+    sched, sender, clock, _, _ = with_callbacks(1, failures=[Throttled(), Throttled(), Throttled()])
     sched.enqueue(message(Kind.KEYWORD, city=None, id="stop"))
     run_line(sched, clock)
-    # then the third try waits the AIMD pace (1 / 0.5625 s), not 1 / MPS
-    assert sender.calls[0][0] == pytest.approx(1.0 + 1.0 / 0.75)
+    # then the fourth try waits the AIMD pace after three cuts (1 / 0.5625 s from the third), not 1 / MPS
+    assert sender.attempts == ["stop"] * 4 and sender.calls[0][0] == pytest.approx(1.0 / 0.5625)
 
 
 @settings(max_examples=40, deadline=None)

@@ -9,12 +9,13 @@ destination, below), which waits for the dead one's short lease to expire (at mo
 its own (:class:`LeaseKeeper`; the control loop every ``renew_every`` s in the serial loop), at a
 length that follows the work (1.5 s while a 100-MPS line is busy, 10 s idle or slow: lease.py),
 extends the visibility of what it holds every ``heartbeat_every`` s or a third of a shorter lease
-(a heartbeat, run by the scheduler's control loop, which no long poll or stuck call holds up), posts
-its queue status every ``status_every``
-seconds (the status item producers read for "queued, about N minutes", and the EMF metrics the
-alarms watch), and stops ``stop_margin`` seconds before the Lambda's end, or after ``max_idle``
-seconds with nothing to send (infinite in production: an idle drainer long-polls, which is cheap,
-so a resident's reply never waits for the next tick). On stop it gives back every message it holds
+(a heartbeat, run by the scheduler's control loop, which no long poll or stuck call holds up), writes
+its queue status every ``status_every`` seconds (the status item producers read for "queued, about N
+minutes": :class:`StatusWriter`, on a thread of its own, so a slow write never delays the heartbeat),
+prints the EMF metrics the alarms watch every ``metrics_every`` seconds, and stops ``stop_margin``
+seconds before the Lambda's end, or after ``max_idle`` seconds with nothing to send (infinite in
+production: an idle drainer long-polls, which is cheap, so a resident's reply never waits for the
+next tick). On stop it gives back every message it holds
 but has not finished (``release_all``: visible again at once), posts a last status and drops the
 lease. Stopped by its deadline, it then starts its ``successor`` (an asynchronous invocation of its
 own function), which takes the lease within about a second; the one-minute tick stays the safety
@@ -68,7 +69,7 @@ class DrainReport:
     handed_off: bool = False  # its successor was invoked (stopped by its deadline, not idle or ousted)
 
 
-# How often the control loop (deadline, lost lease, visibility heartbeat, status) looks: often enough
+# How often the control loop (deadline, lost lease, visibility heartbeat, metric lines) looks: often enough
 # for the heartbeat of a 1.5-s lease (every 0.5 s); nothing is called unless something is due.
 CONTROL_EVERY = 0.25
 
@@ -177,6 +178,56 @@ class LeaseKeeper:
                 self._wake.notify_all()
 
 
+class StatusWriter:
+    """Writes the queue status item (a DynamoDB PutItem) every ``every`` seconds from a thread of its
+    own (the clock's ``spawn``), the first at once. On the control loop a slow or stuck write (a
+    throttled table, a read timeout) held up the visibility heartbeat beside it, and a held part's
+    short visibility (2 s past its turn at 100 MPS) lapsed: it was received again. A failed write is
+    logged and tried at the next period; a stopped writer starts no other write."""
+
+    def __init__(self, board: StatusBoard, clock: Clock, status: Callable[[], QueueStatus], every: float) -> None:
+        self.board = board
+        self.clock = clock
+        self.status = status
+        self.every = every
+        self._stopping = False
+        self._running = False
+        self._wake: Any = clock.condition()  # type: ignore[attr-defined]
+
+    def start(self) -> None:
+        self._running = True
+        self.clock.spawn(self._run, "outbound-status")  # type: ignore[attr-defined]
+
+    def stop(self, wait: bool = True) -> None:
+        """No write after this one; with ``wait``, also wait for a write under way to end."""
+        with self._wake:
+            self._stopping = True
+            self._wake.notify_all()
+            while wait and self._running:
+                self._wake.wait(1.0)
+
+    def _run(self) -> None:
+        try:
+            while True:
+                with self._wake:
+                    if self._stopping:
+                        return
+                try:
+                    _tolerated("status write", lambda: self.board.write(self.status().to_dict()))
+                except Exception:  # noqa: BLE001 - a notice's figures, never worth this thread: tried again
+                    logger.exception("drainer status write failed unexpectedly; tried again")
+                next_at = self.clock.now() + self.every
+                with self._wake:
+                    while not self._stopping and (left := next_at - self.clock.now()) > 0:
+                        self._wake.wait(left if math.isfinite(left) else None)
+        except BaseException:  # noqa: BLE001 - the process is going (a simulated death): nothing to write
+            return
+        finally:
+            with self._wake:
+                self._running = False
+                self._wake.notify_all()
+
+
 @dataclass
 class Drainer:
     sqs: Any
@@ -241,21 +292,27 @@ class Drainer:
             max_batches=1 if in_flight > 1 else 10,
         )
         released, why, still_ours = 0, {"stop": "error"}, False
-        keeper = None
-        if in_flight > 1:  # threads: the lease on its own, its length following the work
+        keeper = writer = None
+        if in_flight > 1:  # threads: the lease and the status item each on its own, off the control loop
             keeper = LeaseKeeper(self.lease, self.clock, lambda: lease_seconds_for(self.mps, scheduler.busy()))
             keeper.start()
+            writer = StatusWriter(self.board, self.clock, scheduler.status, self.status_every)
+            writer.start()
         try:
             scheduler.run(
                 source,
-                self._stopper(scheduler, source, remaining_seconds, why, keeper),
+                self._stopper(scheduler, source, remaining_seconds, why, keeper, inline_status=writer is None),
                 idle_wait=LONG_POLL_MAX,
                 in_flight=in_flight,
             )
         finally:
             if keeper is not None:
                 keeper.stop()
+            if writer is not None:  # no new write; one under way does not hold up the give-back
+                writer.stop(wait=False)
             released = scheduler.release_all()
+            if writer is not None:  # the last status below is written after any older one
+                writer.stop()
             self._post(scheduler.status())
             still_ours = self.lease.release()
         # Only a life ended by its deadline and still holding its lease starts the next: after an idle
@@ -332,6 +389,7 @@ class Drainer:
         remaining_seconds: Callable[[], float],
         why: dict[str, str],
         keeper: LeaseKeeper | None = None,
+        inline_status: bool = True,
     ) -> Callable[[], bool]:
         last = {"renew": self.clock.now(), "status": float("-inf"), "metrics": float("-inf"), "beat": self.clock.now()}
 
@@ -368,7 +426,7 @@ class Drainer:
                     last["beat"] = now
             if now - last["metrics"] >= self.metrics_every:
                 status = scheduler.status()
-                if now - last["status"] >= self.status_every:
+                if inline_status and now - last["status"] >= self.status_every:  # (the serial loop's)
                     _tolerated("status write", lambda: self.board.write(status.to_dict()))
                     last["status"] = now
                 publish_status(status)

@@ -5,7 +5,9 @@ States of one id::
     (none) --claim--> SENDING --mark_sent--> SENT
                          |----mark_failed--> FAILED     (permanent: opted out, invalid, spend limit)
                          |----mark_in_doubt-> IN_DOUBT  (crash or timeout after the request left)
-                         '----release------> (none)     (throttled or refused before sending: retry)
+                         '----release------> (none)     (refused before sending: retry; a throttled
+                                                        part keeps its claim for its retry, released
+                                                        at a clean stop: scheduler.py)
 
 ``claim`` is a conditional put (the id must not exist) written *before* SendTextMessage is called.
 A later claim of the same id finds its state and the drainer acts on it: SENT, FAILED or IN_DOUBT →

@@ -22,6 +22,16 @@ AIMD pace is a guess at what the service will take; the MPS is the limit itself,
 still never closer than ``1 / MPS``, and urgent messages are too few (a share of a percent or two) to
 be what overloads the line. Without this, one throttle on the line before a STOP (0.75 × 1 MPS)
 stretches its wait to 1.33 s, and one on the STOP itself to 2.67 s.
+
+A refused urgent call gives its slot back (:meth:`Pacer.give_back`): a ThrottlingException sends no
+message part, and the MPS is a count of the parts sent ("the maximum number of message parts that you
+can send in a second", End User Messaging SMS User Guide, MPS limits). The retry then waits for the
+line as it was before the refused call (the last part sent + 1/MPS), not for a whole slot after it:
+at 1 MPS a STOP refused twice in a row had waited 2.9 s. Parts sent stay at least 1/MPS apart; only
+the refused call and its retry may be closer. The guide does not say whether a refused call counts
+against the identity's limit; if it does, the retry is refused too, and after ``urgent_fast_tries``
+refusals in a row urgent calls go at the AIMD pace and keep their slots (scheduler.py). Other
+classes never give a slot back: a refusal costs them the slot, the back-off AIMD wants.
 """
 
 from __future__ import annotations
@@ -100,6 +110,7 @@ class Pacer:
         self.paused_until = start  # after a transient failure: nothing goes before this
         self._last_cut = float("-inf")
         self.throttles = 0
+        self._before_last: tuple[float, float] | None = None  # (start, line_free_at before it) of the last slot
 
     def _ready(self, urgent: bool) -> float:
         return max(self.line_free_at, self.paused_until) if urgent else self.ready_at
@@ -113,9 +124,21 @@ class Pacer:
         """Take the line for ``parts``; returns the instant the send starts. The next message waits
         ``parts / rate`` (an urgent one only ``parts / MPS``)."""
         start = max(self._ready(urgent), now)
+        self._before_last = (start, self.line_free_at)
         self.ready_at = max(self.ready_at, start + parts / self.rate)
         self.line_free_at = start + parts / self.mps
         return start
+
+    def give_back(self, start: float) -> bool:
+        """The call that took the slot at ``start`` was refused (throttled): no part went, so the line
+        is free again from where it was before that slot, for urgent calls (the module docstring).
+        Only while that slot is still the last one taken: a slot taken after it stays where it is.
+        The AIMD pace (``ready_at``) keeps the slot. Returns whether it was given back."""
+        if self._before_last is None or self._before_last[0] != start:
+            return False
+        self.line_free_at = min(self.line_free_at, self._before_last[1])
+        self._before_last = None
+        return True
 
     def on_throttle(self, now: float) -> None:
         self.throttles += 1
