@@ -275,6 +275,7 @@ class Drainer:
             destination=self.destination,
             long_polls=self.long_poll,
             control_every=CONTROL_EVERY,
+            on_taken=lambda received: self._bring_forward(source, scheduler, received),
         )
         in_flight = self._in_flight()
         if in_flight > 1:  # the keeper renews on its own thread: parts are taken only inside the lease
@@ -367,11 +368,28 @@ class Drainer:
         read: about its turn, behind every part already held (its parts ÷ the MPS + the margin), at
         least ``hold_first``. A burst's messages hidden alike for 10 s all fell due in the same second,
         thousands of them at 100 calls a heartbeat, and came back: after a crash the successor found
-        nothing to send for seconds. The heartbeat corrects the guess (sqs_source.py)."""
+        nothing to send for seconds. Right after the poll, the messages due far sooner than that (a
+        small city's answer, a STOP) are brought down to their turn (``_bring_forward``), and the
+        heartbeat corrects the rest of the guess (sqs_source.py)."""
         margin = self._hold_margin()
         if not source.backlogged:
             return min(self.hold_first, margin)
         return max(self.hold_first, scheduler.held_parts() / self.mps + margin)
+
+    def _bring_forward(
+        self, source: SqsMessageSource, scheduler: OutboundScheduler, received: list[OutboundMessage]
+    ) -> None:
+        """Right after a poll: what ``_first_hide`` hid behind the whole backlog but goes far sooner (a
+        small city's answer, a STOP) is brought down to its turn + the margin at once, not at the next
+        heartbeat. A life that died in between (2 s at most) left such an answer hidden for the whole
+        backlog's time: 734 s at 3 MPS after a crash (issue 19). Far sooner: by more than the
+        heartbeat's window, the same rule as the heartbeat's."""
+        _tolerated(
+            "first visibility correction",
+            lambda: source.bring_forward(
+                received, scheduler.turns, margin=self._hold_margin(), slack=3 * self._beat_every()
+            ),
+        )
 
     def _in_flight(self) -> int:
         if self.in_flight is not None:

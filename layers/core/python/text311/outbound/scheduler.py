@@ -170,6 +170,9 @@ class OutboundScheduler:
     # start and end well before that: a successor may take the lease at its end. None: no fence.
     lease_left: Callable[[], float] | None = None
     lease_margin: float = 0.25  # beyond the claim lead: a call's own time and clocks a little apart
+    # Called with each receive's messages once they are queued (their turns known), outside the lock:
+    # the drainer brings down at once the first visibility of those due far sooner than it guessed.
+    on_taken: Callable[[list[OutboundMessage]], None] = lambda messages: None
 
     def __post_init__(self) -> None:
         self.queue = FairQueue(self.quantum)
@@ -501,6 +504,8 @@ class OutboundScheduler:
     def _take(self, messages: list[OutboundMessage]) -> None:
         for message in messages:
             self.enqueue(message)
+        if messages and not self._pipelined:  # (pipelined, the receiver calls it with the lock released)
+            self.on_taken(messages)
 
     # -- the pipelined loop --------------------------------------------------------------------
 
@@ -605,6 +610,8 @@ class OutboundScheduler:
                 self._take(arrived)  # even when stopping: release_all gives them back
                 self._backlogged = bool(getattr(source, "backlogged", False))
                 self._lock.notify_all()
+            if arrived:
+                self.on_taken(arrived)
 
     def release_all(self) -> int:
         """Give every message held in memory back to the source (end of a drainer's life). A message
