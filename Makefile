@@ -27,7 +27,7 @@ run: $(STAMP)
 test: $(STAMP)
 	bash scripts/e2e-deps.sh
 	$(PY) -m ruff check .
-	$(PY) -m pytest -n auto --dist loadgroup --no-loadscope-reorder  # a worker per CPU; longest groups first (tests/conftest.py)
+	$(PY) -m pytest -n auto --dist loadgroup  # a worker per CPU; the soak, e2e and infra groups one worker each
 
 lint: $(STAMP)
 	$(PY) -m ruff check .

@@ -51,17 +51,3 @@ def pytest_collection_finish(session: pytest.Session) -> None:
             f"--dist loadgroup is not grouping ({len(ungrouped)} tests, e.g. {ungrouped[0]}): "
             "pytest and pytest-xdist disagree on node ids; see the pins in requirements-dev.txt"
         )
-
-
-# Longest first. xdist hands the work out in collection order (make test passes --no-loadscope-reorder: its default
-# order, most tests first, started the 5-test soak, four minutes of one worker, last, and the run waited for it).
-_GROUPS_FIRST = ("reliability", "e2e", "infra")
-
-
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    def rank(item: pytest.Item) -> int:
-        mark = item.get_closest_marker("xdist_group")
-        group = mark.args[0] if mark is not None and mark.args else None
-        return _GROUPS_FIRST.index(group) if group in _GROUPS_FIRST else len(_GROUPS_FIRST)
-
-    items.sort(key=rank)  # stable: the rest keeps its order
