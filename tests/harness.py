@@ -7,13 +7,17 @@ secrets are created the way the stack creates them.
 from __future__ import annotations
 
 import email
+import importlib.util
 import json
 import re
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from email.policy import default as default_policy
+from pathlib import Path
+from types import ModuleType
 
 import boto3
 from moto import mock_aws
@@ -229,3 +233,14 @@ def municipality_cli_with_gatineau(table: str) -> Iterator[Callable[..., object]
         added = run("add", "5959974", "--email", "311@gatineau.ca", "--agents", "@gatineau.ca")
         assert added.exit_code == 0, added.output
         yield run
+
+
+def load_script(name: str, path: Path) -> ModuleType:
+    """A script of the repository (bench/, scripts/) imported as module ``name``; registered in ``sys.modules``
+    before it runs, as its dataclasses look their module up while the file executes."""
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module

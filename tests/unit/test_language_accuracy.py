@@ -25,6 +25,18 @@ class FixedModel:
         return sorted(self.scores.items(), key=lambda item: -item[1])
 
 
+def region_dialog(detector: FixedModel | None = None) -> Dialog:
+    """The dialog of an English and French region that knows no city; ``detector`` None: the bundled model."""
+    return Dialog(
+        catalog=catalog(),
+        resolve=lambda text, hint: None,
+        subscriber=lambda geonameid: None,
+        support_contact="text311.ca",
+        region_languages=CITY,
+        detector=detector,
+    )
+
+
 def detect(text: str, model: FixedModel, answerable: tuple[str, ...] = ()) -> Detection:
     return language.detect(
         text,
@@ -105,14 +117,7 @@ def test_a_texts_capitalised_first_word_is_the_residents_own():
 
 def test_the_dialog_weighs_the_languages_it_answers_in():
     # given a new resident's Ukrainian text that the model leans to Russian on, which we cannot answer in
-    dialog = Dialog(
-        catalog=catalog(),
-        resolve=lambda text, hint: None,
-        subscriber=lambda geonameid: None,
-        support_contact="text311.ca",
-        region_languages=CITY,
-        detector=FixedModel(ru=0.55, uk=0.45),
-    )
+    dialog = region_dialog(FixedModel(ru=0.55, uk=0.45))
     # when the dialog follows their language, then they are answered in Ukrainian, not in the region's English
     assert dialog.follow_language(ResidentState(), "можете прислати когось полагодити тротуар").language == "uk"
 
@@ -185,13 +190,7 @@ def test_a_new_residents_text_is_judged_without_the_names_it_quotes_when_three_w
 
 def test_a_new_residents_english_text_naming_a_french_street_is_english_with_the_bundled_model():
     # given a resident we know nothing of, in an English and French region, the bundled model
-    dialog = Dialog(
-        catalog=catalog(),
-        resolve=lambda text, hint: None,
-        subscriber=lambda geonameid: None,
-        support_contact="text311.ca",
-        region_languages=CITY,
-    )
+    dialog = region_dialog()
     # when their first text names a French street (the model gives the whole text to French), then it is English
     assert dialog.follow_language(ResidentState(), "Montée Paiement has a huge pothole").language == "en"
     # and the end-to-end tests' texts keep their language: two telling words and a code, a French text
@@ -201,14 +200,7 @@ def test_a_new_residents_english_text_naming_a_french_street_is_english_with_the
 
 def test_the_dialog_reads_a_not_sure_text_apart_from_the_language_it_falls_back_on():
     # given a new resident's text the model gives to German, which we cannot answer in, with no marker word
-    dialog = Dialog(
-        catalog=catalog(),
-        resolve=lambda text, hint: None,
-        subscriber=lambda geonameid: None,
-        support_contact="text311.ca",
-        region_languages=CITY,
-        detector=FixedModel(de=0.9, en=0.1),
-    )
+    dialog = region_dialog(FixedModel(de=0.9, en=0.1))
     # when the dialog reads it
     reading = dialog.read_language(ResidentState(), "das ist kaputt hier")
     # then the detection is "not sure" and the language the region's first, told by no text

@@ -4,24 +4,14 @@ counts a "not sure" that fell back on another language."""
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
-from types import ModuleType
+
+from harness import load_script
 
 BENCH = Path(__file__).resolve().parents[2] / "bench" / "languages.py"
 
 
-def _load_bench() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("languages_bench", BENCH)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-bench = _load_bench()
+bench = load_script("languages_bench", BENCH)
 
 
 def test_a_not_sure_text_answered_in_another_language_is_no_wrong_language():

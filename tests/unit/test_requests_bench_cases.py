@@ -6,30 +6,19 @@ bench's figures; this catches it in CI instead.
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from collections import Counter
 from pathlib import Path
-from types import ModuleType
 
 import pytest
+from harness import load_script
 
 from text311.city_services import default_services
 
 BENCH = Path(__file__).resolve().parents[2] / "bench" / "service_requests.py"
 
 
-def _load_bench() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("requests_bench", BENCH)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-bench = _load_bench()
+bench = load_script("requests_bench", BENCH)
 CASES = bench.load_cases()
 CODES = {s.service_code for s in default_services()}
 

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from datetime import UTC, datetime
 from pathlib import Path
 from types import SimpleNamespace
@@ -12,16 +10,13 @@ from types import SimpleNamespace
 import boto3
 import pytest
 from aws_events import sample
+from harness import load_script
 from moto import mock_aws
 
 from text311.events import TwoWaySmsPayload
 
 ROOT = Path(__file__).resolve().parents[2]
-_spec = importlib.util.spec_from_file_location("smoke", ROOT / "scripts" / "smoke.py")
-assert _spec and _spec.loader
-smoke = importlib.util.module_from_spec(_spec)
-sys.modules["smoke"] = smoke  # dataclasses look their module up while the file executes
-_spec.loader.exec_module(smoke)
+smoke = load_script("smoke", ROOT / "scripts" / "smoke.py")
 
 REGION = "ca-central-1"
 TEST_NUMBER, OUR_NUMBER, GATINEAU = "+18195550199", "+18195550100", 5959974
