@@ -66,6 +66,21 @@ def sign_in(run: LocalRun, email: str, role: str = "agent") -> Agent:
     return Agent(run, email, response.body["token"])
 
 
+def open_thread_page(browser, run: LocalRun, email: str, conversation_id: str):  # noqa: F811
+    """A browser page signed in to the console (demo sign-in) as ``email``, on one conversation's thread."""
+    from playwright.sync_api import expect
+
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="en-CA")
+    page = context.new_page()
+    page.goto(run.base + "/console/")
+    page.locator("#local-email").fill(email)
+    page.locator("#local-municipality").fill(GATINEAU)
+    page.locator("#signin-local").get_by_role("button").click()
+    expect(page.locator("#view-inbox")).to_be_visible(timeout=WITHIN_MS)
+    page.goto(f"{run.base}/console/#/c/{conversation_id}")
+    return context, page
+
+
 @pytest.fixture
 def reported(local_run: LocalRun, new_phone) -> tuple[str, str]:
     """A resident of Gatineau with an open conversation: (phone, marker in its subject)."""
@@ -136,14 +151,7 @@ def test_after_stop_the_thread_says_opted_out_and_the_page_disables_send(browser
     local_run.idle()
     assert marie.thread(conversation_id)["resident_opted_out"] is True
 
-    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="en-CA")
-    page = context.new_page()
-    page.goto(local_run.base + "/console/")
-    page.locator("#local-email").fill(marie.email)
-    page.locator("#local-municipality").fill(GATINEAU)
-    page.locator("#signin-local").get_by_role("button").click()
-    expect(page.locator("#view-inbox")).to_be_visible(timeout=WITHIN_MS)
-    page.goto(f"{local_run.base}/console/#/c/{conversation_id}")
+    context, page = open_thread_page(browser, local_run, marie.email, conversation_id)
     expect(page.locator("#thread-optout")).to_be_visible(timeout=WITHIN_MS)
     expect(page.locator("#answer-send")).to_be_disabled()
     context.close()
@@ -158,14 +166,7 @@ def test_a_thread_load_answered_late_does_not_undo_what_a_later_one_showed(brows
     _, marker = reported
     marie = sign_in(local_run, "marie.tremblay@gatineau.example")
     conversation_id = marie.conversation_about(marker)
-    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="en-CA")
-    page = context.new_page()
-    page.goto(local_run.base + "/console/")
-    page.locator("#local-email").fill(marie.email)
-    page.locator("#local-municipality").fill(GATINEAU)
-    page.locator("#signin-local").get_by_role("button").click()
-    expect(page.locator("#view-inbox")).to_be_visible(timeout=WITHIN_MS)
-    page.goto(f"{local_run.base}/console/#/c/{conversation_id}")
+    context, page = open_thread_page(browser, local_run, marie.email, conversation_id)
     expect(page.locator("#act-claim")).to_be_visible(timeout=WITHIN_MS)
 
     held = []
