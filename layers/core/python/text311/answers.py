@@ -24,6 +24,8 @@ from enum import StrEnum
 from functools import cache
 from typing import TYPE_CHECKING, Any, Protocol
 
+from pynamodb.exceptions import UpdateError
+
 from text311.adapters.dynamodb import MessageModel
 from text311.conversations import ConversationStore, municipality_of
 from text311.i18n import catalog
@@ -716,7 +718,7 @@ class AnswerService:
         if not _set_status_once(record, "in_doubt" if rejection is Rejection.IN_DOUBT else "failed"):
             return False
         if rejection is Rejection.OPTED_OUT:
-            conversation.update(actions=[type(conversation).resident_opted_out.set(True)])
+            conversation.update(actions=[type(conversation).resident_opted_out.set(True)], add_version_condition=False)
             try:
                 self.mark_opted_out(conversation.phone_hash)
             except Exception as exc:  # noqa: BLE001 - the conversation's flag already stops later answers
@@ -727,11 +729,22 @@ class AnswerService:
         """The first verified agent to answer owns the conversation; later answers by others are
         accepted and noted in the thread."""
         model = type(conversation)
+        # No version condition in these updates: a text or a console change landing since this conversation
+        # was read must not cost the answer its owner (each update has the condition it needs).
         if not conversation.first_response_at:
             answered_at = datetime.now(UTC)
-            conversation.update(actions=[model.first_response_at.set(answered_at)])
-            waited = (answered_at - conversation.opened_at).total_seconds()
-            record_first_response(int(conversation.municipality_id), waited)
+            try:
+                conversation.update(
+                    actions=[model.first_response_at.set(answered_at)],
+                    condition=model.first_response_at.does_not_exist(),
+                    add_version_condition=False,
+                )
+                waited = (answered_at - conversation.opened_at).total_seconds()
+                record_first_response(int(conversation.municipality_id), waited)
+            except UpdateError as exc:
+                if exc.cause_response_code != "ConditionalCheckFailedException":
+                    raise
+                conversation.refresh()  # another answer was first, and counted
         owner = self._owner(conversation)
         if owner is None:  # no owner, or a stored one that is not one agent of the city: free to take
             stored = conversation.owner_email
@@ -739,7 +752,9 @@ class AnswerService:
             if stored:
                 free = free | (model.owner_email == stored)
             try:
-                conversation.update(actions=[model.owner_email.set(sender)], condition=free)
+                conversation.update(
+                    actions=[model.owner_email.set(sender)], condition=free, add_version_condition=False
+                )
                 return
             except Exception:  # noqa: BLE001 - someone else claimed it first; fall through to the note
                 conversation.refresh()
