@@ -74,6 +74,12 @@ PRIOR_VIETNAMESE_SYLLABLES = 20.0
 # 3 to 8 words at a time, 0.4 % of the French ones pass both tests ("ou un lien de"), none of the English, Spanish,
 # Italian, Portuguese or Tagalog ones, 39 % of the Vietnamese ones.
 PRIOR_VIETNAMESE_SPELLING = 1000.0
+# Arabic typed in Latin letters with the chat alphabet's digits ("Arabizi": "fi 7ofra kbira", "law sama7t"), as
+# residents without an Arabic keyboard write it. py3langid learnt Arabic in its own script only and gives such a
+# text to Hungarian, Turkish or Uzbek, never to Arabic: a Latin text with a word spelt so (:func:`arabizi_word`)
+# is Arabic, and Arabic takes this share, as Chinese does of a Han text. A verdict, not a prior: the model's
+# Arabic share of a Latin text is nil, so no factor could lift it.
+ARABIZI_SHARE = 0.95
 SURE = 0.50  # below this weighted probability the detection is "not sure" (py3langid, measured: bench)
 # A text of one or two telling words must be much clearer ("Rua das Flores" is a street). 80 % was measured (third
 # tuning): one more short text right on held-out set 2 ("bonsoir", 81 %), none on the tuning set, but a new
@@ -93,6 +99,9 @@ NAME_PARTICLE = 2
 _WORD = re.compile(r"\w+")
 _TOKEN = re.compile(r"[\w'’-]+")  # a word with its elisions and hyphens: "l'Hôtel-de-Ville" is one name
 _JOINER = re.compile(r"['’-]")
+# Not a chat-alphabet word though spelt with its digits: a code of hexadecimal digits ("a3f9c7e5"), a number and
+# its ordinal, age or hour ("3eme", "5ans", "3pm").
+_NOT_ARABIZI = re.compile(r"[0-9a-f]{6,}|\d+(?:i?eme|ere|ans|am|pm)")
 _HAN = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 _KANA = re.compile(r"[\u3040-\u30ff]")
 
@@ -238,6 +247,30 @@ def vietnamese_spelling(text: str) -> bool:
     )
 
 
+def arabizi_word(word: str) -> bool:
+    """Whether a word is Arabic in the chat alphabet: Latin letters (three or more) with digits that stand for the
+    Arabic letters Latin lacks, 3 ع, 5 خ, 7 ح, 9 ق, and 2 ء but not first (English writes "2day"), one of them beside
+    a vowel as a consonant is ("7ofra", "3andi", "sama7t", "mfawwa2"). Other digits (0, 1, 4, 6, 8) make a code or
+    English's "gr8", "b4"; a unit's "3B", a postal code's "H3Z" have fewer letters."""
+    token = word.lower()
+    if not (token.isascii() and token.isalnum()) or sum(char.isalpha() for char in token) < 3:
+        return False
+    digits = [index for index, char in enumerate(token) if char.isdigit()]
+    if not digits or any(token[index] not in "23579" for index in digits) or _NOT_ARABIZI.fullmatch(token):
+        return False
+    return any(
+        (token[index] != "2" or index > 0)
+        and any(token[near] in "aeiou" for near in (index - 1, index + 1) if 0 <= near < len(token))
+        for index in digits
+    )
+
+
+def arabizi(text: str) -> bool:
+    """Whether a text written in Latin letters only has a word of Arabic's chat alphabet (:func:`arabizi_word`)."""
+    words = _WORD.findall(text)
+    return all(word.isascii() for word in words) and any(arabizi_word(word) for word in words)
+
+
 def base(code: str) -> str:
     """The model's code for one of ours: 'zh-Hans' → 'zh', 'pt-BR' → 'pt'."""
     return code.split("-")[0].lower()
@@ -269,8 +302,9 @@ def detect(
     weights = probabilities(text, detector)
     if _mostly_han(text) and "zh" in weights:
         # Han without kana is Chinese, whatever share the model gives Japanese or Wu: Chinese takes 95 %.
-        rest = sum(weights.values()) - weights["zh"] or 1.0
-        weights = {code: 0.95 if code == "zh" else 0.05 * weight / rest for code, weight in weights.items()}
+        weights = _taken(weights, "zh", 0.95)
+    elif arabizi(text) and "ar" in weights:
+        weights = _taken(weights, "ar", ARABIZI_SHARE)
     by_base = {base(code): code for code in reversed(candidates)}  # the first of 'zh-Hans', 'zh-Hant' wins
     answered = {base(code) for code in answerable}
     for code in weights:
@@ -287,22 +321,40 @@ def detect(
     if best not in by_base or confidence < needed:
         return Detection(None, round(confidence, 4))
     forms = [code for code in candidates if base(code) == best]
-    return Detection(_written_form(forms, text, previous) if len(forms) > 1 else by_base[best], round(confidence, 4))
+    return Detection(
+        _written_form(forms, text, previous, detector) if len(forms) > 1 else by_base[best], round(confidence, 4)
+    )
 
 
-def _written_form(forms: Sequence[str], text: str, previous: str | None) -> str:
+def _taken(weights: dict[str, float], code: str, share: float) -> dict[str, float]:
+    """The shares with ``code`` given ``share`` and the others the rest, in their proportions."""
+    rest = sum(weights.values()) - weights[code] or 1.0
+    return {label: share if label == code else (1 - share) * weight / rest for label, weight in weights.items()}
+
+
+def _written_form(forms: Sequence[str], text: str, previous: str | None, detector: Model | None = None) -> str:
     """Which of a language's written forms a text uses: Simplified or Traditional Chinese, told by
-    ``hanzidentifier`` (CC-CEDICT's character sets). Characters common to both keep the resident's form,
-    else the first form."""
+    ``hanzidentifier`` (CC-CEDICT's character sets). Characters common to both keep the resident's form; a new
+    resident's are Traditional when the model reads them as Cantonese rather than Mandarin (Cantonese is written in
+    Traditional characters, in Hong Kong and by most Cantonese speakers in North America; Mandarin mostly in
+    Simplified), else the first form."""
     if base(forms[0]) == "zh":
         import hanzidentifier  # type: ignore[import-untyped]
 
         script = hanzidentifier.identify(text)
         wanted = {hanzidentifier.TRADITIONAL: "hant", hanzidentifier.SIMPLIFIED: "hans"}.get(script)
+        if wanted is None and previous not in forms and cantonese_ahead(text, detector):
+            wanted = "hant"
         for code in forms:
             if wanted is not None and code.lower().endswith(wanted):
                 return code
     return previous if previous in forms else forms[0]
+
+
+def cantonese_ahead(text: str, detector: Model | None = None) -> bool:
+    """Whether the model gives a Chinese text more to Cantonese than to Mandarin (its "yue" and "zh")."""
+    shares = dict((detector or model()).rank(" ".join(text.split())))
+    return float(shares.get("yue", 0.0)) > float(shares.get("zh", 0.0))
 
 
 def fallback(detection: Detection, *, previous: str | None, city_languages: Sequence[str], default: str) -> str:
@@ -323,8 +375,8 @@ def without_names(text: str) -> str:
         if index and any(part[:1].isupper() for part in _JOINER.split(token)):  # a phone capitalises the first
             while NAME_PARTICLE and kept and len(kept[-1]) <= NAME_PARTICLE and kept[-1].isalpha():
                 kept.pop()
-        elif not any(char.isdigit() for char in token):  # "1455", and codes: "3B", "K1A", "2am", "a3f9c0e1"
-            kept.append(token)
+        elif not any(char.isdigit() for char in token) or arabizi_word(token):  # "1455", codes: "3B", "a3f9c0e1"
+            kept.append(token)  # ... but a digit of Arabic's chat alphabet is a letter: "7ofra" is a word
     return " ".join(kept)
 
 
