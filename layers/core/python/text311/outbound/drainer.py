@@ -113,38 +113,36 @@ class Successor:
             return False
 
 
-class LeaseKeeper:
-    """Renews the lease from a thread of its own (the clock's ``spawn``), every 0.4 of its length,
-    at the length ``length()`` asks for now: short while the line is busy at a high MPS, long while
-    it is idle (lease.py, ``lease_seconds_for``). A change of length is written at once, so the item
-    always tells a successor when this holder's lease really ends. On its own thread no visibility
-    heartbeat (up to 1.5 s of SQS calls), status write or stuck call holds a 1.5-s lease up. A failed
-    renewal is logged and tried again at the next check; ``lost`` is set when another drainer holds
-    the lease (the drainer then stops)."""
+class PeriodicThread:
+    """A thread of its own (the clock's ``spawn``) that calls ``beat`` at once, then every ``period``
+    seconds until ``stop`` or until ``beat`` returns False. The lease and the status item each get one,
+    so that no slow or stuck call of one holds up the other or the control loop. A ``stop`` that waits
+    also waits for a call under way: no thread of this life calls AWS after it, even frozen and thawed
+    by Lambda."""
 
-    def __init__(self, lease: Lease, clock: Clock, length: Callable[[], float], check_every: float = 0.25) -> None:
-        self.lease = lease
+    name = "outbound-periodic"
+
+    def __init__(self, clock: Clock, period: float) -> None:
         self.clock = clock
-        self.length = length
-        self.check_every = check_every
-        self.lost = False
-        self._renewed_at = clock.now()
+        self.period = period
         self._stopping = False
         self._running = False
         self._wake: Any = clock.condition()  # type: ignore[attr-defined]
 
+    def beat(self) -> bool:
+        raise NotImplementedError
+
     def start(self) -> None:
         self._running = True
-        self.clock.spawn(self._run, "outbound-lease")  # type: ignore[attr-defined]
+        self.clock.spawn(self._run, self.name)  # type: ignore[attr-defined]
 
-    def stop(self) -> None:
-        """Stop renewing (before the lease is dropped or the life ends); waits for a renewal under way,
-        so no thread of this life calls AWS after it, even frozen and thawed by Lambda."""
+    def stop(self, wait: bool = True) -> None:
+        """No beat after the one under way; with ``wait``, also wait for that one to end."""
         with self._wake:
             self._stopping = True
             self._wake.notify_all()
-            while self._running:
-                self._wake.wait(self.check_every)
+            while wait and self._running:
+                self._wake.wait(min(self.period, 1.0))
 
     def _run(self) -> None:
         try:
@@ -152,24 +150,12 @@ class LeaseKeeper:
                 with self._wake:
                     if self._stopping:
                         return
-                want = self.length()
-                now = self.clock.now()
-                if want != self.lease.seconds or now - self._renewed_at >= renew_every_for(self.lease.seconds):
-                    try:
-                        renewed = _tolerated("lease renewal", partial(self.lease.renew, want))
-                    except Exception:  # noqa: BLE001 - never end the thread that keeps the lease: tried again
-                        logger.exception("drainer lease renewal failed unexpectedly; tried again")
-                        renewed = None
-                    if renewed is False:
-                        logger.error("drainer lost its lease: stopping", extra={"identity": self.lease.key["id"]["S"]})
-                        self.lost = True
-                        return
-                    if renewed:
-                        self._renewed_at = now
+                if not self.beat():
+                    return
+                next_at = self.clock.now() + self.period
                 with self._wake:
-                    if self._stopping:
-                        return
-                    self._wake.wait(self.check_every)
+                    while not self._stopping and (left := next_at - self.clock.now()) > 0:
+                        self._wake.wait(left if math.isfinite(left) else None)
         except BaseException:  # noqa: BLE001 - the process is going (a simulated death): nothing to keep
             return
         finally:
@@ -178,54 +164,62 @@ class LeaseKeeper:
                 self._wake.notify_all()
 
 
-class StatusWriter:
-    """Writes the queue status item (a DynamoDB PutItem) every ``every`` seconds from a thread of its
-    own (the clock's ``spawn``), the first at once. On the control loop a slow or stuck write (a
-    throttled table, a read timeout) held up the visibility heartbeat beside it, and a held part's
-    short visibility (2 s past its turn at 100 MPS) lapsed: it was received again. A failed write is
-    logged and tried at the next period; a stopped writer starts no other write."""
+class LeaseKeeper(PeriodicThread):
+    """Renews the lease every 0.4 of its length (checked every ``check_every`` s), at the length
+    ``length()`` asks for now: short while the line is busy at a high MPS, long while it is idle
+    (lease.py, ``lease_seconds_for``). A change of length is written at once, so the item always tells
+    a successor when this holder's lease really ends. On its own thread no visibility heartbeat (up to
+    1.5 s of SQS calls), status write or stuck call holds a 1.5-s lease up. A failed renewal is logged
+    and tried again at the next check; ``lost`` is set when another drainer holds the lease (the
+    drainer then stops)."""
+
+    name = "outbound-lease"
+
+    def __init__(self, lease: Lease, clock: Clock, length: Callable[[], float], check_every: float = 0.25) -> None:
+        super().__init__(clock, check_every)
+        self.lease = lease
+        self.length = length
+        self.lost = False
+        self._renewed_at = clock.now()
+
+    def beat(self) -> bool:
+        want = self.length()
+        now = self.clock.now()
+        if want == self.lease.seconds and now - self._renewed_at < renew_every_for(self.lease.seconds):
+            return True
+        try:
+            renewed = _tolerated("lease renewal", partial(self.lease.renew, want))
+        except Exception:  # noqa: BLE001 - never end the thread that keeps the lease: tried again
+            logger.exception("drainer lease renewal failed unexpectedly; tried again")
+            renewed = None
+        if renewed is False:
+            logger.error("drainer lost its lease: stopping", extra={"identity": self.lease.key["id"]["S"]})
+            self.lost = True
+            return False
+        if renewed:
+            self._renewed_at = now
+        return True
+
+
+class StatusWriter(PeriodicThread):
+    """Writes the queue status item (a DynamoDB PutItem) every ``every`` seconds, the first at once.
+    On the control loop a slow or stuck write (a throttled table, a read timeout) held up the
+    visibility heartbeat beside it, and a held part's short visibility (2 s past its turn at 100 MPS)
+    lapsed: it was received again. A failed write is logged and tried at the next period."""
+
+    name = "outbound-status"
 
     def __init__(self, board: StatusBoard, clock: Clock, status: Callable[[], QueueStatus], every: float) -> None:
+        super().__init__(clock, every)
         self.board = board
-        self.clock = clock
         self.status = status
-        self.every = every
-        self._stopping = False
-        self._running = False
-        self._wake: Any = clock.condition()  # type: ignore[attr-defined]
 
-    def start(self) -> None:
-        self._running = True
-        self.clock.spawn(self._run, "outbound-status")  # type: ignore[attr-defined]
-
-    def stop(self, wait: bool = True) -> None:
-        """No write after this one; with ``wait``, also wait for a write under way to end."""
-        with self._wake:
-            self._stopping = True
-            self._wake.notify_all()
-            while wait and self._running:
-                self._wake.wait(1.0)
-
-    def _run(self) -> None:
+    def beat(self) -> bool:
         try:
-            while True:
-                with self._wake:
-                    if self._stopping:
-                        return
-                try:
-                    _tolerated("status write", lambda: self.board.write(self.status().to_dict()))
-                except Exception:  # noqa: BLE001 - a notice's figures, never worth this thread: tried again
-                    logger.exception("drainer status write failed unexpectedly; tried again")
-                next_at = self.clock.now() + self.every
-                with self._wake:
-                    while not self._stopping and (left := next_at - self.clock.now()) > 0:
-                        self._wake.wait(left if math.isfinite(left) else None)
-        except BaseException:  # noqa: BLE001 - the process is going (a simulated death): nothing to write
-            return
-        finally:
-            with self._wake:
-                self._running = False
-                self._wake.notify_all()
+            _tolerated("status write", lambda: self.board.write(self.status().to_dict()))
+        except Exception:  # noqa: BLE001 - a notice's figures, never worth this thread: tried again
+            logger.exception("drainer status write failed unexpectedly; tried again")
+        return True
 
 
 @dataclass
