@@ -122,8 +122,9 @@ def read_thread(conversation_id: str) -> dict[str, Any]:
 
 
 @cache
-def answer_once() -> Any:
-    # Only this route needs Powertools' idempotency: imported by its first call, not at cold start.
+def answer_once() -> tuple[Any, Any]:
+    """The idempotent send and its config. Only this route needs Powertools' idempotency: imported by its
+    first call, not at cold start."""
     from aws_lambda_powertools.utilities.idempotency import (
         DynamoDBPersistenceLayer,
         IdempotencyConfig,
@@ -142,7 +143,7 @@ def answer_once() -> Any:
         c = caller()
         return services.console_service().answer(c, request["conversation_id"], request["text"], request["request_id"])
 
-    return send
+    return send, config
 
 
 @app.post("/conversations/<conversation_id>/answer")
@@ -158,7 +159,11 @@ def answer(conversation_id: str) -> dict[str, Any]:
         "request_id": request_id,
         "text": body_text("text"),
     }
-    return answer_once()(request=request)
+    send, config = answer_once()
+    # The click's record is "in progress" only until this invocation's own deadline: a retry of a click
+    # whose invocation timed out is then run again, not refused as in progress for the record's 24 hours.
+    config.register_lambda_context(app.lambda_context)
+    return send(request=request)
 
 
 @app.post("/conversations/<conversation_id>/preview")
