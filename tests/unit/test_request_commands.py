@@ -340,7 +340,7 @@ def test_the_agent_is_told_of_a_filing_by_the_delivery_after_a_crash_and_once(re
     message_id = "<crashed-answer@gatineau.example.ca>"
     claim = ServiceRequestStore.claim_once
 
-    def crash(self, city, key, reference):
+    def crash(self, city, key, reference, **kwargs):
         raise RuntimeError("stopped after filing, before the notice")
 
     monkeypatch.setattr(ServiceRequestStore, "claim_once", crash)
@@ -351,6 +351,40 @@ def test_the_agent_is_told_of_a_filing_by_the_delivery_after_a_crash_and_once(re
     assert [r.reference for r in requests_filed()] == ["GAT-1001"]
     monkeypatch.setattr(ServiceRequestStore, "claim_once", claim)
     for _ in range(2):
+        answer(answers, city_mail, "#request pothole", message_id=message_id)
+
+    assert [r.reference for r in requests_filed()] == ["GAT-1001"]
+    assert len([m for m in mails_to_agent() if "demande GAT-1001 enregistrée" in m]) == 1
+
+
+class Died(BaseException):
+    """The invocation stopped where it stood (a timeout, the process gone): no except clause of ours runs."""
+
+
+def test_a_notice_claimed_by_an_invocation_that_died_is_mailed_by_a_later_delivery_once(region, monkeypatch):
+    from text311.adapters.requests_table import RequestModel
+    from text311.answers import AnswerService
+
+    answers, _, city_mail = region
+    message_id = "<died-answer@gatineau.example.ca>"
+    tell = AnswerService._tell
+
+    def die(*args, **kwargs):
+        raise Died("stopped after claiming the notice, before mailing it")
+
+    monkeypatch.setattr(AnswerService, "_tell", die)
+    with pytest.raises(Died):
+        answer(answers, city_mail, "#request pothole", message_id=message_id)
+    monkeypatch.setattr(AnswerService, "_tell", tell)
+    # A delivery while the claim may still be a live invocation's (younger than any can run): left to it.
+    answer(answers, city_mail, "#request pothole", message_id=message_id)
+    assert not [m for m in mails_to_agent() if "demande GAT-1001 enregistrée" in m]
+
+    # Three minutes pass, as before Lambda's second retry: the claim is older than any invocation lives.
+    for claim in RequestModel.query(GATINEAU, RequestModel.item_key.startswith("claim#")):
+        if claim.updated_at is not None:
+            claim.update(actions=[RequestModel.updated_at.set(claim.updated_at - timedelta(minutes=3))])
+    for _ in range(2):  # the retry, and a duplicate of it
         answer(answers, city_mail, "#request pothole", message_id=message_id)
 
     assert [r.reference for r in requests_filed()] == ["GAT-1001"]

@@ -56,6 +56,10 @@ _OUT_OF_OFFICE_SUBJECT = re.compile(
 )
 # A mail's own Date is trusted as the time of its answer only this close to SES's receipt.
 _DATE_TRUSTED_WITHIN = timedelta(days=1)
+# A command's notice claimed and not yet mailed for this long was claimed by an invocation that died: the inbound
+# email function stops at 60 s (stacks/functions.py). Lambda retries SES's asynchronous event a minute after the
+# failed invocation ended, then two minutes after that: one of them finds the claim older than this and mails it.
+NOTICE_ABANDONED_AFTER = timedelta(seconds=90)
 # A From header line as any reader may take it, including the old ``From :`` form Python's parser
 # reads as a misplaced mbox envelope line and leaves out of the message's headers.
 _FROM_LINE = re.compile(rb"^from[ \t]*:", re.IGNORECASE | re.MULTILINE)
@@ -616,7 +620,8 @@ class AnswerService:
             )
             # Claimed before it is told: told once, even by a redelivery or a concurrent delivery;
             # an earlier delivery that filed and stopped before this point leaves it to this one.
-            if self.requests.store.claim_once(city, command.notice_key, request.reference):
+            store = self.requests.store
+            if store.claim_once(city, command.notice_key, request.reference, abandoned_after=NOTICE_ABANDONED_AFTER):
                 logger.info(
                     "request command run",
                     extra={
@@ -631,8 +636,9 @@ class AnswerService:
                 except Exception:
                     # Given back, so that SES's retry of this mail tells the agent (the claim kept would
                     # make the retry skip the notice for good).
-                    self.requests.store.release_claim(city, command.notice_key)
+                    store.release_claim(city, command.notice_key)
                     raise
+                store.finish_claim(city, command.notice_key)
             if opted_out:
                 continue
             # Queued again on a redelivery: the outbound ledger knows the key and texts it once.

@@ -46,6 +46,7 @@ SOURCES = ("sms", "open311")
 FIRST_NUMBER = 1001
 # A claim outlives any redelivery of the mail that made it (SES retries for hours, SQS for days).
 CLAIM_KEPT = timedelta(days=30)
+CLAIM_HELD, CLAIM_DONE = "held", "done"  # a claim's state when its caller must finish it (claim_once)
 # Filings racing for one city's counter: each retry reads it again. Far above what one city's
 # agents do at once; the last failure is raised.
 FILE_ATTEMPTS = 25
@@ -241,22 +242,36 @@ class ServiceRequestStore:
         except DoesNotExist:
             return None
 
-    def claim_once(self, city_id: str, key: str, reference: str) -> bool:
+    def claim_once(self, city_id: str, key: str, reference: str, *, abandoned_after: timedelta | None = None) -> bool:
         """Claim ``key`` (for ``reference``): True for the one caller that claims it first, False
-        for every later or concurrent one. What is done once per key (an agent's notice) follows."""
+        for every later or concurrent one. What is done once per key (an agent's notice) follows.
+        With ``abandoned_after``, the claim is "held" until ``finish_claim``, and a claim held longer than
+        that belongs to an invocation that died before finishing: the next caller takes it over (what it
+        guarded is then done again, at least once rather than never)."""
+        now = _utc(self._clock())
         claim = RequestModel(
             city_id=city_id,
             item_key=f"{CLAIM_KEY_PREFIX}{key}",
             reference=reference,
-            expires_at=_utc(self._clock()) + CLAIM_KEPT,
+            expires_at=now + CLAIM_KEPT,
         )
+        free = RequestModel.item_key.does_not_exist()
+        if abandoned_after is not None:
+            claim.status, claim.updated_at = CLAIM_HELD, now
+            free = free | ((RequestModel.status == CLAIM_HELD) & (RequestModel.updated_at < now - abandoned_after))
         try:
-            claim.save(condition=RequestModel.item_key.does_not_exist())
+            claim.save(condition=free)
         except PutError as exc:
             if exc.cause_response_code == "ConditionalCheckFailedException":
                 return False
             raise
         return True
+
+    def finish_claim(self, city_id: str, key: str) -> None:
+        """What a held claim guarded is done: no later caller takes it over."""
+        RequestModel(city_id=city_id, item_key=f"{CLAIM_KEY_PREFIX}{key}").update(
+            actions=[RequestModel.status.set(CLAIM_DONE)]
+        )
 
     def release_claim(self, city_id: str, key: str) -> None:
         """Give a claim back (what it guarded failed), so that the next try claims it again."""
