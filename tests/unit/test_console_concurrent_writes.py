@@ -7,11 +7,13 @@ being recorded came back 500 and changed nothing.)"""
 from __future__ import annotations
 
 import pytest
-from harness import GATINEAU
+from aws_events import http_api_request
+from harness import GATINEAU, LambdaContext
 from test_console_api import GATINEAU_AGENT, GATINEAU_SUPERVISOR, call, conversation, ids, region  # noqa: F401
 from test_departments import AGENT, add_works, api, conversation_of_resident, inbound, resident_texts  # noqa: F401
 from test_departments import call as departments_call
 
+from text311 import services
 from text311.adapters.dynamodb import ConversationModel
 from text311.console import ConsoleService
 from text311.conversations import ConversationStore
@@ -101,4 +103,30 @@ def test_an_answer_sent_while_texts_land_gets_its_owner_and_first_response_time(
     assert sms.to("+18195550123").count("A crew comes tomorrow.") == 1
     stored = conversation(conversation_id)
     assert stored.owner_email == GATINEAU_AGENT["email"]
+    assert stored.first_response_at is not None
+
+
+def test_an_answer_sent_after_the_agent_transferred_the_conversation_does_not_take_it_back(api, inbound):  # noqa: F811
+    """The e2e case: the agent sends an answer, then transfers the conversation to a department before the line
+    sent it. The send, recorded after the transfer, must not make the agent the owner again (the department's
+    inbox would lose the resident's next texts to them)."""
+    resident_texts(inbound, "Il y a un nid de poule devant le 12 rue Laurier")
+    resident_texts(inbound, "Gatineau")
+    conversation_id = conversation_of_resident(api)
+    department_id = add_works(api)
+    event = http_api_request(
+        "POST", f"/conversations/{conversation_id}/answer", claims=AGENT,
+        body={"text": "Une équipe passe demain."}, headers={"idempotency-key": "click-then-transfer"},
+    )
+    response = api.lambda_handler(event, LambdaContext("console-api", 30_000))
+    assert response["statusCode"] == 200, response
+    status, view = departments_call(
+        api, "POST", f"/conversations/{conversation_id}/transfer", AGENT, {"department": department_id}
+    )
+    assert status == 200, view
+
+    line = services.sms_line()
+    assert "Une équipe passe demain." in line.to("+18195550123")  # the drainer sends it now, after the transfer
+    stored = ConversationModel.get(GATINEAU.geonameid, conversation_id)
+    assert (stored.department, stored.owner_email) == (department_id, None)
     assert stored.first_response_at is not None

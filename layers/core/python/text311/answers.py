@@ -658,7 +658,8 @@ class AnswerService:
             return
         conversation, record = found
         _set_status_once(record, "sent")  # a delivery event may have come first: never overwrite it
-        self._sent(conversation, str(record.author or ""), int(message.parts))  # once: the drainer calls once
+        # once: the drainer calls once; written_at: a transfer since then keeps the conversation where it went
+        self._sent(conversation, str(record.author or ""), int(message.parts), written_at=record.created_at)
 
     def answer_failed(self, message: Any, reason: Any) -> None:
         """The drainer gave up on a queued SMS (``FailureReason``): recorded, and the agent told once."""
@@ -682,9 +683,9 @@ class AnswerService:
         record = MessageModel.get(conversation_id, key) if conversation is not None else None
         return (conversation, record) if record is not None else None
 
-    def _sent(self, conversation: Any, author: str, parts: int) -> None:
+    def _sent(self, conversation: Any, author: str, parts: int, written_at: datetime | None = None) -> None:
         if author:
-            self._assign(conversation, author)
+            self._assign(conversation, author, written_at)
         metrics.add_metric(name="AnswersSent", unit="Count", value=1)
         metrics.add_metric(name="SmsSegmentsSent", unit="Count", value=parts)
         logger.info("agent answer sent by SMS", extra={"conversation_id": conversation.conversation_id, "parts": parts})
@@ -731,9 +732,10 @@ class AnswerService:
                 logger.error("opt-out not recorded on the resident", extra={"error": f"{type(exc).__name__}: {exc}"})
         return True
 
-    def _assign(self, conversation: Any, sender: str) -> None:
+    def _assign(self, conversation: Any, sender: str, written_at: datetime | None = None) -> None:
         """The first verified agent to answer owns the conversation; later answers by others are
-        accepted and noted in the thread."""
+        accepted and noted in the thread. An answer written (``written_at``) before the conversation's last
+        transfer and sent after it takes nothing: the agent transferred it, to someone or to a department."""
         model = type(conversation)
         # No version condition in these updates: a text or a console change landing since this conversation
         # was read must not cost the answer its owner (each update has the condition it needs).
@@ -752,11 +754,16 @@ class AnswerService:
                     raise
                 conversation.refresh()  # another answer was first, and counted
         owner = self._owner(conversation)
+        transferred_since = written_at is not None and (conversation.transferred_at or written_at) > written_at
+        if owner is None and transferred_since:
+            return
         if owner is None:  # no owner, or a stored one that is not one agent of the city: free to take
             stored = conversation.owner_email
             free = model.owner_email.does_not_exist()
             if stored:
                 free = free | (model.owner_email == stored)
+            if written_at is not None:  # nor transferred between this read and the update
+                free = free & (model.transferred_at.does_not_exist() | (model.transferred_at <= written_at))
             try:
                 conversation.update(
                     actions=[model.owner_email.set(sender)], condition=free, add_version_condition=False

@@ -250,7 +250,10 @@ class ConsoleService:
         before = self._owner(caller, conversation)
         if before == address:  # a retried transfer: already done, noted and recorded once
             return self._view(caller, conversation)
-        conversation.update(actions=[ConversationModel.owner_email.set(address)], add_version_condition=False)
+        conversation.update(
+            actions=[ConversationModel.owner_email.set(address), ConversationModel.transferred_at.set(self.clock())],
+            add_version_condition=False,
+        )
         self._add_note(caller, conversation_id, f"Transferred to {address} by {caller.email}.")
         self._audit(caller, conversation_id, Action.TRANSFER, f"from {before or 'no one'} to {address}")
         return self._view(caller, conversation)
@@ -277,7 +280,11 @@ class ConsoleService:
         before = self._owner(caller, conversation) or department_name(subscriber, conversation) or "no one"
         model = ConversationModel
         conversation.update(
-            actions=[model.department.set(department.department_id), model.owner_email.remove()],
+            actions=[
+                model.department.set(department.department_id),
+                model.owner_email.remove(),
+                model.transferred_at.set(self.clock()),
+            ],
             add_version_condition=False,
         )
         self._add_note(caller, conversation_id, f"Transferred to the department {department.name} by {caller.email}.")

@@ -140,6 +140,9 @@ class ConversationModel(Model):
     references = ListAttribute(of=UnicodeAttribute, null=True)
     owner_email = UnicodeAttribute(null=True)
     department = UnicodeAttribute(null=True)  # the id of the city's department it was transferred to
+    # The last transfer (to an agent or a department): an answer written before it and sent after it does not
+    # make its author the owner again (text311.answers, _assign).
+    transferred_at = UTCDateTimeAttribute(null=True)
     phone_masked = UnicodeAttribute(null=True)  # "+1******4567": enough for an agent, not personal data
     first_response_at = UTCDateTimeAttribute(null=True)
     # Response targets (text311.response_targets): the last close (removed by a reopen), and when the
