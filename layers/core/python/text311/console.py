@@ -7,6 +7,7 @@ conversation is simply not found (404), never fetched and then hidden. Answers g
 
 from __future__ import annotations
 
+import builtins  # in ConsoleService's annotations ``list`` names its method ``list``, not the type
 import statistics
 from collections import defaultdict
 from collections.abc import Callable
@@ -167,7 +168,7 @@ class ConsoleService:
         earlier = earlier_conversations(caller.municipality_id, conversation)
         return {"conversation": view, "messages": messages, "history": history, "earlier": earlier}
 
-    def canned(self, caller: Caller) -> dict[str, list[str]]:
+    def canned(self, caller: Caller) -> dict[str, builtins.list[str]]:
         subscriber = self.subscribers.get(caller.municipality_id)
         return {lang: list(texts) for lang, texts in (subscriber.canned_answers if subscriber else {}).items()}
 
@@ -258,7 +259,7 @@ class ConsoleService:
         self._audit(caller, conversation_id, Action.TRANSFER, f"from {before or 'no one'} to {address}")
         return self._view(caller, conversation)
 
-    def departments(self, caller: Caller) -> list[dict[str, str]]:
+    def departments(self, caller: Caller) -> builtins.list[dict[str, str]]:
         """The city's departments a conversation can be transferred to (any agent of the city)."""
         subscriber = self.subscribers.get(caller.municipality_id)
         return [{"id": d.department_id, "name": d.name} for d in (subscriber.departments if subscriber else ())]

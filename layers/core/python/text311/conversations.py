@@ -236,8 +236,9 @@ class ConversationStore:
         now: datetime,
         phone_masked: str | None = None,
     ) -> ConversationModel:
+        municipality_id = municipality_of(conversation_id)
         conversation = ConversationModel(
-            municipality_id=municipality_of(conversation_id),
+            municipality_id=municipality_id,
             conversation_id=conversation_id,
             phone_hash=resident.item.phone_hash,
             phone_encrypted=resident.item.phone_encrypted,
@@ -256,13 +257,13 @@ class ConversationStore:
                 raise
             # Opened by an earlier attempt that stopped before saving the resident: carry on in
             # that thread (it may hold the mail SES confirmed).
-            existing = self.get(conversation.municipality_id, conversation_id)
+            existing = self.get(municipality_id, conversation_id)
             if existing is None:
                 raise
             if existing.status == "open":
                 conversation = existing
             else:  # that thread was used and closed since: a fresh one
-                conversation.conversation_id = new_conversation_id(conversation.municipality_id)
+                conversation.conversation_id = new_conversation_id(municipality_id)
                 conversation.save(condition=ConversationModel.conversation_id.does_not_exist())
         resident.item.conversation_id = conversation.conversation_id
         return conversation

@@ -51,8 +51,12 @@ class ResolutionLike(Protocol):
 
 
 class SubscriberLike(Protocol):
-    display_name: str
-    web_page: str | None
+    # Read-only: the subscriber passed in is a frozen dataclass (text311.subscribers.Subscriber).
+    @property
+    def display_name(self) -> str: ...
+
+    @property
+    def web_page(self) -> str | None: ...
 
     @property
     def active(self) -> bool: ...

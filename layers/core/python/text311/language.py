@@ -339,7 +339,7 @@ def _written_form(forms: Sequence[str], text: str, previous: str | None, detecto
     Traditional characters, in Hong Kong and by most Cantonese speakers in North America; Mandarin mostly in
     Simplified), else the first form."""
     if base(forms[0]) == "zh":
-        import hanzidentifier  # type: ignore[import-untyped]
+        import hanzidentifier
 
         script = hanzidentifier.identify(text)
         wanted = {hanzidentifier.TRADITIONAL: "hant", hanzidentifier.SIMPLIFIED: "hans"}.get(script)
@@ -348,7 +348,7 @@ def _written_form(forms: Sequence[str], text: str, previous: str | None, detecto
         for code in forms:
             if wanted is not None and code.lower().endswith(wanted):
                 return code
-    return previous if previous in forms else forms[0]
+    return previous if previous is not None and previous in forms else forms[0]
 
 
 def cantonese_ahead(text: str, detector: Model | None = None) -> bool:

@@ -8,9 +8,10 @@ through :func:`bind_tables`.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from pynamodb.attributes import (
+    Attribute,
     BooleanAttribute,
     ListAttribute,
     NumberAttribute,
@@ -29,6 +30,16 @@ from text311.adapters.requests_table import RequestModel
 if TYPE_CHECKING:
     from text311.settings import Settings
 
+_Element = TypeVar("_Element")
+
+
+def list_of(element: type[Attribute[_Element]], null: bool | None = None) -> ListAttribute[_Element]:
+    """``ListAttribute(of=element, null=null)``, typed as holding what ``element`` holds: ``list_of(UnicodeAttribute)``
+    is a ``list[str]``."""
+    # pynamodb types ``of`` as the items' own type, so a plain ``ListAttribute(of=UnicodeAttribute)`` is typed as
+    # holding ``list[UnicodeAttribute]`` (pynamodb/PynamoDB#1246): here the item type comes from the attribute class.
+    return ListAttribute(of=element, null=null)  # type: ignore[arg-type]
+
 
 class SubscriberModel(Model):
     """A municipality that subscribes to Text311 (a tenant), keyed by GeoNames id."""
@@ -40,9 +51,9 @@ class SubscriberModel(Model):
     display_name = UnicodeAttribute()
     country = UnicodeAttribute()
     region_code = UnicodeAttribute()
-    contact_emails = ListAttribute(of=UnicodeAttribute)
-    agent_allow_list = ListAttribute(of=UnicodeAttribute)
-    languages = ListAttribute(of=UnicodeAttribute)
+    contact_emails = list_of(UnicodeAttribute)
+    agent_allow_list = list_of(UnicodeAttribute)
+    languages = list_of(UnicodeAttribute)
     time_zone = UnicodeAttribute()
     phone_311 = UnicodeAttribute(null=True)
     web_page = UnicodeAttribute(null=True)
@@ -60,7 +71,7 @@ class SubscriberModel(Model):
     open311_publish = BooleanAttribute(null=True)
     # First-response target in minutes (text311.response_targets); absent: none. Who is mailed a breach.
     response_target_minutes = NumberAttribute(null=True)
-    response_target_notify = ListAttribute(of=UnicodeAttribute, null=True)
+    response_target_notify = list_of(UnicodeAttribute, null=True)
     # Its agents (text311.agents): JSON [{email, role, enabled, invited_at, invited_by}]; absent: none invited
     # from the console. The allow-list follows it.
     agents = UnicodeAttribute(null=True)
@@ -82,11 +93,11 @@ class ResidentModel(Model):
     language_detected = BooleanAttribute(null=True)
     dialog_state = UnicodeAttribute(default="new")
     municipality_id = NumberAttribute(null=True)
-    pending_choices = ListAttribute(of=NumberAttribute, null=True)
-    pending = ListAttribute(of=UnicodeAttribute, null=True)  # texts held until a city is chosen
+    pending_choices = list_of(NumberAttribute, null=True)
+    pending = list_of(UnicodeAttribute, null=True)  # texts held until a city is chosen
     # Inbound ids whose dialog turn was saved (the last few): a redelivery of one of them is not
     # run again, even when Powertools could not record that it completed.
-    handled = ListAttribute(of=UnicodeAttribute, null=True)
+    handled = list_of(UnicodeAttribute, null=True)
     attempts = NumberAttribute(default=0)
     opted_out = BooleanAttribute(default=False)
     conversation_id = UnicodeAttribute(null=True)
@@ -137,7 +148,7 @@ class ConversationModel(Model):
     first_message_id = UnicodeAttribute(null=True)
     first_ses_message_id = UnicodeAttribute(null=True)
     last_message_id = UnicodeAttribute(null=True)
-    references = ListAttribute(of=UnicodeAttribute, null=True)
+    references = list_of(UnicodeAttribute, null=True)
     owner_email = UnicodeAttribute(null=True)
     department = UnicodeAttribute(null=True)  # the id of the city's department it was transferred to
     # The last transfer (to an agent or a department): an answer written before it and sent after it does not
