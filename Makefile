@@ -27,6 +27,7 @@ run: $(STAMP)
 test: $(STAMP)
 	bash scripts/e2e-deps.sh
 	$(PY) -m ruff check .
+	$(PY) -m mypy layers/core/python/text311
 	$(PY) -m pytest -n auto --dist loadgroup  # a worker per CPU; the soak, e2e and infra groups one worker each
 
 lint: $(STAMP)
