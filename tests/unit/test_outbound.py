@@ -662,8 +662,8 @@ def test_throttled_part_is_retried_before_the_next_part_and_a_stop_can_still_cut
     sched.send_next()  # part 1 at t=0
     sender.failures = [Throttled()]
     clock.sleep(sched.delay())
-    assert sched.send_next().status is SendStatus.THROTTLED  # part 2 refused at t=1
-    run_line(sched, clock, {1.5: [stop]})
+    assert sched.send_next().status is SendStatus.THROTTLED  # part 2 refused at t=1: its retry is due at 1/0.75 s
+    run_line(sched, clock, {1.2: [stop]})
     assert sender.keys == ["answer#1", "stop#1", "answer#2", "answer#3"]
     assert sched.depth()[Priority.ANSWER] == (0, 0) and [m for m, _ in sent] == ["stop", "answer"]
 
@@ -676,14 +676,14 @@ def test_stop_after_a_throttle_cut_waits_one_part_time_at_the_mps_not_at_the_cut
     sched, sender, clock, _, _ = with_callbacks(1, failures=[Throttled()])
     sched.enqueue(message(id="a"))
     sched.enqueue(message(id="b"))
-    sched.send_next()  # throttled at t=0
+    sched.send_next()  # throttled at t=0: the slot is given back (no part went)
     clock.sleep(sched.delay())
-    sched.send_next()  # "a" at t=1, reserved at the cut pace: the next answer part is due 1/0.75 s later
-    assert sched.pacer.ready_at == pytest.approx(1 + 1 / 0.75) and sched.pacer.rate == pytest.approx(0.8)
+    sched.send_next()  # "a" at t=0, reserved at the cut pace: the next answer part is due 1/0.75 s later
+    assert sched.pacer.ready_at == pytest.approx(1 / 0.75) and sched.pacer.rate == pytest.approx(0.8)
     # when a STOP arrives just after
-    run_line(sched, clock, {1.01: [message(Kind.KEYWORD, city=None, id="stop")]})
-    # then it goes at t=2 (one part-time at the MPS), the answer after it at the (recovering) cut pace
-    assert [(mid, t) for t, mid, _ in sender.calls] == [("a", 1.0), ("stop", 2.0), ("b", pytest.approx(2 + 1 / 0.8))]
+    run_line(sched, clock, {0.01: [message(Kind.KEYWORD, city=None, id="stop")]})
+    # then it goes at t=1 (one part-time at the MPS), the answer after it at the (recovering) cut pace
+    assert [(mid, t) for t, mid, _ in sender.calls] == [("a", 0.0), ("stop", 1.0), ("b", pytest.approx(1 + 1 / 0.8))]
 
 
 def test_a_stop_throttled_once_still_goes_within_two_seconds_at_1_mps():

@@ -23,15 +23,28 @@ still never closer than ``1 / MPS``, and urgent messages are too few (a share of
 be what overloads the line. Without this, one throttle on the line before a STOP (0.75 × 1 MPS)
 stretches its wait to 1.33 s, and one on the STOP itself to 2.67 s.
 
-A refused urgent call gives its slot back (:meth:`Pacer.give_back`): a ThrottlingException sends no
-message part, and the MPS is a count of the parts sent ("the maximum number of message parts that you
-can send in a second", End User Messaging SMS User Guide, MPS limits). The retry then waits for the
-line as it was before the refused call (the last part sent + 1/MPS), not for a whole slot after it:
-at 1 MPS a STOP refused twice in a row had waited 2.9 s. Parts sent stay at least 1/MPS apart; only
-the refused call and its retry may be closer. The guide does not say whether a refused call counts
-against the identity's limit; if it does, the retry is refused too, and after ``urgent_fast_tries``
-refusals in a row urgent calls go at the AIMD pace and keep their slots (scheduler.py). Other
-classes never give a slot back: a refusal costs them the slot, the back-off AIMD wants.
+A stray refusal costs the line one back-off, not two (:meth:`Pacer.on_refused`; issue 19's third
+pass for urgent calls, its fourth for every class). A ThrottlingException sends no message part, and
+the MPS is a count of the parts sent ("the maximum number of message parts that you can send in a
+second", End User Messaging SMS User Guide, MPS limits). So while the refused slot is still the last
+one taken (below about 15 MPS, where a slot outlasts a call's round trip) it is given back
+(:meth:`Pacer.give_back`): the line is as it was before it, both the MPS's slot and the AIMD pace's,
+and AIMD's cut applies from there, the retry waiting for the last part sent + 1/rate at the cut
+rate (1/0.75 s at 1 MPS), not for a whole slot after the refusal. A refusal had cost an ordinary
+part its slot on top of the cut: 1.96 part-times a refusal in the 3-MPS bench, now 1.37, AIMD's
+recovery alone (the retry and the next five parts, each reserved at the pace of its turn). On a fast
+line several calls are out when the refusal comes back and its slot is in the past: a part sent in
+its place would put MPS + 1 parts in the second after it, so the slot is lost, and that lost
+part-time is the back-off: the pace is not cut as well (that had cost about 2.7 s of a 107-s drain
+at 100 MPS). Parts sent stay at least 1/MPS apart;
+only a refused call and its retry may be closer.
+
+A refusal is stray when at least ``isolated_after`` calls (5, the parts AIMD takes to recover from a
+cut) were accepted since the last one; a refusal sooner is an overload, and gets AIMD's whole
+back-off: its slot kept and the pace cut. Urgent calls are stray until ``urgent_fast_tries`` urgent
+refusals in a row, then go at the AIMD pace too (scheduler.py). The guide does not say whether a
+refused call counts against the identity's limit; if it does, the quick retry is refused too, and
+that second refusal is an overload.
 """
 
 from __future__ import annotations
@@ -110,7 +123,9 @@ class Pacer:
         self.paused_until = start  # after a transient failure: nothing goes before this
         self._last_cut = float("-inf")
         self.throttles = 0
-        self._before_last: tuple[float, float] | None = None  # (start, line_free_at before it) of the last slot
+        self._last_slot: tuple[float, int] | None = None  # (start, parts) of the last slot taken
+        # The last slot's start, and the line as it was before it: what ``give_back`` restores.
+        self._before_last: tuple[float, float, float, tuple[float, int] | None] | None = None
 
     def _ready(self, urgent: bool) -> float:
         return max(self.line_free_at, self.paused_until) if urgent else self.ready_at
@@ -124,21 +139,45 @@ class Pacer:
         """Take the line for ``parts``; returns the instant the send starts. The next message waits
         ``parts / rate`` (an urgent one only ``parts / MPS``)."""
         start = max(self._ready(urgent), now)
-        self._before_last = (start, self.line_free_at)
+        self._before_last = (start, self.line_free_at, self.ready_at, self._last_slot)
+        self._last_slot = (start, parts)
         self.ready_at = max(self.ready_at, start + parts / self.rate)
         self.line_free_at = start + parts / self.mps
         return start
 
     def give_back(self, start: float) -> bool:
         """The call that took the slot at ``start`` was refused (throttled): no part went, so the line
-        is free again from where it was before that slot, for urgent calls (the module docstring).
-        Only while that slot is still the last one taken: a slot taken after it stays where it is.
-        The AIMD pace (``ready_at``) keeps the slot. Returns whether it was given back."""
-        if self._before_last is None or self._before_last[0] != start:
+        is as it was before that slot (the module docstring), both the MPS's slot (``line_free_at``)
+        and the AIMD pace's (``ready_at``), and the pace's cut (``on_throttle``, made first) then
+        spaces the retry from the slot before: ``its start + its parts / rate``. Only while that slot
+        is still the last one taken: a slot taken after it stays where it is, and so does the refused
+        one. Returns whether it was given back."""
+        before = self._before_last
+        if before is None or before[0] != start:
             return False
-        self.line_free_at = min(self.line_free_at, self._before_last[1])
+        _, self.line_free_at, ready_at, self._last_slot = before
+        if self._last_slot is not None:
+            previous, parts = self._last_slot
+            ready_at = max(ready_at, previous + parts / self.rate)
+        self.ready_at = max(ready_at, self.paused_until)
         self._before_last = None
         return True
+
+    def on_refused(self, start: float | None, now: float, isolated: bool) -> bool:
+        """A call that took the slot at ``start`` (None: no slot) was refused. An ``isolated`` (stray)
+        refusal costs the line one back-off, not two: its slot given back and the pace cut, the retry
+        spaced at the cut pace from the slot before (``give_back``); or, when a later slot was already
+        taken (a fast line, several calls out), its slot lost and the pace left whole, the lost slot
+        being the back-off (the module docstring). Any other refusal (an overload) keeps its slot and
+        cuts the pace (AIMD). Returns whether the slot was given back."""
+        if isolated and start is not None and not self._is_last(start):
+            self.throttles += 1
+            return False
+        self.on_throttle(now)
+        return isolated and start is not None and self.give_back(start)
+
+    def _is_last(self, start: float) -> bool:
+        return self._before_last is not None and self._before_last[0] == start
 
     def on_throttle(self, now: float) -> None:
         self.throttles += 1
