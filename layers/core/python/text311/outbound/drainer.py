@@ -15,11 +15,15 @@ minutes": :class:`StatusWriter`, on a thread of its own, so a slow write never d
 prints the EMF metrics the alarms watch every ``metrics_every`` seconds, and stops ``stop_margin``
 seconds before the Lambda's end, or after ``max_idle`` seconds with nothing to send (infinite in
 production: an idle drainer long-polls, which is cheap, so a resident's reply never waits for the
-next tick). On stop it gives back every message it holds
-but has not finished (``release_all``: visible again at once), posts a last status and drops the
-lease. Stopped by its deadline, it then starts its ``successor`` (an asynchronous invocation of its
-own function), which takes the lease within about a second; the one-minute tick stays the safety
-net. Two starters (a successor and a tick) never both send: the lease decides.
+next tick). Stopped by its deadline, it first marks its lease ``handoff`` and starts its
+``successor`` (an asynchronous invocation of its own function), then lets its calls under way end
+(no poll waits past the stop: sqs_source.py, ``poll_for``), gives back every message it holds but
+has not finished (``release_all``: visible again at once, soonest turn first, eight calls at a time),
+posts a last status and drops the lease. The successor, about 0.5 s later, finds the lease marked and
+waits for it (:meth:`Drainer._acquire`), so a planned hand-off costs the line about one Lambda start,
+not the old life's whole wind-down and then the start (2-10 s, issue 19). Stopped any other way it
+only gives back and drops the lease. The one-minute tick stays the safety net. Two starters (a
+successor and a tick) never both send: the lease decides.
 
 A life that fails (an exception, a timeout, the sandbox killed) is followed at once by another: the
 function's on-failure destination is the function itself (stacks/outbound.py), and Lambda invokes it
@@ -46,6 +50,13 @@ from text311.outbound.message import OutboundMessage
 from text311.outbound.pacing import Clock
 from text311.outbound.scheduler import OutboundScheduler, QueueStatus, Sender, in_flight_for
 from text311.outbound.sqs_source import HOLD_FIRST, HOLD_MARGIN, HOLD_MARGIN_MIN, LONG_POLL_MAX, SqsMessageSource
+
+# A starter that finds the lease being handed off looks again this often: its holder drops it as soon as
+# its last calls ended and it gave back what it held (well under a second, usually).
+HANDOFF_LOOK_EVERY = 0.1
+# ... for at most this long: the holder's wind-down ends within its stop margin (45 s: Lambda ends it
+# then), and its lease within LEASE_SECONDS after that if it died meanwhile.
+HANDOFF_WAIT_MAX = 60.0
 
 # Lambda's invocation record for an asynchronous invocation that failed (on-failure destination):
 # ``requestContext.condition`` is ``RetriesExhausted`` or ``EventAgeExceeded`` ("Capturing records of
@@ -271,6 +282,7 @@ class Drainer:
             control_every=CONTROL_EVERY,
             on_taken=lambda received: self._bring_forward(source, scheduler, received),
         )
+        self._after_predecessor(scheduler)
         in_flight = self._in_flight()
         if in_flight > 1:  # the keeper renews on its own thread: parts are taken only inside the lease
             scheduler.lease_left = self.lease.left
@@ -285,8 +297,10 @@ class Drainer:
             # scheduler while 15 flood parts were chosen at 100 MPS. The serial loop reads a backlog
             # in chains, between two parts.
             max_batches=1 if in_flight > 1 else 10,
+            poll_for=lambda: remaining_seconds() - self.stop_margin,
         )
         released, why, still_ours = 0, {"stop": "error"}, False
+        handoff: dict[str, bool | None] = {}  # "started": the successor was started at the stop (None: not tried)
         keeper = writer = None
         if in_flight > 1:  # threads: the lease and the status item each on its own, off the control loop
             keeper = LeaseKeeper(self.lease, self.clock, lambda: lease_seconds_for(self.mps, scheduler.busy()))
@@ -296,7 +310,9 @@ class Drainer:
         try:
             scheduler.run(
                 source,
-                self._stopper(scheduler, source, remaining_seconds, why, keeper, inline_status=writer is None),
+                self._stopper(
+                    scheduler, source, remaining_seconds, why, keeper, inline_status=writer is None, handoff=handoff
+                ),
                 idle_wait=LONG_POLL_MAX,
                 in_flight=in_flight,
             )
@@ -309,12 +325,16 @@ class Drainer:
             if writer is not None:  # the last status below is written after any older one
                 writer.stop()
             self._post(scheduler.status())
-            still_ours = self.lease.release()
+            # (the next holder's first part waits for this one's last: the MPS is the line's)
+            still_ours = self.lease.release(line_free_in=scheduler.pacer.line_free_at - self.clock.now())
         # Only a life ended by its deadline and still holding its lease starts the next: after an idle
         # exit nothing waits, a drainer whose lease another took over (it stalled past the expiry, and
         # its deadline came before its next renewal) would start a second chain beside that one's, and
-        # after a crash the tick restarts (no hot loop).
-        handed_off = why["stop"] == "deadline" and still_ours and self.successor is not None and self.successor.start()
+        # after a crash the tick restarts (no hot loop). Started at the stop already, or now if the
+        # lease could not be marked then (a failed write: the successor would not have waited).
+        handed_off = bool(handoff.get("started"))
+        if handoff.get("started") is None and why["stop"] == "deadline" and still_ours and self.successor is not None:
+            handed_off = self.successor.start()
         logger.info(
             "drainer stopped",
             extra={
@@ -331,15 +351,27 @@ class Drainer:
 
     def _acquire(self, remaining_seconds: Callable[[], float], wait: bool) -> bool:
         """The lease; replacing a failed drainer, wait for its lease to expire (it cannot be renewed
-        any more), checking again at its announced expiry, for at most two lease lengths."""
+        any more), checking again at its announced expiry; finding it handed off (the successor, or a
+        tick that came at that moment), wait for its holder to drop it, looking every
+        :data:`HANDOFF_LOOK_EVERY` s (or for it to expire, if that holder died meanwhile). For at most
+        two lease lengths, or :data:`HANDOFF_WAIT_MAX` for a hand-off. Any other holder: return at
+        once (one read more than the put)."""
         if self.lease.acquire():
             return True
-        give_up = self.clock.now() + 2 * LEASE_SECONDS
-        while wait and self.clock.now() < give_up and remaining_seconds() > self.stop_margin:
-            free_in = self.lease.free_in()
+        began = self.clock.now()
+        give_up = began + 2 * LEASE_SECONDS
+        while self.clock.now() < give_up and remaining_seconds() > self.stop_margin:
+            free_in, handing_off = self.lease.holder()
             if free_in is None:
                 return True
-            self.clock.sleep(min(free_in + 0.05, max(0.0, give_up - self.clock.now())))
+            if free_in <= 0 and self.lease.acquire():  # dropped (or expired) since the first try
+                return True
+            if not (wait or handing_off):
+                return False
+            if handing_off:
+                give_up = max(give_up, began + HANDOFF_WAIT_MAX)
+            look_in = min(free_in + 0.05, HANDOFF_LOOK_EVERY) if handing_off else free_in + 0.05
+            self.clock.sleep(min(look_in, max(0.0, give_up - self.clock.now())))
             if self.lease.acquire():
                 return True
         return False
@@ -385,6 +417,31 @@ class Drainer:
             ),
         )
 
+    def _after_predecessor(self, scheduler: OutboundScheduler) -> None:
+        """No part before the previous holder's line is free (``Lease.line_free_at``, its last part's
+        start + its parts ÷ the MPS): a successor that takes over within 0.6 s of the last call
+        was refused by the service at 1 MPS, twice, and cut its pace. At most two parts' time (clocks
+        a little apart must not stop a line)."""
+        if self.lease.line_free_at is None:
+            return
+        wait = min(2 / self.mps, self.lease.line_free_at - self.lease.now())
+        if wait > 0:
+            scheduler.pacer.pause_until(self.clock.now() + wait)
+
+    def _start_successor(self, keeper: LeaseKeeper | None) -> bool | None:
+        """At the deadline stop, before the wind-down: mark the lease handed off, then start the
+        successor, whose Lambda start (about 0.5 s) runs while this life's last calls end and it gives
+        back what it holds; the successor waits for the lease. False: the lease is no longer ours (no
+        successor: the new holder has its own chain) or the invoke failed (the tick restarts); None:
+        the mark could not be written, so the successor is started after the release, as a plain
+        start that finds the lease free."""
+        if self.successor is None or (keeper is not None and keeper.lost):
+            return False
+        marked = _tolerated("hand-off mark", self.lease.hand_off)
+        if marked is None:
+            return None
+        return bool(marked) and self.successor.start()
+
     def _in_flight(self) -> int:
         if self.in_flight is not None:
             return self.in_flight
@@ -402,6 +459,7 @@ class Drainer:
         why: dict[str, str],
         keeper: LeaseKeeper | None = None,
         inline_status: bool = True,
+        handoff: dict[str, bool | None] | None = None,
     ) -> Callable[[], bool]:
         last = {"renew": self.clock.now(), "status": float("-inf"), "metrics": float("-inf"), "beat": self.clock.now()}
 
@@ -409,6 +467,8 @@ class Drainer:
             now = self.clock.now()
             if remaining_seconds() < self.stop_margin:
                 why["stop"] = "deadline"
+                if handoff is not None and "started" not in handoff:
+                    handoff["started"] = self._start_successor(keeper)
                 return True
             if keeper is not None and keeper.lost:
                 why["stop"] = "lease_lost"

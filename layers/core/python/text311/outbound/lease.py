@@ -5,7 +5,11 @@ pacing exact and lets the ledger read a ``sending`` record as "its drainer died"
 Acquire is a conditional put that succeeds when the item is absent, expired or already ours; renew
 and release are conditioned on the owner token, so a drainer that lost its lease (it stalled past
 the expiry and another took over) learns it at its next renewal and stops, and never deletes the
-successor's lease.
+successor's lease. A holder at the end of its life marks it ``handoff`` (:meth:`Lease.hand_off`)
+before it invokes its successor: a starter that finds a lease so marked waits for it (its holder
+drops it within a second or so) instead of returning, so the successor starts while its
+predecessor still finishes its last calls and gives back what it held. That release leaves the item
+expired, with ``line_free`` (when its line allows the next part), which the successor's acquire reads.
 
 ``status#<identity>``: the drainer's :class:`~text311.outbound.scheduler.QueueStatus`, written every
 few seconds, read by producers for "queued, about N minutes".
@@ -65,20 +69,26 @@ class Lease:
         # Until when this holder may send (its clock, taken before the write that set it): a renewal that
         # stalls lets the lease run out while the holder lives, and a successor may take it then.
         self.valid_until = float("-inf")
+        # When the line is free again after the previous holder's last call (wall clock; None: not
+        # told): its next part may not start sooner, or the service refuses it (the MPS is the line's).
+        self.line_free_at: float | None = None
 
     def acquire(self, seconds: float | None = None) -> bool:
         self.seconds = seconds or self.base
         now = self.now()
         try:
-            self.client.put_item(
+            response = self.client.put_item(
                 TableName=self.table,
                 Item={**self.key, "owner": {"S": self.owner}, "until": {"N": repr(now + self.seconds)},
                       "expiration": {"N": str(int(now) + KEEP_SECONDS)}},
                 ConditionExpression="attribute_not_exists(id) OR #until < :now OR #owner = :me",
                 ExpressionAttributeNames={"#until": "until", "#owner": "owner"},
                 ExpressionAttributeValues={":now": {"N": repr(now)}, ":me": {"S": self.owner}},
+                ReturnValues="ALL_OLD",
             )
             self.valid_until = now + self.seconds
+            before = response.get("Attributes", {})
+            self.line_free_at = float(before["line_free"]["N"]) if "line_free" in before else None
             return True
         except ClientError as exc:
             if _conditional(exc):
@@ -114,20 +124,55 @@ class Lease:
     def free_in(self) -> float | None:
         """Seconds until the current holder's lease expires (0 when it has, or none is held); None
         when the lease is ours. A successor started after a crash waits this long, not a minute."""
+        return self.holder()[0]
+
+    def holder(self) -> tuple[float | None, bool]:
+        """(:meth:`free_in`, whether its holder is handing it off): one consistent read."""
         item = self.client.get_item(TableName=self.table, Key=self.key, ConsistentRead=True).get("Item")
         if not item:
-            return 0.0
+            return 0.0, False
         if item.get("owner", {}).get("S") == self.owner:
-            return None
-        return max(0.0, float(item["until"]["N"]) - self.now())
+            return None, False
+        return max(0.0, float(item["until"]["N"]) - self.now()), bool(item.get("handoff", {}).get("BOOL"))
 
-    def release(self) -> bool:
-        """Drop the lease; False when it was no longer ours (another drainer took over: its lease stays)."""
+    def hand_off(self) -> bool:
+        """Mark the lease as being handed off (its holder has stopped taking work and is starting its
+        successor, who then waits for it); False when it is no longer ours (start no successor). The
+        mark goes with the item: a renewal keeps it, the release deletes it, the next holder's
+        acquire writes an item without it."""
         try:
-            self.client.delete_item(
-                TableName=self.table, Key=self.key, ConditionExpression="#owner = :me",
-                ExpressionAttributeNames={"#owner": "owner"}, ExpressionAttributeValues={":me": {"S": self.owner}},
+            self.client.update_item(
+                TableName=self.table, Key=self.key, UpdateExpression="SET handoff = :yes",
+                ConditionExpression="#owner = :me", ExpressionAttributeNames={"#owner": "owner"},
+                ExpressionAttributeValues={":yes": {"BOOL": True}, ":me": {"S": self.owner}},
             )
+            return True
+        except ClientError as exc:
+            if _conditional(exc):
+                return False
+            raise
+
+    def release(self, line_free_in: float | None = None) -> bool:
+        """Drop the lease; False when it was no longer ours (another drainer took over: its lease stays).
+        With ``line_free_in`` (seconds until this holder's line allows the next part) the item is left
+        expired instead of deleted, and tells the next holder when it may send (``line_free_at``, read
+        by its acquire at no extra call): a successor that starts within a part's time of the last
+        call would otherwise be refused by the service, and cut its pace (issue 19, fifth pass)."""
+        try:
+            if line_free_in is None:
+                self.client.delete_item(
+                    TableName=self.table, Key=self.key, ConditionExpression="#owner = :me",
+                    ExpressionAttributeNames={"#owner": "owner"}, ExpressionAttributeValues={":me": {"S": self.owner}},
+                )
+            else:
+                now = self.now()
+                self.client.update_item(  # "until" a second ago: expired, whoever's clock reads it
+                    TableName=self.table, Key=self.key, UpdateExpression="SET #until = :gone, line_free = :free "
+                    "REMOVE handoff", ConditionExpression="#owner = :me",
+                    ExpressionAttributeNames={"#until": "until", "#owner": "owner"},
+                    ExpressionAttributeValues={":gone": {"N": repr(now - 1.0)}, ":me": {"S": self.owner},
+                                               ":free": {"N": repr(now + max(0.0, line_free_in))}},
+                )
             return True
         except ClientError as exc:
             if not _conditional(exc):
