@@ -29,10 +29,11 @@ and logged with the instant it started:
 - Lambda (:class:`FakeLambda` and :func:`run`): the EventBridge tick every minute, the successor
   invoked at a hand-off (it starts 0.5 s later), a 15-minute life, and after a crash the function's
   on-failure destination (itself: it starts 0.5 s after the crash and waits for the dead lease).
-  One life runs at a time: a tick that falls inside a running life is not run, it is charged the one
-  PutItem with which it finds the lease held and returns.
+  Every start runs, each life as a sandbox of its own (:class:`LifeClock`), so lives overlap as in
+  Lambda: a successor starts while the life that invoked it still winds down, and a tick that comes
+  while a life runs finds the lease held and returns (or, at a hand-off, waits for it).
 - Crashes (``--crashes`` per run in the "crash" rows): the drainer's process dies right after a
-  SendTextMessage went out and before its record. Nothing of that life calls AWS again (every call
+  SendTextMessage went out and before its record. Nothing of that life (its own fibers) calls AWS again (every call
   raises: its lease, the messages it held and the parts it had claimed stay as they were), as when
   Lambda kills a sandbox; its calls under way end with it (a long poll or a read timeout is cut
   short: ``World.pause``), so nothing of it holds up its successor.
@@ -79,6 +80,7 @@ import math
 import os
 import random
 import sys
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -151,6 +153,31 @@ _WORDS_UCS2 = (
 ).split()
 
 
+class LifeClock(SimClock):
+    """The simulated clock, knowing which life (Lambda sandbox) each fiber belongs to: a fiber a life
+    spawns (its line workers, receivers, lease keeper, status writer) is that life's, so a crash ends
+    that life's calls and no other's."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._life = threading.local()
+
+    def life(self) -> int:
+        return getattr(self._life, "n", 0)
+
+    def run_as(self, life: int) -> None:
+        self._life.n = life
+
+    def spawn(self, target: Callable[[], Any], name: str) -> None:
+        life = self.life()
+
+        def as_its_life() -> None:
+            self.run_as(life)
+            target()
+
+        super().spawn(as_its_life, name)
+
+
 class Dead(BaseException):  # noqa: N818 - not an error the code under test may catch: the process is gone
     """The drainer's process died: every call of that life fails, nothing of it runs again."""
 
@@ -165,9 +192,9 @@ class Finished(BaseException):  # noqa: N818
 @dataclass
 class World:
     rng: random.Random
-    clock: SimClock = field(default_factory=SimClock)
+    clock: LifeClock = field(default_factory=LifeClock)
     calls: Counter[str] = field(default_factory=Counter)
-    alive: bool = True
+    dead: set[int] = field(default_factory=set)  # lives whose process died
     finished: bool = False
     charging: bool = True
     crashed_at: float = 0.0
@@ -175,6 +202,24 @@ class World:
     claims: list[tuple[float, str]] = field(default_factory=list)  # (start, part key): the ledger's claims
     handed: list[tuple[float, str]] = field(default_factory=list)  # (instant, message id): SQS's hand-outs
     lives: list[float] = field(default_factory=list)  # when each life started
+    leases: list[float] = field(default_factory=list)  # when a life took the lease (its first acquire)
+    starts: list[tuple[float, int, str]] = field(default_factory=list)  # (at, order, kind): lives to start
+    woken: Any = None  # the condition the dispatcher of lives waits on (run)
+
+    @property
+    def alive(self) -> bool:
+        """Whether the calling fiber's life is still alive."""
+        return self.clock.life() not in self.dead
+
+    def start_life(self, at: float, kind: str) -> None:
+        heapq.heappush(self.starts, (at, next(ORDER), kind))
+        if self.woken is not None:
+            self.woken.notify_all()
+
+    def finish(self) -> None:
+        self.finished = True
+        if self.woken is not None:
+            self.woken.notify_all()
 
     def charge(self, service: str, operation: str, latency: float | None = None) -> float:
         """One call: counted, and its latency passed on the clock. Returns the instant it started."""
@@ -219,7 +264,10 @@ class Latent:
             key = kwargs.get("Item", {}).get("id", {}).get("S", "") if name == "put_item" else ""
             if key.startswith("outbound#"):  # a part claimed in the ledger: when the drainer chose it
                 self._world.claims.append((started, key.removeprefix("outbound#")))
-            return method(*args, **kwargs)
+            result = method(*args, **kwargs)
+            if key.startswith("lease#"):  # (a refused acquire raised above)
+                self._world.leases.append(started)
+            return result
 
         return call
 
@@ -261,10 +309,10 @@ class FakeSqs:
             self.next_arrival += 1
         idle_until = self.world.idle_until
         if idle_until is not None and now >= idle_until:
-            self.world.finished = True
+            self.world.finish()
             raise Finished
         if idle_until is None and not self.messages and self.next_arrival == len(self.arrivals):
-            self.world.finished = True
+            self.world.finish()
             raise Finished
 
     def _next_event(self) -> float:
@@ -357,6 +405,7 @@ class SmsCall:
     started: float
     key: str  # the Context entry the adapter adds: the part's ledger key, "<message id>#<part>"
     outcome: str  # sent | throttled | lost_response (sent) | crash (sent)
+    life: int = 0  # the life (LifeClock) that made the call
 
     @property
     def delivered(self) -> bool:
@@ -379,21 +428,21 @@ class FakeSmsApi:
         started = world.charge("sms", "SendTextMessage", latency=0.0)
         key = request["Context"][KEY_CONTEXT]
         if world.rng.random() < P_THROTTLE or not self.limit.try_acquire(1, started):
-            self.log.append(SmsCall(started, key, "throttled"))
+            self.log.append(SmsCall(started, key, "throttled", world.clock.life()))
             world.clock.sleep(LATENCY["sms"])
             raise ClientError({"Error": {"Code": "ThrottlingException", "Message": "rate"}}, "SendTextMessage")
         self.delivered += 1
         if self.delivered in self.crash_at:
-            self.log.append(SmsCall(started, key, "crash"))
+            self.log.append(SmsCall(started, key, "crash", world.clock.life()))
             world.clock.sleep(LATENCY["sms"])
-            world.alive = False
+            world.dead.add(world.clock.life())
             world.crashed_at = world.clock.now()
             raise Dead
         if world.rng.random() < P_LOST_RESPONSE:
-            self.log.append(SmsCall(started, key, "lost_response"))
+            self.log.append(SmsCall(started, key, "lost_response", world.clock.life()))
             world.pause(READ_TIMEOUT)
             raise ReadTimeoutError(endpoint_url="https://sms-voice.ca-central-1.amazonaws.com")
-        self.log.append(SmsCall(started, key, "sent"))
+        self.log.append(SmsCall(started, key, "sent", world.clock.life()))
         world.clock.sleep(LATENCY["sms"] * world.rng.uniform(1 - JITTER, 1 + JITTER))
         return {"MessageId": f"sms-{len(self.log)}"}
 
@@ -401,13 +450,12 @@ class FakeSmsApi:
 class FakeLambda:
     """``lambda.invoke`` of the drainer's own function (its successor): started ``START_DELAY`` later."""
 
-    def __init__(self, world: World, starts: list[tuple[float, int, str]]) -> None:
+    def __init__(self, world: World) -> None:
         self.world = world
-        self.starts = starts
 
     def invoke(self, **request: Any) -> dict[str, int]:
         self.world.charge("lambda", "Invoke")
-        heapq.heappush(self.starts, (self.world.clock.now() + START_DELAY, next(ORDER), "handoff"))
+        self.world.start_life(self.world.clock.now() + START_DELAY, "handoff")
         return {"StatusCode": 202}
 
 
@@ -482,7 +530,7 @@ class Run:
     cpu: float
     claims: list[tuple[float, str]] = field(default_factory=list)  # the ledger's claims (World.claims)
     handed: list[tuple[float, str]] = field(default_factory=list)  # SQS's hand-outs (World.handed)
-    starts: list[float] = field(default_factory=list)  # when each life started (World.lives)
+    starts: list[float] = field(default_factory=list)  # when each life took the lease (World.leases)
 
 
 def run(planned: list[Planned], mps: float, crashes: int, seed: int, idle_for: float | None = None) -> Run:
@@ -535,49 +583,57 @@ def run(planned: list[Planned], mps: float, crashes: int, seed: int, idle_for: f
         services.sqs_client = lambda: sqs  # type: ignore[assignment]
         services.sms_line = lambda: line  # type: ignore[assignment]
         # The chain is running when the burst arrives (an always-on drainer), then the ticks and hand-offs.
-        starts: list[tuple[float, int, str]] = [(0.0, 0, "running")]
-        total_parts = total_parts or 1
-        invoker = FakeLambda(world, starts)
+        world.woken = world.clock.condition()
+        world.start_life(0.0, "running")
+        invoker = FakeLambda(world)
         next_tick = world.rng.uniform(0, TICK)
-        lives = skipped = crashed = 0
-        try:
-            while not world.finished and world.clock.now() < 50 * total_parts / mps + 3600:
-                if starts and starts[0][0] <= next_tick:
-                    at, _, kind = heapq.heappop(starts)
+        counts = Counter[str]()
+        errors: list[Exception] = []
+
+        def life(n: int, kind: str) -> None:
+            world.clock.run_as(n)
+            drainer = services.drainer_with(
+                world.clock, long_poll=True, max_idle=math.inf, successor=Successor(invoker, FUNCTION),
+                wall=world.clock.now,
+            )
+            deadline = world.clock.now() + LIFE
+            try:
+                report = drainer.drain(lambda: deadline - world.clock.now(), wait_for_lease=kind == "failure")
+                counts["skipped"] += not report.lease_held
+            except Dead:
+                counts["crashed"] += 1
+                # Lambda's on-failure destination (the drainer itself) starts the next life.
+                world.start_life(world.crashed_at + START_DELAY, "failure")
+            except Finished:
+                pass
+            except Exception as exc:  # noqa: BLE001 - a bug of the code under test: raised after the run
+                errors.append(exc)
+
+        try:  # this fiber starts the lives, each on fibers of its own, at their instants
+            limit = 50 * (total_parts or 1) / mps + 3600
+            while not world.finished and world.clock.now() < limit:
+                if world.starts and world.starts[0][0] <= next_tick:
+                    at, _, kind = world.starts[0]
                 else:
-                    at, next_tick, kind = next_tick, next_tick + TICK, "tick"
-                if at < world.clock.now():
-                    if kind == "tick":  # it came while a life ran: it found the lease held
-                        world.calls["dynamodb.put_item"] += 1
-                        skipped += 1
-                        continue
-                    at = world.clock.now()  # a successor: it runs as soon as the life before is gone
-                world.clock.set(at)
-                world.lives.append(at)
-                lives += 1
-                drainer = services.drainer_with(
-                    world.clock,
-                    long_poll=True,
-                    max_idle=math.inf,
-                    successor=Successor(invoker, FUNCTION),
-                    wall=world.clock.now,
-                )
-                deadline = at + LIFE
-                try:
-                    drainer.drain(
-                        lambda deadline=deadline: deadline - world.clock.now(), wait_for_lease=kind == "failure"
-                    )
-                except Dead:
-                    crashed += 1
-                    world.alive = True
-                    # Lambda's on-failure destination (the drainer itself) starts the next life.
-                    heapq.heappush(starts, (world.crashed_at + START_DELAY, next(ORDER), "failure"))
-        except Finished:
-            pass
+                    at, kind = next_tick, "tick"
+                if at > world.clock.now():
+                    world.woken.wait(at - world.clock.now())  # a start sooner may come meanwhile
+                    continue
+                if kind == "tick":
+                    next_tick += TICK
+                else:
+                    heapq.heappop(world.starts)
+                world.lives.append(world.clock.now())
+                world.clock.spawn(lambda n=len(world.lives), kind=kind: life(n, kind), f"life-{len(world.lives)}")
+                world.clock.sleep(0.0)  # it runs now (its fibers are the world's until this one wakes)
         finally:
             for name, factory in originals.items():
                 setattr(services, name, factory)
             services.reset()
+        if errors:
+            raise errors[0]
+        # (a life still running when the last part went never returns: the lives are the leases taken)
+        lives, skipped, crashed = len(world.leases), counts["skipped"], counts["crashed"]
         world.charging = False
         table = boto3.client("dynamodb", region_name=REGION)
         ledger: dict[str, str] = {}
@@ -600,7 +656,7 @@ def run(planned: list[Planned], mps: float, crashes: int, seed: int, idle_for: f
         time.process_time() - started_cpu,
         world.claims,
         world.handed,
-        world.lives,
+        world.leases,
     )
 
 

@@ -5,6 +5,7 @@ answers and whenever the small city's message comes in."""
 from __future__ import annotations
 
 import random
+from dataclasses import replace
 
 import pytest
 
@@ -135,3 +136,25 @@ def test_an_urgent_message_still_goes_before_a_city_that_joins():
     queue.push(stop)
 
     assert queue.pop().id == stop.id
+
+
+def test_a_message_given_back_regains_its_place_in_its_city_but_never_passes_one_under_way():
+    # given a city's backlog of one-part answers enqueued a second apart, and a two-part answer under way
+    queue = FairQueue(QUANTUM)
+    under_way = replace(message(1, parts=2), enqueued_at=50.0)
+    queue.push(under_way)
+    assert queue.pop() is under_way
+    queue.push_next(under_way, 1)
+    for n in range(10, 20):
+        queue.push(replace(message(n), enqueued_at=float(n)))
+
+    # when an older answer comes back (given back by a life that ended, delivered again)
+    queue.push(replace(message(5), enqueued_at=5.0))
+
+    # then it goes right after the answer under way, ahead of the backlog enqueued after it
+    order = []
+    while (taken := queue.pop()) is not None:
+        order.append(taken.id)
+        queue.settled(taken)
+    assert order[:3] == ["m1", "m5", "m10"]
+    assert order[3:] == [f"m{n}" for n in range(11, 20)]

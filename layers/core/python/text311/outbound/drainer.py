@@ -57,6 +57,10 @@ HANDOFF_LOOK_EVERY = 0.1
 # ... for at most this long: the holder's wind-down ends within its stop margin (45 s: Lambda ends it
 # then), and its lease within LEASE_SECONDS after that if it died meanwhile.
 HANDOFF_WAIT_MAX = 60.0
+# A send still under way this long after the stop is left to settle after the lease is dropped
+# (scheduler.py, "Stragglers"): a call takes about 60 ms, so one this slow is mostly a lost response
+# waiting out its 10-s read timeout, which held the successor, and a STOP, that long (issue 19).
+STRAGGLER_AFTER = 0.5
 
 # Lambda's invocation record for an asynchronous invocation that failed (on-failure destination):
 # ``requestContext.condition`` is ``RetriesExhausted`` or ``EventAgeExceeded`` ("Capturing records of
@@ -286,6 +290,7 @@ class Drainer:
         in_flight = self._in_flight()
         if in_flight > 1:  # the keeper renews on its own thread: parts are taken only inside the lease
             scheduler.lease_left = self.lease.left
+            scheduler.detach_after = STRAGGLER_AFTER
         source = SqsMessageSource(
             self.sqs,
             self.queue_url,
@@ -327,6 +332,9 @@ class Drainer:
             self._post(scheduler.status())
             # (the next holder's first part waits for this one's last: the MPS is the line's)
             still_ours = self.lease.release(line_free_in=scheduler.pacer.line_free_at - self.clock.now())
+            # (a send left under way at the stop settles now, off the lease: before the life returns, or
+            # a frozen sandbox would finish it minutes later)
+            released += scheduler.settle_stragglers()
         # Only a life ended by its deadline and still holding its lease starts the next: after an idle
         # exit nothing waits, a drainer whose lease another took over (it stalled past the expiry, and
         # its deadline came before its next renewal) would start a second chain beside that one's, and

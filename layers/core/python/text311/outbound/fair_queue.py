@@ -2,7 +2,8 @@
 round robin (DRR) counted in message parts between cities within a class.
 
 DRR: each city with something queued is visited in turn and given ``quantum`` parts of credit per
-visit; it sends parts from the head of its own FIFO, one part of credit each, until the credit is
+visit; it sends parts from the head of its own FIFO (ordered by ``enqueued_at``: :meth:`_Class.push`),
+one part of credit each, until the credit is
 spent or its FIFO is empty. A part is the unit of both sending and charging, so a visit is exactly
 ``quantum`` parts (fewer if the city runs out) and no credit is ever carried to the next visit: a
 city whose answers are long or accented cannot crowd out one whose answers are short, and a city
@@ -39,6 +40,12 @@ from dataclasses import dataclass, field
 from text311.outbound.message import OutboundMessage, Priority
 
 
+def _newer(entry: tuple[OutboundMessage, int], enqueued_at: float) -> bool:
+    """Whether a queued (message, parts left) was enqueued after ``enqueued_at`` and is not under way."""
+    message, left = entry
+    return message.enqueued_at > enqueued_at and left == message.parts
+
+
 @dataclass
 class _Class:
     quantum: int
@@ -59,7 +66,14 @@ class _Class:
         return queue
 
     def push(self, message: OutboundMessage) -> None:
-        self._join(message.city).append((message, message.parts))
+        """Behind its city's messages enqueued before it, ahead of those enqueued after (oldest first),
+        never ahead of a message under way: a message given back or delivered again (a successor's,
+        after its predecessor's late call) regains its place instead of going behind its city's backlog."""
+        queue = self._join(message.city)
+        at = len(queue)  # (arrivals come in about their order: the scan ends at once, as a plain append)
+        while at > 0 and _newer(queue[at - 1], message.enqueued_at):
+            at -= 1
+        queue.insert(at, (message, message.parts))
         self._count(message.city, message.parts)
 
     def push_next(self, message: OutboundMessage, parts: int) -> None:

@@ -29,6 +29,15 @@ when the call of the part before it returned, so its parts go in order and never
 charges one part of credit per part taken (fair_queue.py). State is guarded by one lock (the clock's
 ``condition``), released around every call that waits on the network (ledger, sender, unsealing,
 queue, callbacks).
+
+**Stragglers** (``detach_after``): at a stop, the calls under way end before anything is given back,
+and a lost response holds its call for the client's read timeout (10 s), while the successor waits
+for the lease. With ``detach_after`` set, once every thread still running is inside a send call and
+the stop is that old, ``run`` returns with those calls under way: ``release_all`` gives back the
+rest and hides their messages for :data:`STRAGGLER_HIDE` s instead, the caller drops the lease (no
+call can start any more: every worker left is past its call's start, so its slot was counted in the
+line the lease hands on), then ``settle_stragglers`` waits for them, each settling its own part
+(sent, in doubt, refused), and gives back what they left (a message's next part, a refused part).
 """
 
 from __future__ import annotations
@@ -51,6 +60,10 @@ from text311.outbound.parts import split_parts
 NOTICE_THRESHOLD = 60.0  # seconds: above this the agent is told "queued, about N minutes"
 CALL_SECONDS = 0.25  # a claim, a send and a record, with room for jitter: what one worker holds a part
 SPARE_WORKERS = 4  # workers left for calls stuck in a read timeout (10 s) while the line goes on
+# How long a straggler's message stays hidden after the stop: its call's read timeout (10 s) and its
+# record, with room. A life that dies before it settles leaves the part ``sending``; the message comes
+# back after this and its successor reads it as in doubt (never sent twice).
+STRAGGLER_HIDE = 60.0
 
 
 def in_flight_for(mps: float, call_seconds: float = CALL_SECONDS, spare: int = SPARE_WORKERS) -> int:
@@ -180,6 +193,9 @@ class OutboundScheduler:
     # Called with each receive's messages once they are queued (their turns known), outside the lock:
     # the drainer brings down at once the first visibility of those due far sooner than it guessed.
     on_taken: Callable[[list[OutboundMessage]], None] = lambda messages: None
+    # Pipelined: seconds after a clean stop from which calls still under way are left to finish on
+    # their own (module docstring, "Stragglers"); None: the stop waits for every one.
+    detach_after: float | None = None
 
     def __post_init__(self) -> None:
         self.queue = FairQueue(self.quantum)
@@ -205,6 +221,9 @@ class OutboundScheduler:
         self._alive = 0  # pipelined: worker and receiver threads still running
         self._crash: BaseException | None = None
         self._backlogged = False  # pipelined: the last receive came back full (helpers poll too)
+        self._calling: dict[str, OutboundMessage] = {}  # message id → message whose part's call is under way
+        self._detached = False  # ``run`` returned with calls under way (settle_stragglers waits for them)
+        self._wrapped: tuple[Any, ...] = ()  # pipelined: the real ledger, sender, callbacks and source
 
     # -- intake and visibility -----------------------------------------------------------------
 
@@ -318,7 +337,11 @@ class OutboundScheduler:
             return self._failed(message, part, len(texts), exc, now, urgent)
         start = self._slot(urgent, ticket)
         try:
-            result = self.sender.send(destination, texts[part - 1], idempotency_key=key, context=message.context)
+            self._calling[message.id] = message
+            try:
+                result = self.sender.send(destination, texts[part - 1], idempotency_key=key, context=message.context)
+            finally:
+                self._calling.pop(message.id, None)
         except Exception as exc:  # noqa: BLE001 - every failure is classified, none is swallowed blindly
             return self._failed(message, part, len(texts), exc, now, urgent, slot=start)
         self.ledger.mark_sent(key, _sms_id(result), 1)
@@ -526,6 +549,7 @@ class OutboundScheduler:
     ) -> None:
         lock = self._lock
         real = (self.ledger, self.sender, self.on_sent, self.on_failed, self.destination)
+        self._wrapped = (*real, source)
         # Calls that wait on the network run with the lock released, so the other parts go on.
         self.ledger, self.sender, self.on_sent, self.on_failed, self.destination = (
             _Unlocked(part, lock) for part in real
@@ -553,13 +577,44 @@ class OutboundScheduler:
             with lock:
                 self._stopping = True
                 lock.notify_all()
-                while self._alive > 0:  # every call under way ends (recorded) before anything is given back
-                    lock.wait(1.0)
-                self._pipelined = False
-                self.ledger, self.sender, self.on_sent, self.on_failed, self.destination = real
-                self._source = source
+                stopped_at = self.clock.now()
+                # every call under way ends (recorded) before anything is given back, unless only
+                # stragglers are left (module docstring)
+                while self._alive > 0:
+                    left = self._straggling_for(stopped_at)
+                    if left is not None and left <= 0:
+                        break
+                    lock.wait(1.0 if left is None else min(1.0, left))
+                self._detached = self._alive > 0
+                if not self._detached:
+                    self._unwrap()
         if self._crash is not None:
             raise self._crash
+
+    def _straggling_for(self, stopped_at: float) -> float | None:
+        """Seconds until the threads still running may be left behind as stragglers; None while any
+        of them is not inside a send call (or on a crash, or without ``detach_after``)."""
+        if self.detach_after is None or self._crash is not None or self._alive != len(self._calling):
+            return None
+        return stopped_at + self.detach_after - self.clock.now()
+
+    def _unwrap(self) -> None:
+        self._pipelined = False
+        self.ledger, self.sender, self.on_sent, self.on_failed, self.destination, self._source = self._wrapped
+
+    def settle_stragglers(self) -> int:
+        """After the lease is dropped: wait for the calls ``run`` left under way (each settles its own
+        part), then give back what they left; the number given back. A straggler's crash is raised."""
+        if not self._detached:
+            return 0
+        with self._lock:
+            while self._alive > 0:
+                self._lock.wait(1.0)
+            self._detached = False
+            self._unwrap()
+        if self._crash is not None:
+            raise self._crash
+        return self.release_all()
 
     def _thread(self, body: Callable[[], None]) -> Callable[[], None]:
         def run() -> None:
@@ -627,19 +682,30 @@ class OutboundScheduler:
 
     def release_all(self) -> int:
         """Give every message held in memory back to the source (end of a drainer's life). A message
-        partly sent goes back too: its redelivery resumes at its first part not recorded as sent."""
+        partly sent goes back too: its redelivery resumes at its first part not recorded as sent. The
+        messages of stragglers (calls ``run`` left under way) are hidden for :data:`STRAGGLER_HIDE`
+        instead: their calls settle them."""
+        if not self._detached:
+            return self._release_held(set())
+        with self._lock:  # the stragglers share the state (their network calls release the lock)
+            return self._release_held(set(self._calling))
+
+    def _release_held(self, calling: set[str]) -> int:
         held: list[OutboundMessage] = []
-        for message_id, part in self._kept_claims.items():  # refused, never sent: a redelivery claims it anew
+        kept, self._kept_claims = self._kept_claims, {}
+        for message_id, part in kept.items():  # refused, never sent: a redelivery claims it anew
             self.ledger.release(part_key(message_id, part))
-        self._kept_claims.clear()
         while (message := self.queue.pop()) is not None:
             self._forget(message)
             held.extend(self._settle_copies(message))
-        held.extend(copy for copies in self._held.values() for copy in copies)  # none after a clean stop
-        self._held.clear()
+        for message_id in [i for i in self._held if i not in calling]:  # none after a clean stop
+            held.extend(self._held.pop(message_id))
+        hidden = [copy for message_id in calling for copy in self._held.get(message_id, [])]
         many = getattr(self._source, "abandon_many", None)  # SQS gives back ten a call
         if many is not None:
             many(held, 0.0)
+            if hidden:
+                many(hidden, STRAGGLER_HIDE)
         elif self._source is not None:
             for message in held:
                 self._source.abandon(message, delay=0.0)
