@@ -203,7 +203,7 @@ class World:
     handed: list[tuple[float, str]] = field(default_factory=list)  # (instant, message id): SQS's hand-outs
     lives: list[float] = field(default_factory=list)  # when each life started
     leases: list[float] = field(default_factory=list)  # when a life took the lease (its first acquire)
-    starts: list[tuple[float, int, str]] = field(default_factory=list)  # (at, order, kind): lives to start
+    starts: list[tuple[float, int, str, str | None]] = field(default_factory=list)  # (at, order, kind, replacing)
     woken: Any = None  # the condition the dispatcher of lives waits on (run)
 
     @property
@@ -211,8 +211,8 @@ class World:
         """Whether the calling fiber's life is still alive."""
         return self.clock.life() not in self.dead
 
-    def start_life(self, at: float, kind: str) -> None:
-        heapq.heappush(self.starts, (at, next(ORDER), kind))
+    def start_life(self, at: float, kind: str, replacing: str | None = None) -> None:
+        heapq.heappush(self.starts, (at, next(ORDER), kind, replacing))
         if self.woken is not None:
             self.woken.notify_all()
 
@@ -590,7 +590,7 @@ def run(planned: list[Planned], mps: float, crashes: int, seed: int, idle_for: f
         counts = Counter[str]()
         errors: list[Exception] = []
 
-        def life(n: int, kind: str) -> None:
+        def life(n: int, kind: str, replacing: str | None) -> None:
             world.clock.run_as(n)
             drainer = services.drainer_with(
                 world.clock, long_poll=True, max_idle=math.inf, successor=Successor(invoker, FUNCTION),
@@ -598,12 +598,16 @@ def run(planned: list[Planned], mps: float, crashes: int, seed: int, idle_for: f
             )
             deadline = world.clock.now() + LIFE
             try:
-                report = drainer.drain(lambda: deadline - world.clock.now(), wait_for_lease=kind == "failure")
+                report = drainer.drain(
+                    lambda: deadline - world.clock.now(), wait_for_lease=kind == "failure",
+                    invocation=f"life-{n}", replacing=replacing,
+                )
                 counts["skipped"] += not report.lease_held
             except Dead:
                 counts["crashed"] += 1
-                # Lambda's on-failure destination (the drainer itself) starts the next life.
-                world.start_life(world.crashed_at + START_DELAY, "failure")
+                # Lambda's on-failure destination (the drainer itself) starts the next life, with the
+                # failed invocation's record (its request id).
+                world.start_life(world.crashed_at + START_DELAY, "failure", replacing=f"life-{n}")
             except Finished:
                 pass
             except Exception as exc:  # noqa: BLE001 - a bug of the code under test: raised after the run
@@ -613,9 +617,9 @@ def run(planned: list[Planned], mps: float, crashes: int, seed: int, idle_for: f
             limit = 50 * (total_parts or 1) / mps + 3600
             while not world.finished and world.clock.now() < limit:
                 if world.starts and world.starts[0][0] <= next_tick:
-                    at, _, kind = world.starts[0]
+                    at, _, kind, replacing = world.starts[0]
                 else:
-                    at, kind = next_tick, "tick"
+                    at, kind, replacing = next_tick, "tick", None
                 if at > world.clock.now():
                     world.woken.wait(at - world.clock.now())  # a start sooner may come meanwhile
                     continue
@@ -624,7 +628,8 @@ def run(planned: list[Planned], mps: float, crashes: int, seed: int, idle_for: f
                 else:
                     heapq.heappop(world.starts)
                 world.lives.append(world.clock.now())
-                world.clock.spawn(lambda n=len(world.lives), kind=kind: life(n, kind), f"life-{len(world.lives)}")
+                n = len(world.lives)
+                world.clock.spawn(lambda n=n, kind=kind, dead=replacing: life(n, kind, dead), f"life-{n}")
                 world.clock.sleep(0.0)  # it runs now (its fibers are the world's until this one wakes)
         finally:
             for name, factory in originals.items():

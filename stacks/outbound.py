@@ -89,10 +89,11 @@ class Outbound(Construct):
     def _restart_on_failure(drainer: lambda_.Function) -> None:
         """A drainer life that fails (exception, timeout, sandbox killed) is followed at once by
         another: its on-failure destination is its own function (issue 19). The new life reads the
-        invocation record, waits for the dead one's 10-s lease and takes over, instead of leaving the
-        queue to the next tick. The role already may invoke its own function (the hand-off's policy);
-        the destination's ARN is set on the L1, because the L2's ``LambdaDestination`` would grant it
-        again in the default policy, which the function depends on (a cycle)."""
+        invocation record and takes over the dead one's lease (at once: the record names the invocation
+        that holds it), instead of leaving the queue to the next tick. The role already may invoke its
+        own function (the hand-off's policy); the destination's ARN is set on the L1, because the
+        L2's ``LambdaDestination`` would grant it again in the default policy, which the function
+        depends on (a cycle)."""
         config = _event_invoke_config(drainer)
         config.destination_config = lambda_.CfnEventInvokeConfig.DestinationConfigProperty(
             on_failure=lambda_.CfnEventInvokeConfig.OnFailureProperty(destination=drainer.function_arn)

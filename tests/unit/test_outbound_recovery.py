@@ -12,7 +12,7 @@ from moto import mock_aws
 
 from tests.unit.test_outbound_drainer import IDENTITY, TABLE, World, answer
 from text311.outbound import FakeClock, Kind, OutboundMessage
-from text311.outbound.drainer import replaces_a_failed_drainer
+from text311.outbound.drainer import failed_invocation, replaces_a_failed_drainer
 from text311.outbound.lease import LEASE_SECONDS, Lease
 from text311.outbound.sqs_source import HEARTBEAT_BATCHES, HOLD_FIRST, HOLD_LONGEST, HOLD_MARGIN, SqsMessageSource
 
@@ -108,8 +108,8 @@ def test_an_acknowledged_message_is_no_longer_extended():
 class TimedLease(Lease):
     taken_at: float | None = None
 
-    def acquire(self) -> bool:
-        taken = super().acquire()
+    def acquire(self, seconds: float | None = None, replacing: str | None = None) -> bool:
+        taken = super().acquire(seconds, replacing)
         if taken and self.taken_at is None:
             self.taken_at = self.now()
         return taken
@@ -137,6 +137,45 @@ def test_a_successor_started_after_a_crash_takes_over_when_the_dead_drainers_lea
     # then it waits only for the rest of the dead lease, and sends
     assert report.lease_held and report.sent == 1 and world.sent == ["ses-1"]
     assert successor.taken_at is not None and successor.taken_at - started <= LEASE_SECONDS - 3.0 + 0.1
+
+
+def test_the_record_of_the_failed_life_lets_its_successor_take_its_lease_at_once(world):
+    # given a life that died holding the lease, which it took as invocation "req-dead" 1 s ago
+    dead = Lease(world.dynamodb, TABLE, IDENTITY, now=world.clock.now, owner="dead")
+    dead.invocation = "req-dead"
+    assert dead.acquire()
+    world.clock.sleep(1.0)
+    world.put(answer())
+    world.accepts()
+    started = world.clock.now()
+
+    # when Lambda's on-failure destination starts the next life with that invocation's record
+    successor = TimedLease(world.dynamodb, TABLE, IDENTITY, now=world.clock.now)
+    report = world.drainer(lease=successor).drain(
+        lambda: 600.0, wait_for_lease=True, invocation="req-next", replacing=failed_invocation(
+            {**FAILURE_RECORD, "requestContext": {**FAILURE_RECORD["requestContext"], "requestId": "req-dead"}}
+        ),
+    )
+
+    # then it takes the lease at once, not when the dead one's would have expired (9 s later), and sends
+    assert report.lease_held and world.sent == ["ses-1"]
+    assert successor.taken_at == started
+    item = world.dynamodb.get_item(TableName=TABLE, Key=successor.key, ConsistentRead=True)["Item"]
+    assert item["invocation"]["S"] == "req-next"
+
+
+def test_a_record_of_another_invocation_does_not_take_a_live_lease(world):
+    # given a lease held by a life that runs (a tick that took over meanwhile), as "req-alive"
+    alive = Lease(world.dynamodb, TABLE, IDENTITY, now=world.clock.now, owner="alive")
+    alive.invocation = "req-alive"
+    assert alive.acquire()
+
+    # when a life starts with the record of some other failed invocation
+    taken = Lease(world.dynamodb, TABLE, IDENTITY, now=world.clock.now).acquire(replacing="req-dead")
+
+    # then the live holder keeps its lease
+    assert not taken
+    assert alive.renew()
 
 
 def test_a_tick_that_finds_a_live_lease_still_returns_at_once(world):
@@ -194,6 +233,7 @@ SCHEDULED_EVENT = {
 )
 def test_only_lambdas_record_of_a_failed_life_makes_the_drainer_wait_for_the_lease(event, waits):
     assert replaces_a_failed_drainer(event) is waits
+    assert failed_invocation(event) == ("c2a6f2ae-7dbb-4d22-8782-d0485c9877e2" if waits else None)
 
 
 def test_the_lease_is_short_so_a_dead_drainer_is_replaced_within_seconds():

@@ -126,3 +126,28 @@ def test_outside_lambda_the_drainer_has_no_successor(region, monkeypatch):
     monkeypatch.delenv("AWS_LAMBDA_FUNCTION_NAME", raising=False)
 
     assert PRODUCTION_DRAINER.__wrapped__().successor is None
+
+
+def test_lambdas_record_of_a_failed_life_lets_the_handler_take_that_lifes_lease_at_once(region, aws_env):
+    from test_outbound_recovery import FAILURE_RECORD
+
+    from text311.outbound.lease import Lease
+
+    # given a life that died holding the lease (10 s left on it), as invocation "req-crashed"
+    answers, sms, city_mail = region
+    agent_answer(answers, city_mail, "Une équipe passe demain.", sender=AGENT)
+    table, identity = aws_env["IDEMPOTENCY_TABLE"], aws_env["SMS_ORIGINATION_IDENTITY"]
+    dead = Lease(services.clients().dynamodb, table, identity)
+    dead.invocation = "req-crashed"
+    assert dead.acquire()
+
+    # when Lambda's on-failure destination invokes the drainer with that life's record
+    record = {**FAILURE_RECORD, "requestContext": {**FAILURE_RECORD["requestContext"], "requestId": "req-crashed"}}
+    handler = importlib.import_module("functions.sms_drainer.handler")
+    report = handler.lambda_handler(record, LambdaContext("sms-drainer", remaining_ms=600_000))
+
+    # then it took the lease (written with its own request id) and sent the answer
+    assert report["lease_held"] is True and report["sent"] == 1
+    assert sms.to(RESIDENT)[-1] == "Une équipe passe demain."
+    item = services.clients().dynamodb.get_item(TableName=table, Key=dead.key, ConsistentRead=True)["Item"]
+    assert item["invocation"]["S"] == "req-sms-drainer"

@@ -4,30 +4,33 @@
 
 No lease, no sending: a second invocation while one runs returns at once (``lease_held=False``),
 unless it was started to replace a drainer that died (``wait_for_lease``: Lambda's on-failure
-destination, below), which waits for the dead one's short lease to expire (at most
-``LEASE_SECONDS``) and takes over. While it holds the lease the drainer renews it from a thread of
-its own (:class:`LeaseKeeper`; the control loop every ``renew_every`` s in the serial loop), at a
-length that follows the work (1.5 s while a 100-MPS line is busy, 10 s idle or slow: lease.py),
-extends the visibility of what it holds every ``heartbeat_every`` s or a third of a shorter lease
-(a heartbeat, run by the scheduler's control loop, which no long poll or stuck call holds up), writes
-its queue status every ``status_every`` seconds (the status item producers read for "queued, about N
-minutes": :class:`StatusWriter`, on a thread of its own, so a slow write never delays the heartbeat),
-prints the EMF metrics the alarms watch every ``metrics_every`` seconds, and stops ``stop_margin``
-seconds before the Lambda's end, or after ``max_idle`` seconds with nothing to send (infinite in
-production: an idle drainer long-polls, which is cheap, so a resident's reply never waits for the
-next tick). Stopped by its deadline, it first marks its lease ``handoff`` and starts its
-``successor`` (an asynchronous invocation of its own function), then lets its calls under way end
-(no poll waits past the stop: sqs_source.py, ``poll_for``), gives back every message it holds but
-has not finished (``release_all``: visible again at once, soonest turn first, eight calls at a time),
-posts a last status and drops the lease. The successor, about 0.5 s later, finds the lease marked and
-waits for it (:meth:`Drainer._acquire`), so a planned hand-off costs the line about one Lambda start,
-not the old life's whole wind-down and then the start (2-10 s, issue 19). Stopped any other way it
-only gives back and drops the lease. The one-minute tick stays the safety net. Two starters (a
-successor and a tick) never both send: the lease decides.
+destination, below), which takes the dead one's lease at once when the record names the invocation
+that holds it (``replacing``: each life writes its request id with the lease), else waits for that
+short lease to expire (at most ``LEASE_SECONDS``) and takes over. While it holds the lease the
+drainer renews it from a thread of its own (:class:`LeaseKeeper`; the control loop every
+``renew_every`` s in the serial loop), at a length that follows the work (1.5 s while a 100-MPS line
+is busy, 10 s idle or slow: lease.py), extends the visibility of what it holds every
+``heartbeat_every`` s or a third of a shorter lease (a heartbeat, run by the scheduler's control
+loop, which no long poll or stuck call holds up), writes its queue status every ``status_every``
+seconds (the status item producers read for "queued, about N minutes": :class:`StatusWriter`, on a
+thread of its own, so a slow write never delays the heartbeat), prints the EMF metrics the alarms
+watch every ``metrics_every`` seconds, and stops ``stop_margin`` seconds before the Lambda's end, or
+after ``max_idle`` seconds with nothing to send (infinite in production: an idle drainer long-polls,
+which is cheap, so a resident's reply never waits for the next tick). Stopped by its deadline, it
+first marks its lease ``handoff`` and starts its ``successor`` (an asynchronous invocation of its
+own function), then lets its calls under way end (no poll waits past the stop: sqs_source.py,
+``poll_for``), gives back every message it holds but has not finished (``release_all``: visible
+again at once, soonest turn first, eight calls at a time), posts a last status and drops the lease.
+The successor, about 0.5 s later, finds the lease marked and waits for it
+(:meth:`Drainer._acquire`), so a planned hand-off costs the line about one Lambda start, not the old
+life's whole wind-down and then the start (2-10 s, issue 19). Stopped any other way it only gives
+back and drops the lease. The one-minute tick stays the safety net. Two starters (a successor and a
+tick) never both send: the lease decides.
 
 A life that fails (an exception, a timeout, the sandbox killed) is followed at once by another: the
 function's on-failure destination is the function itself (stacks/outbound.py), and Lambda invokes it
-with the invocation record of the failed life (:func:`replaces_a_failed_drainer`).
+with the invocation record of the failed life (:func:`replaces_a_failed_drainer`,
+:func:`failed_invocation`).
 """
 
 from __future__ import annotations
@@ -72,6 +75,15 @@ def replaces_a_failed_drainer(event: Any) -> bool:
     """Whether this invocation is Lambda's record of a drainer life that failed."""
     context = event.get("requestContext") if isinstance(event, dict) else None
     return isinstance(context, dict) and context.get("condition") in FAILURE_CONDITIONS
+
+
+def failed_invocation(event: Any) -> str | None:
+    """The request id of the failed life that Lambda's record reports (``requestContext.requestId``: the
+    invocation's own request id), or None for any other event."""
+    if not replaces_a_failed_drainer(event):
+        return None
+    request_id = event["requestContext"].get("requestId")
+    return request_id if isinstance(request_id, str) and request_id else None
 
 
 @dataclass(frozen=True)
@@ -268,8 +280,19 @@ class Drainer:
     # runs threads (SystemClock, SimClock), else 1 (a single-threaded FakeClock: the serial loop).
     in_flight: int | None = None
 
-    def drain(self, remaining_seconds: Callable[[], float], wait_for_lease: bool = False) -> DrainReport:
-        if not self._acquire(remaining_seconds, wait_for_lease):
+    def drain(
+        self,
+        remaining_seconds: Callable[[], float],
+        wait_for_lease: bool = False,
+        *,
+        invocation: str | None = None,
+        replacing: str | None = None,
+    ) -> DrainReport:
+        """One life. ``invocation``: this Lambda invocation's request id, written with the lease;
+        ``replacing``: the request id of the failed life this one replaces (Lambda's record of it), whose
+        lease it takes at once instead of waiting for it to expire."""
+        self.lease.invocation = invocation
+        if not self._acquire(remaining_seconds, wait_for_lease, replacing):
             logger.info("another drainer holds the lease", extra={"identity": self.identity})
             return DrainReport(0, 0, 0, 0, lease_held=False)
         counts = {"sent": 0, "failed": 0, "in_doubt": 0}
@@ -357,14 +380,14 @@ class Drainer:
             counts["sent"], counts["failed"], counts["in_doubt"], released, lease_held=True, handed_off=handed_off
         )
 
-    def _acquire(self, remaining_seconds: Callable[[], float], wait: bool) -> bool:
+    def _acquire(self, remaining_seconds: Callable[[], float], wait: bool, replacing: str | None = None) -> bool:
         """The lease; replacing a failed drainer, wait for its lease to expire (it cannot be renewed
         any more), checking again at its announced expiry; finding it handed off (the successor, or a
         tick that came at that moment), wait for its holder to drop it, looking every
         :data:`HANDOFF_LOOK_EVERY` s (or for it to expire, if that holder died meanwhile). For at most
         two lease lengths, or :data:`HANDOFF_WAIT_MAX` for a hand-off. Any other holder: return at
-        once (one read more than the put)."""
-        if self.lease.acquire():
+        once (one read more than the put). The lease of the failed life ``replacing`` is taken at once."""
+        if self.lease.acquire(replacing=replacing):
             return True
         began = self.clock.now()
         give_up = began + 2 * LEASE_SECONDS

@@ -72,19 +72,31 @@ class Lease:
         # When the line is free again after the previous holder's last call (wall clock; None: not
         # told): its next part may not start sooner, or the service refuses it (the MPS is the line's).
         self.line_free_at: float | None = None
+        # The Lambda invocation (request id) that holds it, written with it: Lambda's record of a failed
+        # invocation names it, and that record's receiver may take the lease at once (``replacing``).
+        self.invocation: str | None = None
 
-    def acquire(self, seconds: float | None = None) -> bool:
+    def acquire(self, seconds: float | None = None, replacing: str | None = None) -> bool:
+        """Take the lease if it is free, expired or ours; with ``replacing`` (the request id of an
+        invocation Lambda reported failed: it has ended, and none of its threads runs any more) also
+        while that invocation still holds it, without waiting for it to expire (issue 19)."""
         self.seconds = seconds or self.base
         now = self.now()
+        item = {**self.key, "owner": {"S": self.owner}, "until": {"N": repr(now + self.seconds)},
+                "expiration": {"N": str(int(now) + KEEP_SECONDS)}}
+        if self.invocation:
+            item["invocation"] = {"S": self.invocation}
+        condition = "attribute_not_exists(id) OR #until < :now OR #owner = :me"
+        names = {"#until": "until", "#owner": "owner"}
+        values = {":now": {"N": repr(now)}, ":me": {"S": self.owner}}
+        if replacing:
+            condition += " OR #invocation = :dead"
+            names["#invocation"] = "invocation"
+            values[":dead"] = {"S": replacing}
         try:
             response = self.client.put_item(
-                TableName=self.table,
-                Item={**self.key, "owner": {"S": self.owner}, "until": {"N": repr(now + self.seconds)},
-                      "expiration": {"N": str(int(now) + KEEP_SECONDS)}},
-                ConditionExpression="attribute_not_exists(id) OR #until < :now OR #owner = :me",
-                ExpressionAttributeNames={"#until": "until", "#owner": "owner"},
-                ExpressionAttributeValues={":now": {"N": repr(now)}, ":me": {"S": self.owner}},
-                ReturnValues="ALL_OLD",
+                TableName=self.table, Item=item, ConditionExpression=condition,
+                ExpressionAttributeNames=names, ExpressionAttributeValues=values, ReturnValues="ALL_OLD",
             )
             self.valid_until = now + self.seconds
             before = response.get("Attributes", {})
