@@ -12,6 +12,7 @@ import logging
 import mimetypes
 import re
 import threading
+import time
 import uuid
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -26,6 +27,9 @@ if TYPE_CHECKING:
     from localrun.app import LocalRun
 
 log = logging.getLogger("localrun.web")
+# A console API call slower than this is logged (console.log), with its path: the local run serializes
+# function invocations, so one stuck call holds up every other for as long.
+SLOW_CONSOLE_CALL = 5.0
 
 STATIC = Path(__file__).parent / "static"
 CONSOLE = Path(__file__).resolve().parent.parent / "console"  # the same files CloudFront serves in AWS
@@ -249,9 +253,14 @@ def make_handler(run: LocalRun, open311: Any, keys: Open311Keys) -> type[BaseHTT
             handler verifies the signed local session with the same checks)."""
             body = self._body().decode("utf-8") if self.command == "POST" else None
             headers = {k.lower(): v for k, v in self.headers.items()}
+            began = time.monotonic()
             result = run.console_api.invoke(
                 http_api_request(method=self.command, path=path, query=url.query, headers=headers, body=body)
             )
+            took = time.monotonic() - began
+            if took > SLOW_CONSOLE_CALL:  # (API Gateway gives up after 30 s; a flaky e2e test once waited 60)
+                log.warning("console API %s %s took %.1f s (status %s), waiting included for the function lock",
+                            self.command, path, took, result.get("statusCode"))
             self._send(int(result.get("statusCode", 500)), (result.get("body") or "").encode("utf-8"),
                        (result.get("headers") or {}).get("Content-Type", "application/json"))
 

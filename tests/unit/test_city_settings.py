@@ -271,3 +271,11 @@ def test_a_disabled_agents_token_is_refused_once_the_city_is_read_again(api):
     kept.clock = lambda: time.monotonic() + 61
     status, body = call(api, "GET", "/conversations", AGENT)
     assert status == 403 and body["message"] == "this account is disabled"
+
+
+def test_the_consoles_cognito_client_gives_up_long_before_api_gateway_does(api):
+    # (botocore's default waits 60 s for an answer, and the local run's functions share one lock:
+    # one stuck invite stalled every function for a minute; API Gateway itself gives up at 30 s)
+    config = services.city_settings().directory.identities.client.meta.config
+    assert config.read_timeout <= 10 and config.connect_timeout <= 3
+    assert config.retries["mode"] == "standard"

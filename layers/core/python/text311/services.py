@@ -572,6 +572,8 @@ def city_settings() -> CitySettings:
     s = tables_bound()
     directory = None
     if s.user_pool_id:
-        client = boto3.client("cognito-idp", region_name=s.aws_region, endpoint_url=s.endpoint_url)
+        # (botocore's defaults wait 60 s for an answer: longer than API Gateway waits for the console's)
+        client = boto3.client("cognito-idp", region_name=s.aws_region, endpoint_url=s.endpoint_url,
+                              config=_CLIENT_CONFIG)
         directory = AgentDirectory(CognitoUsers(client, s.user_pool_id))
     return CitySettings(subscribers=SubscriberRepository(), directory=directory, audit=audit_log())
