@@ -36,30 +36,30 @@ class SesVerdict(_ses.SesReceiptVerdict):
 
 
 class SesReceipt(_ses.SesReceipt):
-    spamVerdict: SesVerdict  # type: ignore[assignment]
-    virusVerdict: SesVerdict  # type: ignore[assignment]
-    spfVerdict: SesVerdict  # type: ignore[assignment]
+    spamVerdict: SesVerdict
+    virusVerdict: SesVerdict
+    spfVerdict: SesVerdict
     dkimVerdict: SesVerdict = SesVerdict(status="GRAY")
-    dmarcVerdict: SesVerdict  # type: ignore[assignment]
+    dmarcVerdict: SesVerdict
     dmarcPolicy: str | None = None
 
 
 class SesCommonHeaders(_ses.SesMailCommonHeaders):
-    subject: str = ""  # type: ignore[assignment]
-    to: list[str] = []  # type: ignore[assignment]
+    subject: str = ""
+    to: list[str] = []
 
 
 class SesMail(_ses.SesMail):
-    commonHeaders: SesCommonHeaders  # type: ignore[assignment]
+    commonHeaders: SesCommonHeaders
 
 
 class SesMessage(_ses.SesMessage):
-    mail: SesMail  # type: ignore[assignment]
-    receipt: SesReceipt  # type: ignore[assignment]
+    mail: SesMail
+    receipt: SesReceipt
 
 
 class SesRecord(_ses.SesRecordModel):
-    ses: SesMessage  # type: ignore[assignment]
+    ses: SesMessage
 
 
 class SesReceiptEvent(_ses.SesModel):

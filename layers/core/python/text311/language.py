@@ -180,7 +180,7 @@ def model() -> Model:
 
     identifier = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
     identifier.set_languages(list(MODEL_LANGUAGES))
-    return identifier  # type: ignore[no-any-return]
+    return identifier
 
 
 def word_count(text: str) -> int:

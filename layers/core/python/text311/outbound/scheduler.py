@@ -553,8 +553,8 @@ class OutboundScheduler:
         # Calls that wait on the network run with the lock released, so the other parts go on.
         self.ledger, self.sender, self.on_sent, self.on_failed, self.destination = (
             _Unlocked(part, lock) for part in real
-        )  # type: ignore[assignment]
-        self._source = _Unlocked(source, lock)  # type: ignore[assignment]
+        )
+        self._source = _Unlocked(source, lock)
         self._pipelined, self._stopping, self._crash = True, False, None
         self._backlogged = False
         helpers = self.burst_receivers - 1 if hasattr(source, "backlogged") else 0

@@ -75,7 +75,7 @@ def _plain_text(part: Message) -> str:
 
 def body_text(raw: bytes) -> str:
     """The message's own text: its text/plain part, else its HTML turned to text without quote containers."""
-    message: EmailMessage = BytesParser(policy=policy.default).parsebytes(raw)  # type: ignore[assignment]
+    message: EmailMessage = BytesParser(policy=policy.default).parsebytes(raw)
     plain, html = _bodies(message)
     if plain is not None:
         text = _plain_text(plain)
