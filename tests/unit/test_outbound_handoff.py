@@ -16,7 +16,8 @@ import time
 from dataclasses import dataclass
 
 import boto3
-from botocore.exceptions import ReadTimeoutError
+import pytest
+from botocore.exceptions import ClientError, ReadTimeoutError
 from harness import create_key_table
 from moto import mock_aws
 from test_outbound_pipeline import SEND_S, LoggingSender, SlowLedger
@@ -420,3 +421,38 @@ def test_with_real_threads_a_straggler_is_left_under_way_at_the_stop_hidden_and_
     settler.join(30)
     assert settled == [1] and source.given_back[-1] == ("slow", 0.0)
     assert sender.keys.count("slow#1") == 1 and "slow#2" not in sender.keys
+
+
+class FailingRelease(Lease):
+    """DynamoDB answers the lease's release with a 500 (after every retry)."""
+
+    def release(self, line_free_in: float | None = None) -> bool:
+        raise ClientError({"Error": {"Code": "InternalServerError", "Message": "try again"}}, "UpdateItem")
+
+
+def test_a_life_whose_lease_release_fails_still_settles_its_straggler_before_it_fails():
+    with mock_aws():
+        dynamodb = boto3.client("dynamodb", region_name="ca-central-1")
+        create_key_table(dynamodb, TABLE)
+        clock = SimClock(1_000.0)
+        log: list[tuple[float, float, str, int]] = []
+        stop_at = clock.now() + SENDING
+        sqs = VisibleSqs(clock, [message(f"answer-{i:04d}", at=i / 100) for i in range(400)], [])
+        line = StragglingSender(clock, log, stop_at, hang=5.0, outcome="ok")
+        drainer = Drainer(
+            sqs=sqs, queue_url=QUEUE, identity=IDENTITY, mps=MPS, line=line, ledger=SlowLedger(clock),
+            lease=FailingRelease(dynamodb, TABLE, IDENTITY, now=clock.now),
+            board=StatusBoard(dynamodb, TABLE, IDENTITY, now=clock.now), clock=clock, max_idle=math.inf,
+            stop_margin=STOP_MARGIN,
+        )
+        began = clock.now()
+
+        # given a send under way at the stop (accepted 5 s later), when dropping the lease fails
+        with pytest.raises(ClientError):
+            drainer.drain(lambda: began + SENDING + STOP_MARGIN - clock.now())
+
+        # then the life failed only once that call had ended and its message was settled (deleted)
+        assert line.hung is not None
+        ended = [end for _, end, key, _ in log if key == line.hung]  # (logged when the call returns)
+        assert ended and clock.now() >= ended[0]
+        assert line.hung.split("#")[0] not in sqs.messages

@@ -354,10 +354,12 @@ class Drainer:
                 writer.stop()
             self._post(scheduler.status())
             # (the next holder's first part waits for this one's last: the MPS is the line's)
-            still_ours = self.lease.release(line_free_in=scheduler.pacer.line_free_at - self.clock.now())
-            # (a send left under way at the stop settles now, off the lease: before the life returns, or
-            # a frozen sandbox would finish it minutes later)
-            released += scheduler.settle_stragglers()
+            try:
+                still_ours = self.lease.release(line_free_in=scheduler.pacer.line_free_at - self.clock.now())
+            finally:
+                # (a send left under way at the stop settles now, off the lease, and before the life
+                # returns or fails: a frozen sandbox would finish it minutes later)
+                released += scheduler.settle_stragglers()
         # Only a life ended by its deadline and still holding its lease starts the next: after an idle
         # exit nothing waits, a drainer whose lease another took over (it stalled past the expiry, and
         # its deadline came before its next renewal) would start a second chain beside that one's, and
