@@ -345,20 +345,20 @@ class Drainer:
                 in_flight=in_flight,
             )
         finally:
-            if keeper is not None:
-                keeper.stop()
-            if writer is not None:  # no new write; one under way does not hold up the give-back
-                writer.stop(wait=False)
-            released = scheduler.release_all()
-            if writer is not None:  # the last status below is written after any older one
-                writer.stop()
-            self._post(scheduler.status())
-            # (the next holder's first part waits for this one's last: the MPS is the line's)
             try:
+                if keeper is not None:
+                    keeper.stop()
+                if writer is not None:  # no new write; one under way does not hold up the give-back
+                    writer.stop(wait=False)
+                released = scheduler.release_all()
+                if writer is not None:  # the last status below is written after any older one
+                    writer.stop()
+                self._post(scheduler.status())
+                # (the next holder's first part waits for this one's last: the MPS is the line's)
                 still_ours = self.lease.release(line_free_in=scheduler.pacer.line_free_at - self.clock.now())
             finally:
-                # (a send left under way at the stop settles now, off the lease, and before the life
-                # returns or fails: a frozen sandbox would finish it minutes later)
+                # A send left under way at the stop settles now, off the lease, and before the life
+                # returns or fails, whatever failed above: a frozen sandbox would finish it minutes later.
                 released += scheduler.settle_stragglers()
         # Only a life ended by its deadline and still holding its lease starts the next: after an idle
         # exit nothing waits, a drainer whose lease another took over (it stalled past the expiry, and
