@@ -13,7 +13,10 @@ import json
 import math
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 
 import boto3
 import pytest
@@ -138,6 +141,28 @@ def message(message_id: str, kind: Kind = Kind.AGENT, body: str = "answer {id}",
     ).to_json()
 
 
+@contextmanager
+def lease_table() -> Iterator[tuple[Any, SimClock]]:
+    """moto's DynamoDB with the key table the lease, the status board and the ledger share, and a clock."""
+    with mock_aws():
+        dynamodb = boto3.client("dynamodb", region_name="ca-central-1")
+        create_key_table(dynamodb, TABLE)
+        yield dynamodb, SimClock(1_000.0)
+
+
+def drainer_on(
+    dynamodb: Any, clock: SimClock, sqs: VisibleSqs, line: LoggingSender, *, ledger: SlowLedger | None = None,
+    lease: Lease | None = None, max_idle: float = 0.0, successor: Successor | None = None,
+) -> Drainer:
+    """A drainer as the Lambda builds it, over these fakes (its own ledger and lease unless given)."""
+    return Drainer(
+        sqs=sqs, queue_url=QUEUE, identity=IDENTITY, mps=MPS, line=line, ledger=ledger or SlowLedger(clock),
+        lease=lease or Lease(dynamodb, TABLE, IDENTITY, now=clock.now),
+        board=StatusBoard(dynamodb, TABLE, IDENTITY, now=clock.now), clock=clock, max_idle=max_idle,
+        stop_margin=STOP_MARGIN, successor=successor,
+    )
+
+
 @dataclass
 class HandOff:
     """Two lives over one backlog: the first hands off at its deadline, the second runs a whole life."""
@@ -153,10 +178,7 @@ def hand_off(first_line=None, body: str = "answer {id}") -> HandOff:
     """1,500 answers at 3 MPS (the first life holds about 1,300 of them at its end) and a STOP that
     arrives 0.1 s before the first life stops taking messages. ``first_line(clock, log, stop_at)``: the
     first life's sender (default: every call takes SEND_S)."""
-    with mock_aws():
-        dynamodb = boto3.client("dynamodb", region_name="ca-central-1")
-        create_key_table(dynamodb, TABLE)
-        clock = SimClock(1_000.0)
+    with lease_table() as (dynamodb, clock):
         ledger = SlowLedger(clock)  # one ledger for both lives, as the table is
         log: list[tuple[float, float, str, int]] = []
         lives: dict[int, dict] = {}
@@ -167,12 +189,7 @@ def hand_off(first_line=None, body: str = "answer {id}") -> HandOff:
         def life(n: int, successor: Successor | None) -> None:
             began = clock.now()
             line = first_line(clock, log, stop_at) if n == 1 and first_line else LifeSender(clock, n, log)
-            drainer = Drainer(
-                sqs=sqs, queue_url=QUEUE, identity=IDENTITY, mps=MPS, line=line,
-                ledger=ledger, lease=Lease(dynamodb, TABLE, IDENTITY, now=clock.now),
-                board=StatusBoard(dynamodb, TABLE, IDENTITY, now=clock.now), clock=clock,
-                max_idle=math.inf, stop_margin=STOP_MARGIN, successor=successor,
-            )
+            drainer = drainer_on(dynamodb, clock, sqs, line, ledger=ledger, max_idle=math.inf, successor=successor)
             lives[n] = {"report": drainer.drain(lambda: began + SENDING + STOP_MARGIN - clock.now())}
             lives[n]["ended"] = clock.now()
 
@@ -283,19 +300,8 @@ def test_a_late_success_at_the_hand_off_lets_the_successor_send_the_messages_nex
     assert len(keys) == len(set(keys))
 
 
-def drainer_on(dynamodb, clock: SimClock, sqs: VisibleSqs, log: list) -> Drainer:
-    return Drainer(
-        sqs=sqs, queue_url=QUEUE, identity=IDENTITY, mps=MPS, line=LifeSender(clock, 1, log),
-        ledger=SlowLedger(clock), lease=Lease(dynamodb, TABLE, IDENTITY, now=clock.now),
-        board=StatusBoard(dynamodb, TABLE, IDENTITY, now=clock.now), clock=clock, max_idle=0.0, stop_margin=STOP_MARGIN,
-    )
-
-
 def test_a_starter_that_finds_the_lease_handed_off_waits_for_it_and_any_other_holder_sends_it_away():
-    with mock_aws():
-        dynamodb = boto3.client("dynamodb", region_name="ca-central-1")
-        create_key_table(dynamodb, TABLE)
-        clock = SimClock(1_000.0)
+    with lease_table() as (dynamodb, clock):
         sqs = VisibleSqs(clock, [message("answer-1")], [])
         log: list[tuple[float, float, str, int]] = []
         # given a life still winding down after it marked its lease handed off, dropping it 0.3 s later
@@ -312,7 +318,7 @@ def test_a_starter_that_finds_the_lease_handed_off_waits_for_it_and_any_other_ho
         started = clock.now()
 
         # when its successor starts (a hand-off event is not a failure record: no wait asked)
-        report = drainer_on(dynamodb, clock, sqs, log).drain(lambda: 600.0)
+        report = drainer_on(dynamodb, clock, sqs, LifeSender(clock, 1, log)).drain(lambda: 600.0)
 
         # then it waited for the lease, took it as soon as it was dropped, and sent
         assert report.lease_held is True and report.sent == 1
@@ -322,15 +328,12 @@ def test_a_starter_that_finds_the_lease_handed_off_waits_for_it_and_any_other_ho
         assert running.acquire()
         sqs.messages.clear()
         before = clock.now()
-        assert drainer_on(dynamodb, clock, sqs, log).drain(lambda: 600.0).lease_held is False
+        assert drainer_on(dynamodb, clock, sqs, LifeSender(clock, 1, log)).drain(lambda: 600.0).lease_held is False
         assert clock.now() == before
 
 
 def test_a_successor_sends_its_first_part_no_sooner_than_its_predecessors_line_allows():
-    with mock_aws():
-        dynamodb = boto3.client("dynamodb", region_name="ca-central-1")
-        create_key_table(dynamodb, TABLE)
-        clock = SimClock(1_000.0)
+    with lease_table() as (dynamodb, clock):
         log: list[tuple[float, float, str, int]] = []
         # given a lease its holder dropped with its line free again 0.3 s from now (its last part's start
         # + 1/MPS): what Lease.release(line_free_in=0.3) leaves
@@ -341,7 +344,8 @@ def test_a_successor_sends_its_first_part_no_sooner_than_its_predecessors_line_a
         started = clock.now()
 
         # when the successor starts at once and finds a part to send
-        report = drainer_on(dynamodb, clock, VisibleSqs(clock, [message("answer-1")], []), log).drain(lambda: 600.0)
+        sqs = VisibleSqs(clock, [message("answer-1")], [])
+        report = drainer_on(dynamodb, clock, sqs, LifeSender(clock, 1, log)).drain(lambda: 600.0)
 
         # then its first call waits for the line (the service would refuse it sooner, and AIMD cut the pace)
         assert report.sent == 1 and log[0][0] >= started + 0.3
@@ -431,20 +435,13 @@ class FailingRelease(Lease):
 
 
 def test_a_life_whose_lease_release_fails_still_settles_its_straggler_before_it_fails():
-    with mock_aws():
-        dynamodb = boto3.client("dynamodb", region_name="ca-central-1")
-        create_key_table(dynamodb, TABLE)
-        clock = SimClock(1_000.0)
+    with lease_table() as (dynamodb, clock):
         log: list[tuple[float, float, str, int]] = []
         stop_at = clock.now() + SENDING
         sqs = VisibleSqs(clock, [message(f"answer-{i:04d}", at=i / 100) for i in range(400)], [])
         line = StragglingSender(clock, log, stop_at, hang=5.0, outcome="ok")
-        drainer = Drainer(
-            sqs=sqs, queue_url=QUEUE, identity=IDENTITY, mps=MPS, line=line, ledger=SlowLedger(clock),
-            lease=FailingRelease(dynamodb, TABLE, IDENTITY, now=clock.now),
-            board=StatusBoard(dynamodb, TABLE, IDENTITY, now=clock.now), clock=clock, max_idle=math.inf,
-            stop_margin=STOP_MARGIN,
-        )
+        lease = FailingRelease(dynamodb, TABLE, IDENTITY, now=clock.now)
+        drainer = drainer_on(dynamodb, clock, sqs, line, lease=lease, max_idle=math.inf)
         began = clock.now()
 
         # given a send under way at the stop (accepted 5 s later), when dropping the lease fails
