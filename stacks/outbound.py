@@ -1,12 +1,13 @@
 """Outbound SMS (issue 12, docs/outbound.md): the region's one paced path for every SMS it sends.
 
-producers ──SendMessage──▶ SQS ``OutboundQueue`` (KMS, + ``OutboundDlq`` after 60 receives)
+producers ──SendMessage (MessageGroupId = city)──▶ SQS ``OutboundQueue`` (KMS, + ``OutboundDlq`` after 60 receives)
 EventBridge ``rate(1 minute)`` ──▶ sms_drainer ──receive / delete / change visibility──▶ queue
 sms_drainer ──SendTextMessage, at the identity's MPS──▶ End User Messaging
 
 One queue per origination identity; a stack has one identity today, so one queue here. The drainer is
 not an event source mapping: a lease in the idempotency table keeps it a singleton per identity, and
-the schedule only restarts it (docs/outbound.md, "The durable queue in AWS: the choice").
+the schedule only restarts it (docs/outbound.md, "The durable queue in AWS: the choice"). The queue
+is a standard queue; the producers' message groups make it an SQS fair queue, which needs no setting.
 """
 
 from __future__ import annotations

@@ -9,8 +9,18 @@ from dataclasses import replace
 
 import pytest
 
-from tests.unit.test_outbound_pipeline import SMALL, _first_start, drain, message
-from text311.outbound import FairQueue, FakeClock, InMemoryLedger, Kind, OutboundMessage, OutboundScheduler
+from tests.unit.test_outbound_pipeline import SMALL, LoggingSender, TimedSource, _first_start, drain, message
+from text311.outbound import (
+    FairQueue,
+    FakeClock,
+    InMemoryLedger,
+    InMemorySource,
+    Kind,
+    OutboundMessage,
+    OutboundScheduler,
+)
+from text311.outbound.scheduler import CLAIM_LEAD, claim_lead_for, in_flight_for
+from text311.outbound.sim_clock import SimClock
 
 IDENTITY = "+15145550100"
 FLOOD = 6077243
@@ -126,6 +136,32 @@ def test_on_the_pipelined_line_a_small_citys_answer_waits_behind_at_most_one_qua
     assert worst <= QUANTUM
 
 
+def _most_flood_calls_before_an_answer(lead: float) -> int:
+    """At 100 MPS, parts taken ``lead`` s before their slot: the most flood calls that started between a
+    small city's answer's arrival and its own call (the sender's log), over answers arriving mid-flood."""
+    rng = random.Random(7)
+    worst = 0
+    for _ in range(6):
+        arrivals = [(0.0, m) for m in flood([rng.choice((1, 2, 3, 4)) for _ in range(200)])]
+        at = rng.uniform(0.5, 3.0)
+        small = message(9_600, city=SMALL)
+        sender, _, _ = drain(100, [*arrivals, (at, small)], claim_lead=lead)
+        started = _first_start(sender, small.id)
+        worst = max(worst, sum(1 for s, _, key in sender.calls if at <= s < started and not key.startswith(small.id)))
+    return worst
+
+
+def test_at_100_mps_the_drainers_claim_lead_takes_one_quantum_ahead_so_an_answer_waits_two_at_most():
+    # given a 100-MPS line in a flood, with the drainer's claim lead and with the old 0.1 s
+    ours, old = claim_lead_for(100, QUANTUM), CLAIM_LEAD
+
+    # when a small city's answer comes in, then the flood's calls before its own are the parts already
+    # taken when it came (one quantum of line time with the drainer's lead) and at most one DRR visit
+    assert _most_flood_calls_before_an_answer(ours) <= 2 * QUANTUM
+    # (the old lead took ten parts ahead at 100 MPS: three quanta)
+    assert _most_flood_calls_before_an_answer(old) > 2 * QUANTUM
+
+
 def test_an_urgent_message_still_goes_before_a_city_that_joins():
     queue = FairQueue(QUANTUM)
     for m in flood([2] * 3):
@@ -158,3 +194,56 @@ def test_a_message_given_back_regains_its_place_in_its_city_but_never_passes_one
         queue.settled(taken)
     assert order[:3] == ["m1", "m5", "m10"]
     assert order[3:] == [f"m{n}" for n in range(11, 20)]
+
+
+def test_cities_read_together_join_fewest_parts_first_so_a_successors_first_read_puts_the_answer_first():
+    # given a successor's first read after a hand-off: the flood's backlog listed before a small city's
+    # answer that the ending life was about to send (the queue lists what it hands out in no order of ours)
+    clock = FakeClock()
+    sender = KeySender()
+    scheduler = OutboundScheduler(IDENTITY, 1, sender, InMemoryLedger(), clock, quantum=QUANTUM)
+    small = message(9_500, city=SMALL)
+    source = InMemorySource()
+    for m in [*flood([3, 1, 2, 4, 1, 1, 2, 3, 1]), small]:
+        source.put(m)
+
+    # when the drainer reads them in one receive and sends its first part
+    scheduler.run(source, should_stop=lambda: bool(sender.keys))
+
+    # then the small city's answer goes first, not after a whole visit of the flood
+    assert sender.keys == [f"{small.id}#1"]
+
+
+class PolledBacklog(TimedSource):
+    """SQS after a hand-off: everything already visible, handed out ten a poll in a fixed order, with
+    ``backlogged`` as SqsMessageSource reports it (the poll came back full)."""
+
+    def __init__(self, clock, messages: list[OutboundMessage]) -> None:
+        super().__init__(clock, [])
+        self.waiting = list(messages)
+        self.backlogged = False
+
+    def receive(self, wait: float) -> list[OutboundMessage]:
+        self.clock.sleep(0.015)
+        got, self.waiting = self.waiting[:10], self.waiting[10:]
+        self.backlogged = len(got) == 10
+        if not got:
+            self.clock.sleep(min(wait, 1.0))
+        return got
+
+
+def test_a_lifes_first_read_is_queued_whole_so_an_answer_in_its_second_poll_is_not_put_behind_the_flood():
+    # given a successor's queue: a message that arrived during the hand-off, then the flood's backlog given
+    # back, and in the second poll of ten the small city's answer that the ending life was about to send
+    clock = SimClock()
+    arrived_meanwhile, answer = message(9_700, city=SMALL + 1), message(9_701, city=SMALL)
+    backlog = flood([2] * 20)
+    source = PolledBacklog(clock, [arrived_meanwhile, *backlog[:9], answer, *backlog[9:]])
+    sender = LoggingSender(clock)
+    scheduler = OutboundScheduler(IDENTITY, 1, sender, InMemoryLedger(), clock, long_polls=True)
+
+    # when the pipelined drainer starts on it and sends its first parts
+    scheduler.run(source, should_stop=lambda: len(sender.calls) >= 3, in_flight=in_flight_for(1))
+
+    # then both small cities go before the flood's first visit: the first read is queued whole
+    assert [key for _, _, key in sender.calls][:2] == [f"{arrived_meanwhile.id}#1", f"{answer.id}#1"]

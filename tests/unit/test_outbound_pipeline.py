@@ -11,7 +11,7 @@ import pytest
 
 from text311.outbound import InMemoryLedger, Kind, OutboundMessage, OutboundScheduler
 from text311.outbound.pacing import max_in_window
-from text311.outbound.scheduler import in_flight_for
+from text311.outbound.scheduler import CLAIM_LEAD, QUANTUM, claim_lead_for, in_flight_for
 from text311.outbound.sim_clock import SimClock
 
 IDENTITY = "+15145550100"
@@ -96,11 +96,16 @@ def message(n: int, *, parts: int = 1, kind: Kind = Kind.AGENT, city: int | None
 
 
 def drain(
-    mps: float, arrivals: list[tuple[float, OutboundMessage]], in_flight: int | None = None
+    mps: float,
+    arrivals: list[tuple[float, OutboundMessage]],
+    in_flight: int | None = None,
+    claim_lead: float = CLAIM_LEAD,
 ) -> tuple[LoggingSender, TimedSource, float]:
     clock = SimClock()
     sender, source = LoggingSender(clock), TimedSource(clock, arrivals)
-    scheduler = OutboundScheduler(IDENTITY, mps, sender, SlowLedger(clock), clock, long_polls=True)
+    scheduler = OutboundScheduler(
+        IDENTITY, mps, sender, SlowLedger(clock), clock, long_polls=True, claim_lead=claim_lead
+    )
     total = len(arrivals)
 
     def done() -> bool:
@@ -121,7 +126,7 @@ def burst(parts: int, seed: int = 3) -> list[tuple[float, OutboundMessage]]:
 
 @pytest.mark.parametrize(("mps", "parts"), [(1, 60), (3, 180), (100, 2_000)])
 def test_pipelined_line_fills_the_mps_and_no_sliding_second_holds_more_call_starts(mps, parts):
-    sender, _, _ = drain(mps, burst(parts))
+    sender, _, _ = drain(mps, burst(parts), claim_lead=claim_lead_for(mps, QUANTUM))
 
     starts = sorted(start for start, _, _ in sender.calls)
     assert len(starts) == parts

@@ -109,3 +109,22 @@ def test_the_body_on_the_queue_is_the_messages_json(queue):
     sqs, url = queue
     [raw] = sqs.receive_message(QueueUrl=url)["Messages"]
     assert json.loads(raw["Body"])["kind"] == "agent"
+
+
+def groups(queue) -> dict[str, str | None]:
+    """Message id → the MessageGroupId the queue holds it under (None: sent without one)."""
+    sqs, url = queue
+    raw = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, MessageSystemAttributeNames=["All"])
+    return {OutboundMessage.from_json(m["Body"]).id: m.get("Attributes", {}).get("MessageGroupId")
+            for m in raw.get("Messages", [])}
+
+
+def test_each_message_is_queued_under_its_city_as_the_fair_queues_tenant(queue):
+    """The city is the message group, so SQS's fair queues hand a small city's answer out before a
+    flooding city's backlog; a message of no city goes without one (SQS: a tenant of its own)."""
+    send = sender(queue).send
+    send(RESIDENT, "Une équipe passe demain.", idempotency_key="answer", context={"kind": "agent", "city": "5959974"})
+    send(RESIDENT, "Réponse.", idempotency_key="dialog", context={"conversation": "6077243-abc"})
+    send(RESIDENT, "Vous êtes désabonné.", idempotency_key="stop", context={"kind": "keyword"})
+
+    assert groups(queue) == {"answer": "5959974", "dialog": "6077243", "stop": None}

@@ -9,6 +9,7 @@ import pytest
 from moto import mock_aws
 
 from text311.outbound import FakeClock, Kind, OutboundMessage, sqs_source
+from text311.outbound.sim_clock import SimClock
 from text311.outbound.sqs_source import SqsMessageSource
 
 REGION = "ca-central-1"
@@ -119,6 +120,27 @@ def test_a_short_wait_sleeps_on_the_clock_and_idle_time_is_tracked(queue):
     assert len(source.receive(0.0)) == 1 and source.empty_since is None
 
 
+def test_in_the_last_second_before_the_stop_the_queue_is_polled_every_quarter_second():
+    with mock_aws():
+        sqs = boto3.client("sqs", region_name=REGION)
+        url = sqs.create_queue(QueueName="outbound")["QueueUrl"]
+        clock = FakeClock(100.0)
+        stop_at = 100.9
+        source = SqsMessageSource(sqs, url, clock, visibility=lambda: 600, long_poll=True,
+                                  poll_for=lambda: stop_at - clock.now())
+
+        # given 0.9 s left before the stop (no long poll fits) and a long wait asked for
+        assert source.receive(20.0) == []
+        # then it polled after a quarter second, not at the stop
+        assert clock.now() == pytest.approx(100.25)
+
+        # so an answer that arrives now is read 0.25 s later, before the stop
+        sqs.send_message(QueueUrl=url, MessageBody=message(1).to_json())
+        assert len(source.receive(20.0)) == 1 and clock.now() == pytest.approx(100.5)
+        assert source.receive(20.0) == [] and source.receive(20.0) == []
+        assert clock.now() == pytest.approx(100.9)  # the last nap ends at the stop, not past it
+
+
 def test_a_hand_off_gives_back_what_it_holds_ten_messages_a_call():
     class CountingSqs:
         def __init__(self, client):
@@ -143,3 +165,40 @@ def test_a_hand_off_gives_back_what_it_holds_ten_messages_a_call():
         source.abandon_many(held, delay=0.0)
 
         assert counting.batches == 3 and visible(sqs, url) == 25  # 25 messages back in three calls
+
+
+def test_a_hand_off_gives_back_the_soonest_ten_before_the_others_are_begun():
+    """The successor reads oldest-visible first: the ten due next must be visible before any of the
+    rest, or a chunk of a flood's backlog could be read before a small city's answer that was next."""
+
+    class TimedSqs:
+        def __init__(self, client, clock):
+            self.client, self.clock, self.calls = client, clock, []
+
+        def __getattr__(self, name):
+            return getattr(self.client, name)
+
+        def change_message_visibility_batch(self, **request):
+            started = self.clock.now()
+            self.clock.sleep(0.015)  # one call's latency, on the simulated clock
+            self.calls.append((started, self.clock.now(), [e["ReceiptHandle"] for e in request["Entries"]]))
+            return self.client.change_message_visibility_batch(**request)
+
+    with mock_aws():
+        sqs = boto3.client("sqs", region_name=REGION)
+        url = sqs.create_queue(QueueName="outbound")["QueueUrl"]
+        for n in range(45):
+            sqs.send_message(QueueUrl=url, MessageBody=message(n).to_json())
+        clock = SimClock()
+        timed = TimedSqs(sqs, clock)
+        source = SqsMessageSource(timed, url, clock, visibility=lambda: 600, long_poll=False)
+        held = source.receive(0.0)
+        soonest = {m.receipt for m in held[:10]}
+
+        source.abandon_many(held, delay=0.0)
+
+        first = next(call for call in timed.calls if set(call[2]) == soonest)
+        others = [call for call in timed.calls if call is not first]
+        assert len(others) == 4 and all(call[0] >= first[1] for call in others)
+        assert max(call[0] for call in others) < first[1] + 0.015  # the rest still go back together
+        assert visible(sqs, url) == 45

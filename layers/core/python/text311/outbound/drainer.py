@@ -20,8 +20,8 @@ which is cheap, so a resident's reply never waits for the next tick). Stopped by
 first marks its lease ``handoff`` and starts its ``successor`` (an asynchronous invocation of its
 own function), then lets its calls under way end (no poll waits past the stop: sqs_source.py,
 ``poll_for``), gives back every message it holds but has not finished (``release_all``: visible
-again at once, soonest turn first, eight calls at a time), posts a last status and drops the lease.
-The successor, about 0.5 s later, finds the lease marked and waits for it
+again at once, soonest turn first: the soonest ten alone, then eight calls at a time), posts a last
+status and drops the lease. The successor, about 0.5 s later, finds the lease marked and waits for it
 (:meth:`Drainer._acquire`), so a planned hand-off costs the line about one Lambda start, not the old
 life's whole wind-down and then the start (2-10 s, issue 19). Stopped any other way it only gives
 back and drops the lease. The one-minute tick stays the safety net. Two starters (a successor and a
@@ -51,7 +51,7 @@ from text311.outbound.lease import LEASE_SECONDS, RENEW_EVERY, Lease, StatusBoar
 from text311.outbound.ledger import RetryingLedger, SentLedger
 from text311.outbound.message import OutboundMessage
 from text311.outbound.pacing import Clock
-from text311.outbound.scheduler import OutboundScheduler, QueueStatus, Sender, in_flight_for
+from text311.outbound.scheduler import QUANTUM, OutboundScheduler, QueueStatus, Sender, claim_lead_for, in_flight_for
 from text311.outbound.sqs_source import HOLD_FIRST, HOLD_MARGIN, HOLD_MARGIN_MIN, LONG_POLL_MAX, SqsMessageSource
 
 # A starter that finds the lease being handed off looks again this often: its holder drops it as soon as
@@ -307,6 +307,7 @@ class Drainer:
             destination=self.destination,
             long_polls=self.long_poll,
             control_every=CONTROL_EVERY,
+            claim_lead=claim_lead_for(self.mps, QUANTUM),
             on_taken=lambda received: self._bring_forward(source, scheduler, received),
         )
         self._after_predecessor(scheduler)

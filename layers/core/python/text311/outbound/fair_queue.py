@@ -10,8 +10,9 @@ city whose answers are long or accented cannot crowd out one whose answers are s
 with 6,000 parts queued cannot starve one with 60.
 
 A city that had nothing queued is visited as soon as the visit under way ends, before any other
-city's next visit (in the order such cities arrived); afterwards it takes its place at the end of
-the round. So a small city's message waits for at most the rest of one visit: ``quantum`` parts of
+city's next visit (in the order such cities arrived; cities that arrive in one receive, fewest
+parts first: :meth:`FairQueue.push_all`); afterwards it takes its place at the end of the round.
+So a small city's message waits for at most the rest of one visit: ``quantum`` parts of
 a flooding city (issue 19). Two things had let it wait longer, measured at 7 to 10 parts with a
 quantum of 4: DRR charged by whole messages carries up to the longest message less one part to the
 next visit, so a flooding city's visit was up to 7 parts; and a city joining just after a visit
@@ -33,7 +34,7 @@ class (a higher class still goes first). Its part was charged when it was taken,
 
 from __future__ import annotations
 
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -167,6 +168,17 @@ class FairQueue:
 
     def push(self, message: OutboundMessage) -> None:
         self._classes[message.priority].push(message)
+
+    def push_all(self, messages: list[OutboundMessage]) -> None:
+        """``push`` the messages of one receive. Cities that join with it join fewest parts first
+        (ties in the order given): the queue lists them in no order of ours, and a successor's first
+        read after a hand-off holds a small city's answer that was next beside a flood's backlog,
+        whose city, listed first, got a whole visit before it (issue 19)."""
+        parts: Counter[int] = Counter()
+        for message in messages:
+            parts[message.city] += message.parts
+        for message in sorted(messages, key=lambda message: parts[message.city]):
+            self.push(message)
 
     def push_front(self, message: OutboundMessage, parts: int | None = None) -> None:
         """Back to the head of its class, with ``parts`` still to send (all of them by default)."""

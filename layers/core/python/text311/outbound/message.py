@@ -95,6 +95,13 @@ class OutboundMessage:
     def priority(self) -> Priority:
         return PRIORITY_OF[self.kind]
 
+    @property
+    def tenant(self) -> str | None:
+        """The queue's ``MessageGroupId`` for this message (SQS fair queues, queued.py): its city, the
+        drainer's unit of fairness too; None without a city, and SQS then counts the message as a tenant
+        of its own (a STOP's confirmation)."""
+        return None if self.city == NO_CITY else str(self.city)
+
     @classmethod
     def create(
         cls,

@@ -30,6 +30,14 @@ charges one part of credit per part taken (fair_queue.py). State is guarded by o
 ``condition``), released around every call that waits on the network (ledger, sender, unsealing,
 queue, callbacks).
 
+**A life's first read** (pipelined): nothing is queued until the first read is complete, that is
+until a poll comes back short or, on a backlog, until each burst receiver's first poll returned
+(one poll's time, about 15 ms); then all of it is queued at once (:meth:`FairQueue.push_all`:
+cities that join together, fewest parts first). A successor's first poll of ten held the flood's
+backlog given back at a hand-off and a message that arrived meanwhile, and the answer that was next
+came in the poll after: the first part taken gave the flood a whole new visit before it (issue 19,
+6 flood parts at 3 MPS).
+
 **Stragglers** (``detach_after``): at a stop, the calls under way end before anything is given back,
 and a lost response holds its call for the client's read timeout (10 s), while the successor waits
 for the lease. With ``detach_after`` set, once every thread still running is inside a send call and
@@ -64,6 +72,20 @@ SPARE_WORKERS = 4  # workers left for calls stuck in a read timeout (10 s) while
 # record, with room. A life that dies before it settles leaves the part ``sending``; the message comes
 # back after this and its successor reads it as in doubt (never sent twice).
 STRAGGLER_HIDE = 60.0
+
+
+# A part is taken this long before its slot: its claim and its unsealing (two calls of about 8 ms) with
+# room, and no longer than one quantum of the line's parts: every part taken is chosen before whatever
+# arrives meanwhile, so at 100 MPS a lead of 0.1 s put 10 flood parts, chosen already, before a small
+# city's answer that came in (issue 19); 0.04 s is 4.
+CLAIM_LEAD = 0.1
+CLAIM_LEAD_SHORTEST = 0.04
+QUANTUM = 4  # DRR credit per visit, in parts: what a small city's message waits behind at most
+
+
+def claim_lead_for(mps: float, quantum: int) -> float:
+    """The claim lead of a line of ``mps``: one quantum of its parts, within [0.04, 0.1] s."""
+    return max(CLAIM_LEAD_SHORTEST, min(CLAIM_LEAD, quantum / mps))
 
 
 def in_flight_for(mps: float, call_seconds: float = CALL_SECONDS, spare: int = SPARE_WORKERS) -> int:
@@ -162,7 +184,7 @@ class OutboundScheduler:
     on_sent: Callable[[OutboundMessage, float], None] = lambda message, at: None
     destination: Callable[[OutboundMessage], str] = lambda message: message.destination
     aimd: Aimd = field(default_factory=Aimd)
-    quantum: int = 4  # DRR credit per visit, in parts: what a small city's message waits behind at most
+    quantum: int = QUANTUM
     poll_interval: float = 0.25  # while busy, look for new arrivals (a STOP) at least this often
     transient_backoff: float = 1.0  # first pause after a transient failure, doubled each time
     max_transient_attempts: int = 5
@@ -179,7 +201,7 @@ class OutboundScheduler:
     # was an overload: at 100 MPS the calls return interleaved, and the refusals were seldom in a row.)
     isolated_after: int = 5
     split: Callable[[str], list[str]] = split_parts  # a body → the numbered SMS the resident receives
-    claim_lead: float = 0.1  # pipelined: a part is taken this long before its slot (its claim's time)
+    claim_lead: float = CLAIM_LEAD  # pipelined: a part is taken this long before its slot (claim_lead_for)
     long_polls: bool = False  # pipelined: the source's receive returns at an arrival (SQS long poll)
     control_every: float = 1.0  # pipelined: how often ``should_stop`` is asked
     # Pipelined: receivers that poll at once while the source reports a backlog (``backlogged``: its
@@ -221,6 +243,11 @@ class OutboundScheduler:
         self._alive = 0  # pipelined: worker and receiver threads still running
         self._crash: BaseException | None = None
         self._backlogged = False  # pipelined: the last receive came back full (helpers poll too)
+        self._helpers = False  # pipelined: the source reports a backlog, and helpers poll then
+        # pipelined: what the life's first read holds until it is complete (None once it is), and the
+        # helpers' first polls still to return (-1: the first receiver's first poll has not returned)
+        self._first_read: list[OutboundMessage] | None = None
+        self._first_polls_left = -1
         self._calling: dict[str, OutboundMessage] = {}  # message id → message whose part's call is under way
         self._detached = False  # ``run`` returned with calls under way (settle_stragglers waits for them)
         self._wrapped: tuple[Any, ...] = ()  # pipelined: the real ledger, sender, callbacks and source
@@ -228,12 +255,16 @@ class OutboundScheduler:
     # -- intake and visibility -----------------------------------------------------------------
 
     def enqueue(self, message: OutboundMessage) -> None:
+        if self._hold(message):
+            self.queue.push(message)
+
+    def _hold(self, message: OutboundMessage) -> bool:
+        """Keep ``message`` among the copies held; whether it is new, to be queued."""
         if message.identity != self.identity:
             raise ValueError(f"message for {message.identity!r} given to the {self.identity!r} scheduler")
         copies = self._held.setdefault(message.id, [])
         copies.append(message)
-        if len(copies) == 1 or message.receipt is None:  # (an in-memory source: the ledger sorts it out)
-            self.queue.push(message)
+        return len(copies) == 1 or message.receipt is None  # (an in-memory source: the ledger sorts it out)
 
     def busy(self) -> bool:
         """Whether it holds any message (queued or on the line): the lease is short only then."""
@@ -537,8 +568,7 @@ class OutboundScheduler:
             self.send_next()
 
     def _take(self, messages: list[OutboundMessage]) -> None:
-        for message in messages:
-            self.enqueue(message)
+        self.queue.push_all([message for message in messages if self._hold(message)])
         if messages and not self._pipelined:  # (pipelined, the receiver calls it with the lock released)
             self.on_taken(messages)
 
@@ -558,6 +588,8 @@ class OutboundScheduler:
         self._pipelined, self._stopping, self._crash = True, False, None
         self._backlogged = False
         helpers = self.burst_receivers - 1 if hasattr(source, "backlogged") else 0
+        self._helpers = helpers > 0
+        self._first_read, self._first_polls_left = [], -1
         self._alive = in_flight + 1 + helpers
         for n in range(in_flight):
             self.clock.spawn(self._thread(self._work), f"outbound-line-{n}")  # type: ignore[attr-defined]
@@ -664,6 +696,7 @@ class OutboundScheduler:
         before the line is free. A long poll returns at an arrival; a short one is repeated. A
         ``helper`` polls only while the queue has a backlog (``burst_receivers``), so a burst is read
         in a fraction of the time and what arrived behind it (a STOP) is seen at once."""
+        first = True
         while True:
             with self._lock:
                 while helper and not self._backlogged and not self._stopping and self._crash is None:
@@ -674,11 +707,33 @@ class OutboundScheduler:
             wait = 0.0 if helper else idle_wait if self.long_polls or not busy else self.poll_interval
             arrived = source.receive(wait)
             with self._lock:
-                self._take(arrived)  # even when stopping: release_all gives them back
                 self._backlogged = bool(getattr(source, "backlogged", False))
+                if self._first_read is not None:
+                    taken = self._read_first(arrived, helper, first)
+                else:
+                    self._take(arrived)  # even when stopping: release_all gives them back
+                    taken = arrived
                 self._lock.notify_all()
-            if arrived:
-                self.on_taken(arrived)
+            first = False
+            if taken:
+                self.on_taken(taken)
+
+    def _read_first(self, arrived: list[OutboundMessage], helper: bool, first: bool) -> list[OutboundMessage]:
+        """A life's first read (module docstring): hold ``arrived`` until it is complete, then queue
+        all of it at once and return it (none before). Complete when a poll came back short (nothing
+        more is waiting), or when each helper's first poll of the backlog returned."""
+        early = self._first_read
+        assert early is not None
+        early.extend(message for message in arrived if self._hold(message))
+        if helper and first:
+            self._first_polls_left -= 1
+        elif not helper and first:  # the first receiver's first poll
+            self._first_polls_left = self.burst_receivers - 1 if self._helpers else 0
+        if self._backlogged and self._first_polls_left > 0:
+            return []
+        self._first_read = None
+        self.queue.push_all(early)
+        return early
 
     def release_all(self) -> int:
         """Give every message held in memory back to the source (end of a drainer's life). A message

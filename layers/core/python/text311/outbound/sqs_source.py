@@ -18,7 +18,8 @@
 - ``backlogged``: the last poll came back full, so more is waiting: the scheduler then polls with
   several receivers at once (a STOP behind a burst of thousands is seen within a second).
 - ``ack`` deletes; ``abandon(delay)`` makes it visible again after ``delay``; ``abandon_many`` gives
-  back many, ten a call and :data:`GIVE_BACK_AT_ONCE` calls at a time (the end of a life).
+  back many, ten a call and :data:`GIVE_BACK_AT_ONCE` calls at a time (the end of a life), the first
+  ten (the soonest turns) before the others.
 - ``poll_for()``: how long the drainer will still take messages (its life's stop time). No poll
   waits past it, so a life that stops is never held up by its receiver's 20-s long poll, and a
   message that arrives after it is left on the queue for the successor.
@@ -66,6 +67,9 @@ HEARTBEAT_BATCHES = 100
 # at 3 MPS early in a drain holds about 3,600 messages, 360 calls, 5.4 s one after the other, while
 # its successor waited (issue 19); 8 at a time, 0.7 s. Under the SQS client's pool of 10 connections.
 GIVE_BACK_AT_ONCE = 8
+# In the last second before the stop (no long poll fits) the queue is short-polled this often: the
+# scheduler's poll interval while it is busy.
+LAST_POLLS_EVERY = 0.25
 # Once the drainer stops taking messages a receiver that asks again is told so after this long,
 # without a call (until the control loop, every 0.25 s, sees the stop and ends it).
 STOPPED_NAP = 0.05
@@ -101,11 +105,14 @@ class SqsMessageSource:
         if left <= 0:  # stopped: the successor reads what comes now
             self.clock.sleep(min(wait, STOPPED_NAP))
             return []
-        wait = min(wait, left)
-        if self.long_poll and wait >= 1.0:
-            batch = self._poll(min(LONG_POLL_MAX, int(wait)))
+        if self.long_poll and min(wait, left) >= 1.0:
+            batch = self._poll(min(LONG_POLL_MAX, int(min(wait, left))))
         else:
-            self.clock.sleep(wait)
+            # Under a second before the stop a long poll cannot end in time: short polls every
+            # LAST_POLLS_EVERY s until then, not one sleep to the stop, which left a STOP or an answer
+            # that came in meanwhile unseen by this life (issue 19: read at the stop, it went after
+            # the flood parts chosen in that last second).
+            self.clock.sleep(min(left, LAST_POLLS_EVERY) if left < wait else wait)
             batch = self._poll(0)
         got = list(batch)
         batches = 1
@@ -244,6 +251,14 @@ class SqsMessageSource:
             self._hidden.pop(message.receipt or "", None)
         chunks = [messages[start : start + BATCH] for start in range(0, len(messages), BATCH)]
         spawn = getattr(self.clock, "spawn", None)
+        if spawn is not None and len(chunks) > 2:
+            # The first ten (the soonest turns) go back alone, before the rest: visible first, they
+            # are the successor's first read (SQS hands out the oldest first, as a best effort), so
+            # what was about to go still goes first. In parallel, a chunk of flood messages could be
+            # visible first, and the successor gave the flood a whole visit before a small city's
+            # answer that was next (issue 19: 6 flood parts ahead at 1 and 3 MPS). One call's latency more.
+            self._give_back_chunk(chunks[0], hide)
+            chunks = chunks[1:]
         if spawn is None or len(chunks) < 2:
             for chunk in chunks:
                 self._give_back_chunk(chunk, hide)
