@@ -256,7 +256,7 @@ class SqsMessageSource:
             # are the successor's first read (SQS hands out the oldest first, as a best effort), so
             # what was about to go still goes first. In parallel, a chunk of flood messages could be
             # visible first, and the successor gave the flood a whole visit before a small city's
-            # answer that was next (issue 19: 6 flood parts ahead at 1 and 3 MPS). One call's latency more.
+            # answer that was next (issue 19: 6 flood parts ahead at 1 MPS). One call's latency more.
             self._give_back_chunk(chunks[0], hide)
             chunks = chunks[1:]
         if spawn is None or len(chunks) < 2:
