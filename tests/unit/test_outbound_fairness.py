@@ -5,6 +5,7 @@ answers and whenever the small city's message comes in."""
 from __future__ import annotations
 
 import random
+import threading
 from dataclasses import replace
 
 import pytest
@@ -247,3 +248,31 @@ def test_a_lifes_first_read_is_queued_whole_so_an_answer_in_its_second_poll_is_n
 
     # then both small cities go before the flood's first visit: the first read is queued whole
     assert [key for _, _, key in sender.calls][:2] == [f"{arrived_meanwhile.id}#1", f"{answer.id}#1"]
+
+
+class StuckHelperPoll(PolledBacklog):
+    """Polls of 0.2 s, and one burst receiver's first poll waits out a 10-s read timeout (a lost
+    response): reading the whole backlog takes about 2 s."""
+
+    stuck = False
+
+    def receive(self, wait: float) -> list[OutboundMessage]:
+        helper = threading.current_thread().name == "outbound-receiver-1"
+        self.clock.sleep(10.0 if helper and not self.stuck else 0.2)
+        self.stuck = self.stuck or helper
+        return super().receive(wait)
+
+
+def test_a_burst_receiver_stuck_in_its_first_poll_does_not_hold_the_line():
+    # given a backlog, and the first poll of one burst receiver stuck for 10 s (a lost response)
+    clock = SimClock()
+    source = StuckHelperPoll(clock, flood([1] * 600))
+    sender = LoggingSender(clock)
+    scheduler = OutboundScheduler(IDENTITY, 3, sender, InMemoryLedger(), clock, long_polls=True)
+
+    # when the pipelined drainer starts on it
+    scheduler.run(source, should_stop=lambda: bool(sender.calls), in_flight=in_flight_for(3))
+
+    # then its first part starts at the first read's deadline (0.25 s after the first poll), neither when
+    # the stuck poll returns nor when the backlog is read
+    assert sender.calls[0][0] < 1.0

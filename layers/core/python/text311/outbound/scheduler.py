@@ -32,11 +32,11 @@ queue, callbacks).
 
 **A life's first read** (pipelined): nothing is queued until the first read is complete, that is
 until a poll comes back short or, on a backlog, until each burst receiver's first poll returned
-(one poll's time, about 15 ms); then all of it is queued at once (:meth:`FairQueue.push_all`:
-cities that join together, fewest parts first). A successor's first poll of ten held the flood's
-backlog given back at a hand-off and a message that arrived meanwhile, and the answer that was next
-came in the poll after: the first part taken gave the flood a whole new visit before it (issue 19,
-6 flood parts at 3 MPS).
+(one poll's time, about 15 ms; :data:`FIRST_READ_LONGEST` at most); then all of it is queued at
+once (:meth:`FairQueue.push_all`: cities that join together, fewest parts first). A successor's
+first poll of ten held the flood's backlog given back at a hand-off and a message that arrived
+meanwhile, and the answer that was next came in the poll after: the first part taken gave the flood
+a whole new visit before it (issue 19, 6 flood parts at 3 MPS).
 
 **Stragglers** (``detach_after``): at a stop, the calls under way end before anything is given back,
 and a lost response holds its call for the client's read timeout (10 s), while the successor waits
@@ -72,6 +72,10 @@ SPARE_WORKERS = 4  # workers left for calls stuck in a read timeout (10 s) while
 # record, with room. A life that dies before it settles leaves the part ``sending``; the message comes
 # back after this and its successor reads it as in doubt (never sent twice).
 STRAGGLER_HIDE = 60.0
+# A life's first read (module docstring) is queued this long after its first poll returned at the latest:
+# a burst receiver whose first poll is stuck (a lost response waits out its read timeout) must not hold
+# the line. The scheduler's poll interval while busy, the delay already accepted for a STOP to be seen.
+FIRST_READ_LONGEST = 0.25
 
 
 # A part is taken this long before its slot: its claim and its unsealing (two calls of about 8 ms) with
@@ -248,6 +252,7 @@ class OutboundScheduler:
         # helpers' first polls still to return (-1: the first receiver's first poll has not returned)
         self._first_read: list[OutboundMessage] | None = None
         self._first_polls_left = -1
+        self._first_read_by = math.inf  # ... and when it is queued at the latest (FIRST_READ_LONGEST)
         self._calling: dict[str, OutboundMessage] = {}  # message id → message whose part's call is under way
         self._detached = False  # ``run`` returned with calls under way (settle_stragglers waits for them)
         self._wrapped: tuple[Any, ...] = ()  # pipelined: the real ledger, sender, callbacks and source
@@ -589,7 +594,7 @@ class OutboundScheduler:
         self._backlogged = False
         helpers = self.burst_receivers - 1 if hasattr(source, "backlogged") else 0
         self._helpers = helpers > 0
-        self._first_read, self._first_polls_left = [], -1
+        self._first_read, self._first_polls_left, self._first_read_by = [], -1, math.inf
         self._alive = in_flight + 1 + helpers
         for n in range(in_flight):
             self.clock.spawn(self._thread(self._work), f"outbound-line-{n}")  # type: ignore[attr-defined]
@@ -676,6 +681,13 @@ class OutboundScheduler:
         """The best part, once the line's next slot after those already taken is within the lead."""
         while not self._stopping and self._crash is None:
             if not self.queue:
+                if self._first_read:  # a first read held up by a slow receiver: queued at its deadline
+                    left = self._first_read_by - self.clock.now()
+                    if left <= 0:
+                        self._queue_first_read()  # (the heartbeat brings their hides down, not on_taken)
+                    else:
+                        self._lock.wait(left)
+                    continue
                 self._lock.wait(None)
                 continue
             wait = self.delay() + self._booked / self.pacer.rate - self.claim_lead
@@ -721,7 +733,9 @@ class OutboundScheduler:
     def _read_first(self, arrived: list[OutboundMessage], helper: bool, first: bool) -> list[OutboundMessage]:
         """A life's first read (module docstring): hold ``arrived`` until it is complete, then queue
         all of it at once and return it (none before). Complete when a poll came back short (nothing
-        more is waiting), or when each helper's first poll of the backlog returned."""
+        more is waiting), when each helper's first poll of the backlog returned, or
+        :data:`FIRST_READ_LONGEST` after the first poll returned (a worker queues it then if no
+        receiver returns)."""
         early = self._first_read
         assert early is not None
         early.extend(message for message in arrived if self._hold(message))
@@ -729,10 +743,15 @@ class OutboundScheduler:
             self._first_polls_left -= 1
         elif not helper and first:  # the first receiver's first poll
             self._first_polls_left = self.burst_receivers - 1 if self._helpers else 0
-        if self._backlogged and self._first_polls_left > 0:
+            self._first_read_by = self.clock.now() + FIRST_READ_LONGEST
+        if self._backlogged and self._first_polls_left > 0 and self.clock.now() < self._first_read_by:
             return []
-        self._first_read = None
+        return self._queue_first_read()
+
+    def _queue_first_read(self) -> list[OutboundMessage]:
+        early, self._first_read = self._first_read or [], None
         self.queue.push_all(early)
+        self._lock.notify_all()
         return early
 
     def release_all(self) -> int:
