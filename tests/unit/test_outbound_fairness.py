@@ -20,7 +20,7 @@ from text311.outbound import (
     OutboundMessage,
     OutboundScheduler,
 )
-from text311.outbound.scheduler import CLAIM_LEAD, claim_lead_for, in_flight_for
+from text311.outbound.scheduler import CLAIM_LEAD, FIRST_READ_LONGEST, claim_lead_for, in_flight_for
 from text311.outbound.sim_clock import SimClock
 
 IDENTITY = "+15145550100"
@@ -273,6 +273,7 @@ def test_a_burst_receiver_stuck_in_its_first_poll_does_not_hold_the_line():
     # when the pipelined drainer starts on it
     scheduler.run(source, should_stop=lambda: bool(sender.calls), in_flight=in_flight_for(3))
 
-    # then its first part starts at the first read's deadline (0.25 s after the first poll), neither when
-    # the stuck poll returns nor when the backlog is read
-    assert sender.calls[0][0] < 1.0
+    # then its first part starts at the first read's deadline (0.25 s after the first poll returned at
+    # 0.215 s), neither when the stuck poll returns, nor when another receiver's poll next returns
+    # (0.645 s), nor when the backlog is read (2.15 s)
+    assert sender.calls[0][0] == pytest.approx(0.215 + FIRST_READ_LONGEST, abs=0.01)

@@ -108,10 +108,10 @@ class SqsMessageSource:
         if self.long_poll and min(wait, left) >= 1.0:
             batch = self._poll(min(LONG_POLL_MAX, int(min(wait, left))))
         else:
-            # Under a second before the stop a long poll cannot end in time: short polls every
-            # LAST_POLLS_EVERY s until then, not one sleep to the stop, which left a STOP or an answer
-            # that came in meanwhile unseen by this life (issue 19: read at the stop, it went after
-            # the flood parts chosen in that last second).
+            # A wait that would outlast the stop (under a second before it, a long poll cannot end in
+            # time) is cut into short polls every LAST_POLLS_EVERY s until then, not one sleep to the
+            # stop, which left a STOP or an answer that came in meanwhile unseen by this life (issue
+            # 19: read at the stop, it went after the flood parts chosen in that last second).
             self.clock.sleep(min(left, LAST_POLLS_EVERY) if left < wait else wait)
             batch = self._poll(0)
         got = list(batch)
@@ -251,7 +251,7 @@ class SqsMessageSource:
             self._hidden.pop(message.receipt or "", None)
         chunks = [messages[start : start + BATCH] for start in range(0, len(messages), BATCH)]
         spawn = getattr(self.clock, "spawn", None)
-        if spawn is not None and len(chunks) > 2:
+        if spawn is not None and len(chunks) > 1:
             # The first ten (the soonest turns) go back alone, before the rest: visible first, they
             # are the successor's first read (SQS hands out the oldest first, as a best effort), so
             # what was about to go still goes first. In parallel, a chunk of flood messages could be
