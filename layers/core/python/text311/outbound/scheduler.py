@@ -247,11 +247,10 @@ class OutboundScheduler:
         self._alive = 0  # pipelined: worker and receiver threads still running
         self._crash: BaseException | None = None
         self._backlogged = False  # pipelined: the last receive came back full (helpers poll too)
-        self._helpers = False  # pipelined: the source reports a backlog, and helpers poll then
         # pipelined: what the life's first read holds until it is complete (None once it is), and the
-        # helpers' first polls still to return (-1: the first receiver's first poll has not returned)
+        # helpers' first polls still to return (they poll only once the first receiver's came back full)
         self._first_read: list[OutboundMessage] | None = None
-        self._first_polls_left = -1
+        self._first_polls_left = 0
         self._first_read_by = math.inf  # ... and when it is queued at the latest (FIRST_READ_LONGEST)
         self._calling: dict[str, OutboundMessage] = {}  # message id → message whose part's call is under way
         self._detached = False  # ``run`` returned with calls under way (settle_stragglers waits for them)
@@ -593,8 +592,7 @@ class OutboundScheduler:
         self._pipelined, self._stopping, self._crash = True, False, None
         self._backlogged = False
         helpers = self.burst_receivers - 1 if hasattr(source, "backlogged") else 0
-        self._helpers = helpers > 0
-        self._first_read, self._first_polls_left, self._first_read_by = [], -1, math.inf
+        self._first_read, self._first_polls_left, self._first_read_by = [], helpers, math.inf
         self._alive = in_flight + 1 + helpers
         for n in range(in_flight):
             self.clock.spawn(self._thread(self._work), f"outbound-line-{n}")  # type: ignore[attr-defined]
@@ -741,8 +739,7 @@ class OutboundScheduler:
         early.extend(message for message in arrived if self._hold(message))
         if helper and first:
             self._first_polls_left -= 1
-        elif not helper and first:  # the first receiver's first poll
-            self._first_polls_left = self.burst_receivers - 1 if self._helpers else 0
+        elif first:  # the first receiver's first poll
             self._first_read_by = self.clock.now() + FIRST_READ_LONGEST
         if self._backlogged and self._first_polls_left > 0 and self.clock.now() < self._first_read_by:
             return []
